@@ -1,0 +1,107 @@
+"""Runs: one attempt of a task, its states and the rules that move it between them."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from tasksched.domain.base import StrictModel
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+
+ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+TERMINAL_STATUSES = frozenset(set(RunStatus) - ACTIVE_STATUSES)
+
+# Which status may follow which. A run is created either queued or skipped (a slot not run).
+# Running may go back to queued only when a draining worker releases it unstarted-in-effect.
+_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
+    RunStatus.RUNNING: frozenset(
+        {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED, RunStatus.QUEUED}
+    ),
+}
+
+
+def can_transition(current: RunStatus, new: RunStatus) -> bool:
+    return new in _TRANSITIONS.get(current, frozenset())
+
+
+# Outcomes that the retry policy may answer with another attempt.
+RETRYABLE_STATUSES = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
+
+
+class RunTrigger(StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
+
+
+class RetryPolicy(StrictModel):
+    max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts in all, the first included.")
+    backoff_seconds: float = Field(default=10, ge=0, le=86_400)
+    backoff_factor: float = Field(default=2, ge=1, le=100)
+    max_backoff_seconds: float = Field(default=3600, ge=0, le=7 * 86_400)
+    jitter: float = Field(
+        default=0.2, ge=0, le=1, description="Each delay is spread randomly by up to this fraction."
+    )
+
+
+def retry_delay(policy: RetryPolicy, attempt: int, rng: random.Random | None = None) -> float | None:
+    """Seconds to wait before the attempt after ``attempt`` (1-based), or None when none is left.
+
+    Exponential: backoff * factor^(attempt-1), capped, then spread by ±jitter so that many tasks
+    failing together do not retry in lockstep.
+    """
+    if attempt >= policy.max_attempts:
+        return None
+    base = min(policy.max_backoff_seconds, policy.backoff_seconds * policy.backoff_factor ** (attempt - 1))
+    if policy.jitter and base:
+        spread = (rng or random).uniform(-policy.jitter, policy.jitter)
+        base = max(0.0, base * (1 + spread))
+    return min(base, policy.max_backoff_seconds)
+
+
+class Run(BaseModel):
+    """A run as the API shows it."""
+
+    id: int
+    task_id: int
+    task_name: str
+    trigger: RunTrigger
+    scheduled_for: datetime
+    attempt: int
+    status: RunStatus
+    reason: str | None = Field(default=None, description="Why a run was skipped or cancelled.")
+    queue: str
+    priority: int
+    queued_at: datetime
+    available_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    worker: str | None = None
+    exit_code: int | None = None
+    http_status: int | None = None
+    output: str | None = None
+    error: str | None = None
+    cancel_requested: bool = False

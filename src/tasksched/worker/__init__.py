@@ -1,0 +1,1 @@
+"""Workers: claim queued runs, execute them, record the outcome; leases keep crashes recoverable."""

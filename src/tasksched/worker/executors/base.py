@@ -1,0 +1,81 @@
+"""The contract between the worker and the executors.
+
+The worker owns timing: it runs ``execute`` in an asyncio task and cancels that task on timeout or on
+a cancel request. Executors therefore must be cancellation-safe: on ``asyncio.CancelledError`` they
+stop the work they started (abort the HTTP request, kill the process group, raise the Python
+function's cancellation flag) and re-raise.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tasksched.domain.actions import HttpAction, PythonAction, ShellAction
+
+DEFAULT_OUTPUT_LIMIT = 64 * 1024
+
+
+class OutputBuffer:
+    """Keeps the last ``limit`` characters written, and whether anything was dropped.
+
+    Thread-safe, because Python task functions running in a thread write to it too.
+    """
+
+    def __init__(self, limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+        self._limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+        self.version = 0  # bumped on every write, so the heartbeat flushes only what changed
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        with self._lock:
+            self._parts.append(text)
+            self._size += len(text)
+            self.version += 1
+            if self._size > 2 * self._limit:
+                self._compact()
+
+    def _compact(self) -> None:
+        joined = "".join(self._parts)
+        keep = joined[-self._limit :]
+        self._dropped += len(joined) - len(keep)
+        self._parts = [keep]
+        self._size = len(keep)
+
+    def text(self) -> str:
+        with self._lock:
+            self._compact()
+            if self._dropped:
+                return f"[… {self._dropped} earlier characters dropped …]\n" + self._parts[0]
+            return self._parts[0] if self._parts else ""
+
+
+@dataclass
+class ExecutionContext:
+    run_id: int
+    task_id: int
+    task_name: str
+    attempt: int
+    output: OutputBuffer = field(default_factory=OutputBuffer)
+    # Set when the run is cancelled or times out; Python functions running in a thread poll it.
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class ExecutionResult:
+    ok: bool
+    error: str | None = None
+    exit_code: int | None = None
+    http_status: int | None = None
+
+
+class Executor(Protocol):
+    async def execute(
+        self, action: HttpAction | ShellAction | PythonAction, ctx: ExecutionContext
+    ) -> ExecutionResult: ...
