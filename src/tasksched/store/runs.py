@@ -1,0 +1,275 @@
+"""Run rows: recording slots, claiming with leases, finishing by compare-and-set, recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tasksched.store import Tx
+from tasksched.store.dialect import hour_bucket, insert_ignoring_conflicts, lock_rows
+from tasksched.store.tables import runs
+
+RunRow = dict[str, Any]
+
+ACTIVE = ("queued", "running")
+# Lists leave the (up to 64 KiB) output out; one run's page shows it.
+_LIST_COLUMNS = [c for c in runs.c if c.name != "output"]
+
+
+async def insert(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[RunRow]:
+    """Insert runs; a row whose (task, scheduled_for, attempt) exists already is skipped.
+
+    Returns the rows actually inserted: the caller learns which slots it won.
+    """
+    if not rows:
+        return []
+    stmt = insert_ignoring_conflicts(tx, runs).returning(
+        runs.c.id, runs.c.task_id, runs.c.scheduled_for, runs.c.attempt, runs.c.status
+    )
+    result = await tx.execute(stmt, list(rows))
+    return [dict(r) for r in result.mappings()]
+
+
+async def get(tx: Tx, run_id: int) -> RunRow | None:
+    row = (await tx.execute(sa.select(runs).where(runs.c.id == run_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def list_(
+    tx: Tx,
+    *,
+    task_id: int | None = None,
+    statuses: Sequence[str] = (),
+    trigger: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[RunRow], int]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if task_id is not None:
+        conditions.append(runs.c.task_id == task_id)
+    if statuses:
+        conditions.append(runs.c.status.in_(list(statuses)))
+    if trigger:
+        conditions.append(runs.c.trigger == trigger)
+    query = sa.select(*_LIST_COLUMNS).where(*conditions).order_by(runs.c.id.desc()).limit(limit).offset(offset)
+    rows = [dict(r) for r in (await tx.execute(query)).mappings()]
+    if offset == 0 and len(rows) < limit:
+        return rows, len(rows)
+    count = sa.select(sa.func.count()).select_from(runs).where(*conditions)
+    return rows, int((await tx.execute(count)).scalar_one())
+
+
+async def active_for_tasks(tx: Tx, task_ids: Sequence[int]) -> dict[int, list[RunRow]]:
+    if not task_ids:
+        return {}
+    query = sa.select(runs.c.id, runs.c.task_id, runs.c.status, runs.c.worker).where(
+        runs.c.task_id.in_(list(set(task_ids))), runs.c.status.in_(ACTIVE)
+    )
+    found: dict[int, list[RunRow]] = {}
+    for row in (await tx.execute(query)).mappings():
+        found.setdefault(row["task_id"], []).append(dict(row))
+    return found
+
+
+async def claim(
+    tx: Tx,
+    *,
+    worker: str,
+    queues: Sequence[str] | None,
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+) -> list[RunRow]:
+    """Take up to ``limit`` queued runs that are due, highest priority first, for ``worker``."""
+    candidates = (
+        sa.select(runs.c.id)
+        .where(runs.c.status == "queued", runs.c.available_at <= now)
+        .order_by(runs.c.priority.desc(), runs.c.available_at, runs.c.id)
+        .limit(limit)
+    )
+    if queues is not None:
+        candidates = candidates.where(runs.c.queue.in_(list(queues)))
+    candidates = lock_rows(tx, candidates)
+    stmt = (
+        sa.update(runs)
+        .where(runs.c.id.in_(candidates.scalar_subquery()))
+        .values(status="running", worker=worker, started_at=now, lease_until=lease_until)
+        .returning(*_LIST_COLUMNS)
+    )
+    return [dict(r) for r in (await tx.execute(stmt)).mappings()]
+
+
+async def owned_running(tx: Tx, worker: str, run_ids: Sequence[int]) -> set[int]:
+    """Which of these runs ``worker`` still holds (locked for the finishing transaction)."""
+    if not run_ids:
+        return set()
+    query = sa.select(runs.c.id).where(
+        runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running"
+    )
+    return {int(r) for r in (await tx.execute(lock_rows(tx, query))).scalars()}
+
+
+async def finish(tx: Tx, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Record outcomes of runs the caller owns: [{"id", "status", "finished_at", "duration_ms", …}]."""
+    if not outcomes:
+        return
+    stmt = (
+        sa.update(runs)
+        .where(runs.c.id == sa.bindparam("b_id"), runs.c.status == "running")
+        .values(
+            status=sa.bindparam("b_status"),
+            finished_at=sa.bindparam("b_finished_at"),
+            duration_ms=sa.bindparam("b_duration_ms"),
+            exit_code=sa.bindparam("b_exit_code"),
+            http_status=sa.bindparam("b_http_status"),
+            output=sa.bindparam("b_output"),
+            error=sa.bindparam("b_error"),
+            reason=sa.bindparam("b_reason"),
+            lease_until=None,
+        )
+    )
+    await tx.execute(
+        stmt,
+        [
+            {
+                "b_id": o["id"],
+                "b_status": o["status"],
+                "b_finished_at": o["finished_at"],
+                "b_duration_ms": o.get("duration_ms"),
+                "b_exit_code": o.get("exit_code"),
+                "b_http_status": o.get("http_status"),
+                "b_output": o.get("output"),
+                "b_error": o.get("error"),
+                "b_reason": o.get("reason"),
+            }
+            for o in outcomes
+        ],
+    )
+
+
+async def extend_leases(tx: Tx, worker: str, run_ids: Sequence[int], lease_until: datetime) -> set[int]:
+    """Heartbeat: push the lease of runs the worker still holds; returns those it holds."""
+    if not run_ids:
+        return set()
+    stmt = (
+        sa.update(runs)
+        .where(runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
+        .values(lease_until=lease_until)
+        .returning(runs.c.id)
+    )
+    return {int(r) for r in (await tx.execute(stmt)).scalars()}
+
+
+async def save_outputs(tx: Tx, outputs: Sequence[tuple[int, str]]) -> None:
+    if not outputs:
+        return
+    stmt = (
+        sa.update(runs)
+        .where(runs.c.id == sa.bindparam("b_id"), runs.c.status == "running")
+        .values(output=sa.bindparam("b_output"))
+    )
+    await tx.execute(stmt, [{"b_id": run_id, "b_output": text} for run_id, text in outputs])
+
+
+async def cancel_requested(tx: Tx, run_ids: Sequence[int]) -> set[int]:
+    if not run_ids:
+        return set()
+    query = sa.select(runs.c.id).where(runs.c.id.in_(list(run_ids)), runs.c.cancel_requested.is_(True))
+    return {int(r) for r in (await tx.execute(query)).scalars()}
+
+
+async def request_cancel(tx: Tx, run_ids: Sequence[int]) -> list[int]:
+    """Flag running runs for cancellation; their worker sees the flag and stops them."""
+    if not run_ids:
+        return []
+    stmt = (
+        sa.update(runs)
+        .where(runs.c.id.in_(list(run_ids)), runs.c.status == "running")
+        .values(cancel_requested=True)
+        .returning(runs.c.id)
+    )
+    return [int(r) for r in (await tx.execute(stmt)).scalars()]
+
+
+async def cancel_queued(tx: Tx, run_ids: Sequence[int], *, reason: str, now: datetime) -> list[RunRow]:
+    if not run_ids:
+        return []
+    stmt = (
+        sa.update(runs)
+        .where(runs.c.id.in_(list(run_ids)), runs.c.status == "queued")
+        .values(status="cancelled", reason=reason, finished_at=now, cancel_requested=True)
+        .returning(runs.c.id, runs.c.task_id, runs.c.status)
+    )
+    return [dict(r) for r in (await tx.execute(stmt)).mappings()]
+
+
+async def release(tx: Tx, worker: str, run_ids: Sequence[int]) -> list[int]:
+    """Hand runs back to the queue unfinished (a draining worker that ran out of grace time)."""
+    if not run_ids:
+        return []
+    stmt = (
+        sa.update(runs)
+        .where(runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
+        .values(status="queued", worker=None, lease_until=None, started_at=None, output=None)
+        .returning(runs.c.id)
+    )
+    return [int(r) for r in (await tx.execute(stmt)).scalars()]
+
+
+async def expired_leases(tx: Tx, now: datetime, limit: int) -> list[RunRow]:
+    query = (
+        sa.select(*_LIST_COLUMNS)
+        .where(runs.c.status == "running", runs.c.lease_until < now)
+        .order_by(runs.c.lease_until)
+        .limit(limit)
+    )
+    return [dict(r) for r in (await tx.execute(lock_rows(tx, query))).mappings()]
+
+
+async def status_counts(tx: Tx, *, finished_since: datetime) -> dict[str, int]:
+    query = (
+        sa.select(runs.c.status, sa.func.count())
+        .where(runs.c.finished_at >= finished_since)
+        .group_by(runs.c.status)
+    )
+    return {status: int(n) for status, n in (await tx.execute(query)).all()}
+
+
+async def active_counts(tx: Tx) -> tuple[int, int, datetime | None]:
+    """(queued, running, oldest queued_at)."""
+    query = (
+        sa.select(runs.c.status, sa.func.count(), sa.func.min(runs.c.queued_at))
+        .where(runs.c.status.in_(ACTIVE))
+        .group_by(runs.c.status)
+    )
+    queued = running = 0
+    oldest: datetime | None = None
+    for status, n, first in (await tx.execute(query)).all():
+        if status == "queued":
+            queued, oldest = int(n), first
+        else:
+            running = int(n)
+    return queued, running, oldest
+
+
+async def hourly_counts(tx: Tx, *, finished_since: datetime) -> list[tuple[str, str, int]]:
+    bucket = hour_bucket(tx, runs.c.finished_at).label("hour")
+    query = (
+        sa.select(bucket, runs.c.status, sa.func.count())
+        .where(runs.c.finished_at >= finished_since)
+        .group_by(bucket, runs.c.status)
+    )
+    return [(str(h), str(s), int(n)) for h, s, n in (await tx.execute(query)).all()]
+
+
+async def latest(tx: Tx, *, statuses: Sequence[str], limit: int) -> list[RunRow]:
+    query = (
+        sa.select(*_LIST_COLUMNS)
+        .where(runs.c.status.in_(list(statuses)))
+        .order_by(runs.c.finished_at.desc(), runs.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in (await tx.execute(query)).mappings()]

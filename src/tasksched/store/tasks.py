@@ -1,0 +1,211 @@
+"""Task rows: create, read, list with filters, compare-and-set updates, due-task selection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from tasksched.errors import Conflict
+from tasksched.store import Tx
+from tasksched.store.dialect import lock_rows
+from tasksched.store.tables import task_tags, tasks
+
+TaskRow = dict[str, Any]
+
+SORTABLE = {
+    "name": tasks.c.name,
+    "next_run_at": tasks.c.next_run_at,
+    "created_at": tasks.c.created_at,
+    "updated_at": tasks.c.updated_at,
+    "priority": tasks.c.priority,
+    "id": tasks.c.id,
+    "last_run_at": tasks.c.last_run_at,
+}
+
+
+async def insert(tx: Tx, values: dict[str, Any]) -> TaskRow:
+    if await name_taken(tx, values["name"]):
+        raise Conflict(f"a task named {values['name']!r} already exists", field="name")
+    try:
+        result = await tx.execute(tasks.insert().values(values).returning(*tasks.c))
+    except IntegrityError as exc:  # a concurrent insert won the race for the name
+        raise Conflict(f"a task named {values['name']!r} already exists", field="name") from exc
+    row = dict(result.mappings().one())
+    await _set_tags(tx, row["id"], values["tags"])
+    return row
+
+
+async def name_taken(tx: Tx, name: str, *, except_id: int | None = None) -> bool:
+    query = sa.select(tasks.c.id).where(tasks.c.name == name)
+    if except_id is not None:
+        query = query.where(tasks.c.id != except_id)
+    return (await tx.execute(query.limit(1))).first() is not None
+
+
+async def _set_tags(tx: Tx, task_id: int, tags: Iterable[str]) -> None:
+    await tx.execute(task_tags.delete().where(task_tags.c.task_id == task_id))
+    rows = [{"task_id": task_id, "tag": tag} for tag in tags]
+    if rows:
+        await tx.execute(task_tags.insert(), rows)
+
+
+async def get(tx: Tx, task_id: int, *, for_update: bool = False) -> TaskRow | None:
+    query = sa.select(tasks).where(tasks.c.id == task_id)
+    if for_update:
+        query = lock_rows(tx, query)
+    row = (await tx.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def get_many(tx: Tx, task_ids: Sequence[int]) -> dict[int, TaskRow]:
+    if not task_ids:
+        return {}
+    result = await tx.execute(sa.select(tasks).where(tasks.c.id.in_(list(set(task_ids)))))
+    return {row["id"]: dict(row) for row in result.mappings()}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_(
+    tx: Tx,
+    *,
+    q: str | None = None,
+    tag: str | None = None,
+    enabled: bool | None = None,
+    last_status: str | None = None,
+    sort: str = "name",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[TaskRow], int]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if q:
+        pattern = f"%{_escape_like(q)}%"
+        conditions.append(
+            sa.or_(tasks.c.name.ilike(pattern, escape="\\"), tasks.c.description.ilike(pattern, escape="\\"))
+        )
+    if tag:
+        conditions.append(
+            tasks.c.id.in_(sa.select(task_tags.c.task_id).where(task_tags.c.tag == tag).scalar_subquery())
+        )
+    if enabled is not None:
+        conditions.append(tasks.c.enabled == enabled)
+    if last_status:
+        conditions.append(tasks.c.last_run_status == last_status)
+
+    descending = sort.startswith("-")
+    column = SORTABLE[sort.lstrip("-")]
+    # NULLs (e.g. no next run) go last either way; id breaks ties so pages never overlap.
+    order = [column.is_(None), column.desc() if descending else column.asc(), tasks.c.id.asc()]
+
+    query = sa.select(tasks).where(*conditions).order_by(*order).limit(limit).offset(offset)
+    rows = [dict(r) for r in (await tx.execute(query)).mappings()]
+    if offset == 0 and len(rows) < limit:
+        total = len(rows)
+    else:
+        count = sa.select(sa.func.count()).select_from(tasks).where(*conditions)
+        total = int((await tx.execute(count)).scalar_one())
+    return rows, total
+
+
+async def update(tx: Tx, task_id: int, values: dict[str, Any], *, expected_version: int | None) -> TaskRow | None:
+    """Compare-and-set on ``version``: None when the task is gone or the version moved on."""
+    if "name" in values and await name_taken(tx, values["name"], except_id=task_id):
+        raise Conflict(f"a task named {values['name']!r} already exists", field="name")
+    stmt = sa.update(tasks).where(tasks.c.id == task_id)
+    if expected_version is not None:
+        stmt = stmt.where(tasks.c.version == expected_version)
+    stmt = stmt.values(**values, version=tasks.c.version + 1).returning(*tasks.c)
+    try:
+        row = (await tx.execute(stmt)).mappings().first()
+    except IntegrityError as exc:
+        raise Conflict("a task with that name already exists", field="name") from exc
+    if row is None:
+        return None
+    if "tags" in values:
+        await _set_tags(tx, task_id, values["tags"])
+    return dict(row)
+
+
+async def delete(tx: Tx, task_id: int) -> bool:
+    result = await tx.execute(sa.delete(tasks).where(tasks.c.id == task_id))
+    return bool(result.rowcount)
+
+
+async def due(tx: Tx, now: datetime, limit: int) -> list[TaskRow]:
+    """Enabled tasks whose next slot has come, oldest first, locked against other schedulers."""
+    query = (
+        sa.select(tasks)
+        .where(tasks.c.enabled.is_(True), tasks.c.next_run_at <= now)
+        .order_by(tasks.c.next_run_at)
+        .limit(limit)
+    )
+    return [dict(r) for r in (await tx.execute(lock_rows(tx, query))).mappings()]
+
+
+async def earliest_next_run(tx: Tx) -> datetime | None:
+    query = (
+        sa.select(tasks.c.next_run_at)
+        .where(tasks.c.enabled.is_(True), tasks.c.next_run_at.is_not(None))
+        .order_by(tasks.c.next_run_at)
+        .limit(1)
+    )
+    value: datetime | None = (await tx.execute(query)).scalar_one_or_none()
+    return value
+
+
+async def advance(tx: Tx, changes: Sequence[dict[str, Any]]) -> None:
+    """Set ``next_run_at`` for many tasks at once: [{"id": …, "next_run_at": …}, …]."""
+    if not changes:
+        return
+    stmt = (
+        sa.update(tasks)
+        .where(tasks.c.id == sa.bindparam("b_id"))
+        .values(next_run_at=sa.bindparam("b_next"))
+    )
+    await tx.execute(stmt, [{"b_id": c["id"], "b_next": c["next_run_at"]} for c in changes])
+
+
+async def record_last_runs(tx: Tx, summaries: Sequence[dict[str, Any]]) -> None:
+    """[{"id": task_id, "run_id", "status", "at"}]: the task's last-run summary, never moved backwards."""
+    if not summaries:
+        return
+    stmt = (
+        sa.update(tasks)
+        .where(
+            tasks.c.id == sa.bindparam("b_id"),
+            sa.or_(tasks.c.last_run_id.is_(None), tasks.c.last_run_id <= sa.bindparam("b_run_id")),
+        )
+        .values(
+            last_run_id=sa.bindparam("b_run_id"),
+            last_run_status=sa.bindparam("b_status"),
+            last_run_at=sa.bindparam("b_at"),
+        )
+    )
+    await tx.execute(
+        stmt,
+        [{"b_id": s["id"], "b_run_id": s["run_id"], "b_status": s["status"], "b_at": s["at"]} for s in summaries],
+    )
+
+
+async def counts(tx: Tx) -> dict[str, int]:
+    query = sa.select(tasks.c.enabled, sa.func.count()).group_by(tasks.c.enabled)
+    by_state = {bool(enabled): int(n) for enabled, n in (await tx.execute(query)).all()}
+    enabled = by_state.get(True, 0)
+    paused = by_state.get(False, 0)
+    return {"total": enabled + paused, "enabled": enabled, "paused": paused}
+
+
+async def next_due(tx: Tx, limit: int) -> list[TaskRow]:
+    query = (
+        sa.select(tasks.c.id, tasks.c.name, tasks.c.next_run_at)
+        .where(tasks.c.enabled.is_(True), tasks.c.next_run_at.is_not(None))
+        .order_by(tasks.c.next_run_at)
+        .limit(limit)
+    )
+    return [dict(r) for r in (await tx.execute(query)).mappings()]
