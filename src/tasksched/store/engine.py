@@ -30,7 +30,9 @@ def async_url(url: str) -> sa.URL:
         return parsed.set(drivername="sqlite+aiosqlite")
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+asyncpg")
-    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}; use sqlite:/// or postgresql://")
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r}; use sqlite:/// or postgresql://"
+    )
 
 
 def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngine:
@@ -100,7 +102,9 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
-            raise ValueError("SQLite needs a file path (sqlite:///tasksched.db); an in-memory database is not shared")
+            raise ValueError(
+                "SQLite needs a file path (sqlite:///tasksched.db); an in-memory database is not shared"
+            )
         write = _sqlite_engine(parsed, immediate=True, pool_size=1)
         read = _sqlite_engine(parsed, immediate=False, pool_size=pool_size)
         return Database(url=url, write_engine=write, read_engine=read)

@@ -54,7 +54,9 @@ async def list_(
         conditions.append(runs.c.status.in_(list(statuses)))
     if trigger:
         conditions.append(runs.c.trigger == trigger)
-    query = sa.select(*_LIST_COLUMNS).where(*conditions).order_by(runs.c.id.desc()).limit(limit).offset(offset)
+    query = (
+        sa.select(*_LIST_COLUMNS).where(*conditions).order_by(runs.c.id.desc()).limit(limit).offset(offset)
+    )
     rows = [dict(r) for r in (await tx.execute(query)).mappings()]
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)
@@ -273,3 +275,14 @@ async def latest(tx: Tx, *, statuses: Sequence[str], limit: int) -> list[RunRow]
         .limit(limit)
     )
     return [dict(r) for r in (await tx.execute(query)).mappings()]
+
+
+async def next_available_at(tx: Tx, queues: Sequence[str] | None) -> datetime | None:
+    """When the earliest queued run becomes claimable (retries and jittered runs wait)."""
+    query = sa.select(runs.c.available_at).where(runs.c.status == "queued")
+    if queues is not None:
+        query = query.where(runs.c.queue.in_(list(queues)))
+    value: datetime | None = (
+        await tx.execute(query.order_by(runs.c.available_at).limit(1))
+    ).scalar_one_or_none()
+    return value

@@ -113,7 +113,9 @@ async def list_(
     return rows, total
 
 
-async def update(tx: Tx, task_id: int, values: dict[str, Any], *, expected_version: int | None) -> TaskRow | None:
+async def update(
+    tx: Tx, task_id: int, values: dict[str, Any], *, expected_version: int | None
+) -> TaskRow | None:
     """Compare-and-set on ``version``: None when the task is gone or the version moved on."""
     if "name" in values and await name_taken(tx, values["name"], except_id=task_id):
         raise Conflict(f"a task named {values['name']!r} already exists", field="name")
@@ -164,9 +166,7 @@ async def advance(tx: Tx, changes: Sequence[dict[str, Any]]) -> None:
     if not changes:
         return
     stmt = (
-        sa.update(tasks)
-        .where(tasks.c.id == sa.bindparam("b_id"))
-        .values(next_run_at=sa.bindparam("b_next"))
+        sa.update(tasks).where(tasks.c.id == sa.bindparam("b_id")).values(next_run_at=sa.bindparam("b_next"))
     )
     await tx.execute(stmt, [{"b_id": c["id"], "b_next": c["next_run_at"]} for c in changes])
 
@@ -189,7 +189,10 @@ async def record_last_runs(tx: Tx, summaries: Sequence[dict[str, Any]]) -> None:
     )
     await tx.execute(
         stmt,
-        [{"b_id": s["id"], "b_run_id": s["run_id"], "b_status": s["status"], "b_at": s["at"]} for s in summaries],
+        [
+            {"b_id": s["id"], "b_run_id": s["run_id"], "b_status": s["status"], "b_at": s["at"]}
+            for s in summaries
+        ],
     )
 
 

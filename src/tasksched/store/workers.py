@@ -19,7 +19,9 @@ async def register(tx: Tx, values: dict[str, Any]) -> None:
 
 
 async def heartbeat(tx: Tx, name: str, *, running: int, now: datetime) -> None:
-    await tx.execute(sa.update(workers).where(workers.c.name == name).values(running=running, heartbeat_at=now))
+    await tx.execute(
+        sa.update(workers).where(workers.c.name == name).values(running=running, heartbeat_at=now)
+    )
 
 
 async def stopped(tx: Tx, name: str, now: datetime) -> None:
@@ -30,7 +32,9 @@ async def stopped(tx: Tx, name: str, now: datetime) -> None:
 
 async def list_(tx: Tx, *, seen_since: datetime) -> list[WorkerRow]:
     """Workers that have been alive recently, most recent first (old rows are history)."""
-    query = sa.select(workers).where(workers.c.heartbeat_at >= seen_since).order_by(workers.c.heartbeat_at.desc())
+    query = (
+        sa.select(workers).where(workers.c.heartbeat_at >= seen_since).order_by(workers.c.heartbeat_at.desc())
+    )
     return [dict(r) for r in (await tx.execute(query)).mappings()]
 
 

@@ -54,7 +54,9 @@ def upgrade() -> None:
         "task_tags",
         sa.Column("task_id", BigId, nullable=False),
         sa.Column("tag", sa.String(64), nullable=False),
-        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name="fk_task_tags_task_id_tasks", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name="fk_task_tags_task_id_tasks", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("task_id", "tag", name="pk_task_tags"),
     )
     op.create_index("ix_task_tags_tag", "task_tags", ["tag"])
@@ -85,7 +87,9 @@ def upgrade() -> None:
         sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name="fk_runs_task_id_tasks", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name="pk_runs"),
-        sa.UniqueConstraint("task_id", "scheduled_for", "attempt", name="uq_runs_task_id_scheduled_for_attempt"),
+        sa.UniqueConstraint(
+            "task_id", "scheduled_for", "attempt", name="uq_runs_task_id_scheduled_for_attempt"
+        ),
     )
     op.create_index("ix_runs_claim", "runs", ["status", "queue", "priority", "available_at"])
     op.create_index("ix_runs_task_id_id", "runs", ["task_id", "id"])

@@ -1,0 +1,121 @@
+"""The FastAPI application factory.
+
+``create_app()`` builds the app without touching the database (so the OpenAPI schema can be
+generated anywhere); the lifespan opens the database, applies migrations when asked, and starts
+the scheduler and a worker in the same process when ``serve`` wants everything in one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from tasksched import __version__
+from tasksched.api import errors
+from tasksched.api.deps import Services
+from tasksched.api.middleware import BodySizeLimit
+from tasksched.api.routes import events, keys, runs, schedules, system, tasks
+from tasksched.config import Settings
+from tasksched.services.context import Context
+from tasksched.store import migrate
+
+log = structlog.get_logger("tasksched.api")
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+@dataclass(frozen=True)
+class Components:
+    """What runs inside the API process besides the HTTP server."""
+
+    scheduler: bool = False
+    worker: bool = False
+    migrate: bool = False
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ctx: Context | None = None,
+    components: Components = Components(),
+) -> FastAPI:
+    settings = settings or (ctx.settings if ctx else Settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_ctx = ctx is None
+        context = ctx or Context.open(settings)
+        app.state.services = Services.build(context)
+        background: list[asyncio.Task[object]] = []
+        stoppers: list[object] = []
+        from tasksched.runtime import start_background
+
+        try:
+            if components.migrate:
+                await migrate.upgrade(context.db)
+            background, stoppers = await start_background(
+                context, scheduler=components.scheduler, worker=components.worker
+            )
+            yield
+        finally:
+            for stop in stoppers:
+                stop()  # type: ignore[operator]
+            if background:
+                await asyncio.gather(*background, return_exceptions=True)
+            if own_ctx:
+                await context.close()
+
+    app = FastAPI(
+        title="tasksched",
+        version=__version__,
+        description="Schedule HTTP calls, commands and Python functions; see every run.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if ctx is not None:
+        app.state.services = Services.build(ctx)
+    errors.install(app)
+    for router in (tasks.router, runs.router, schedules.router, events.router, keys.router, system.router):
+        app.include_router(router)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match"],
+            expose_headers=["ETag", "Location"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _mount_ui(app)
+    return app
+
+
+def _mount_ui(app: FastAPI) -> None:
+    """Serve the built UI at /, with client-side routes falling back to index.html."""
+    index = WEB_DIR / "index.html"
+    if (WEB_DIR / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=WEB_DIR / "assets"), name="assets")
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def ui(path: str) -> Response:
+        if path.startswith("api/") or path == "api":
+            return errors.problem(404, "Not found", f"no API endpoint at /{path}")
+        candidate = (WEB_DIR / path).resolve()
+        if path and candidate.is_file() and WEB_DIR in candidate.parents:
+            return FileResponse(candidate)
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        return errors.problem(
+            404, "Not found", "the web UI is not built; run scripts/build-ui (the API is under /api)"
+        )

@@ -1,0 +1,61 @@
+"""/api/events: Server-Sent Events for task and run changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from tasksched.api.deps import ServicesDep, Viewer
+from tasksched.services.events import (
+    RUN_CREATED,
+    RUN_OUTPUT,
+    RUN_UPDATED,
+    TASK_CREATED,
+    TASK_DELETED,
+    TASK_UPDATED,
+)
+
+router = APIRouter(prefix="/api", tags=["events"])
+
+STREAMED = (TASK_CREATED, TASK_UPDATED, TASK_DELETED, RUN_CREATED, RUN_UPDATED, RUN_OUTPUT)
+KEEPALIVE_SECONDS = 15.0
+
+
+@router.get(
+    "/events",
+    summary="Live task and run changes (text/event-stream)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(request: Request, services: ServicesDep, _: Viewer) -> StreamingResponse:
+    bus = services.ctx.bus
+    subscription = bus.subscribe(STREAMED, maxsize=5000)
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(subscription.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                if subscription.dropped:
+                    # The client fell behind and lost events: tell it to refetch everything.
+                    subscription.dropped = 0
+                    yield "event: resync\ndata: {}\n\n"
+                yield f"event: {event.type}\ndata: {json.dumps(event.data, default=str)}\n\n"
+        finally:
+            subscription.close()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

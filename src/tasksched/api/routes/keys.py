@@ -1,0 +1,33 @@
+"""/api/keys: API keys (admin only) and /api/auth/me."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from tasksched.api.deps import Admin, ServicesDep, Viewer
+from tasksched.api.schemas import KeyCreate, KeyCreated, KeyOut, KeyPage, Me
+
+router = APIRouter(prefix="/api", tags=["keys"])
+
+
+@router.get("/auth/me", response_model=Me, summary="Who the presented key is")
+async def me(principal: Viewer) -> Me:
+    return Me(name=principal.name, role=principal.role, prefix=principal.prefix)
+
+
+@router.get("/keys", response_model=KeyPage, summary="List API keys (never their values)")
+async def list_keys(services: ServicesDep, _: Admin) -> KeyPage:
+    keys = await services.keys.list()
+    return KeyPage(items=[KeyOut.model_validate(k, from_attributes=True) for k in keys])
+
+
+@router.post("/keys", status_code=201, response_model=KeyCreated, summary="Create an API key (shown once)")
+async def create_key(body: KeyCreate, services: ServicesDep, _: Admin) -> KeyCreated:
+    key, value = await services.keys.create(body.name, body.role)
+    return KeyCreated.model_validate({**KeyOut.model_validate(key, from_attributes=True).model_dump(), "key": value})
+
+
+@router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
+async def revoke_key(key_id: int, services: ServicesDep, _: Admin) -> Response:
+    await services.keys.revoke(key_id)
+    return Response(status_code=204)

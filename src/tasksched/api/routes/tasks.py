@@ -1,0 +1,118 @@
+"""/api/tasks: CRUD, filters and paging, run now, pause and resume."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+
+from tasksched.api.deps import Admin, Operator, ServicesDep, Viewer, parse_if_match
+from tasksched.api.schemas import RunPage, TaskPage
+from tasksched.domain.runs import Run, RunStatus
+from tasksched.domain.tasks import TaskPatch, TaskSpec
+from tasksched.services.runs import RunQuery
+from tasksched.services.tasks import TaskQuery
+from tasksched.store.mapping import TaskView
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+SortKey = Literal[
+    "name", "-name", "next_run_at", "-next_run_at", "created_at", "-created_at",
+    "updated_at", "-updated_at", "priority", "-priority", "id", "-id", "last_run_at", "-last_run_at",
+]  # fmt: skip
+
+
+def _task_response(task: TaskView, status_code: int = 200, **headers: str) -> Response:
+    return Response(
+        task.model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"ETag": f'"{task.version}"', **headers},
+    )
+
+
+@router.get("", response_model=TaskPage, summary="List tasks")
+async def list_tasks(
+    services: ServicesDep,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[str | None, Query(max_length=200, description="Search in name and description")] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    enabled: bool | None = None,
+    last_status: RunStatus | None = None,
+    sort: SortKey = "name",
+) -> Response:
+    items, total = await services.tasks.list(
+        TaskQuery(q=q, tag=tag, enabled=enabled, last_status=last_status, sort=sort, limit=limit, offset=offset)
+    )
+    return Response(TaskPage(items=items, total=total).model_dump_json(), media_type="application/json")
+
+
+@router.post("", status_code=201, response_model=TaskView, summary="Create a task")
+async def create_task(spec: TaskSpec, services: ServicesDep, _: Admin, request: Request) -> Response:
+    task = await services.tasks.create(spec)
+    return _task_response(task, 201, Location=str(request.url_for("get_task", task_id=task.id)))
+
+
+@router.get("/{task_id}", response_model=TaskView, summary="Get a task")
+async def get_task(task_id: int, services: ServicesDep, _: Viewer) -> Response:
+    return _task_response(await services.tasks.get(task_id))
+
+
+@router.put("/{task_id}", response_model=TaskView, summary="Replace a task")
+async def replace_task(
+    task_id: int,
+    spec: TaskSpec,
+    services: ServicesDep,
+    _: Admin,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    return _task_response(await services.tasks.replace(task_id, spec, if_match=parse_if_match(if_match)))
+
+
+@router.patch("/{task_id}", response_model=TaskView, summary="Change some fields of a task")
+async def patch_task(
+    task_id: int,
+    patch: TaskPatch,
+    services: ServicesDep,
+    _: Admin,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    return _task_response(await services.tasks.patch(task_id, patch, if_match=parse_if_match(if_match)))
+
+
+@router.delete("/{task_id}", status_code=204, summary="Delete a task and its runs")
+async def delete_task(task_id: int, services: ServicesDep, _: Admin) -> Response:
+    await services.tasks.delete(task_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{task_id}/run", status_code=202, response_model=Run, summary="Run a task now")
+async def run_task(task_id: int, services: ServicesDep, _: Operator) -> Run:
+    return await services.runs.run_now(task_id)
+
+
+@router.post("/{task_id}/pause", response_model=TaskView, summary="Pause a task's schedule")
+async def pause_task(task_id: int, services: ServicesDep, _: Operator) -> Response:
+    return _task_response(await services.tasks.set_enabled(task_id, False))
+
+
+@router.post("/{task_id}/resume", response_model=TaskView, summary="Resume a paused task")
+async def resume_task(task_id: int, services: ServicesDep, _: Operator) -> Response:
+    return _task_response(await services.tasks.set_enabled(task_id, True))
+
+
+@router.get("/{task_id}/runs", response_model=RunPage, summary="A task's runs, newest first")
+async def task_runs(
+    task_id: int,
+    services: ServicesDep,
+    _: Viewer,
+    status_: Annotated[list[RunStatus] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    items, total = await services.runs.list(
+        RunQuery(task_id=task_id, statuses=status_ or (), limit=limit, offset=offset)
+    )
+    return Response(RunPage(items=items, total=total).model_dump_json(), media_type="application/json")

@@ -1,0 +1,75 @@
+"""Shapes that exist only because of HTTP: pages, previews' request bodies, key creation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from tasksched.domain.base import StrictModel
+from tasksched.domain.runs import Run
+from tasksched.domain.schedules import Schedule
+from tasksched.services.keys import Role
+from tasksched.store.mapping import TaskView
+
+
+class TaskPage(BaseModel):
+    items: list[TaskView]
+    total: int
+
+
+class RunPage(BaseModel):
+    items: list[Run]
+    total: int
+
+
+class PreviewRequest(StrictModel):
+    schedule: Schedule
+    count: int = Field(default=10, ge=1, le=100)
+    after: datetime | None = Field(default=None, description="Start of the preview window; default now.")
+
+
+class KeyCreate(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.VIEWER
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    role: Role
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The key itself; shown only in this response.")
+
+
+class KeyPage(BaseModel):
+    items: list[KeyOut]
+
+
+class Me(BaseModel):
+    name: str
+    role: Role
+    prefix: str
+
+
+class WorkerOut(BaseModel):
+    name: str
+    hostname: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    running: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+    online: bool
+
+
+class WorkerPage(BaseModel):
+    items: list[WorkerOut]

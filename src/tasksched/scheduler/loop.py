@@ -1,0 +1,81 @@
+"""The scheduler process's loop.
+
+No busy polling: it sleeps until the earliest ``next_run_at`` and wakes early when a task changes
+(an in-process event, or a NOTIFY from another process on PostgreSQL). A slow safety poll covers a
+missed notification. It also runs the lease reaper, so a crashed worker's runs come back even when
+no worker is left alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from tasksched.aio import wait_any
+from tasksched.services.context import Context
+from tasksched.services.events import TASK_EVENTS
+from tasksched.services.execution import ExecutionService
+from tasksched.services.firing import FiringService
+
+log = structlog.get_logger("tasksched.scheduler")
+
+SAFETY_POLL_SECONDS = 30.0
+REAP_EVERY_SECONDS = 5.0
+
+
+class Scheduler:
+    def __init__(self, ctx: Context, *, safety_poll: float = SAFETY_POLL_SECONDS) -> None:
+        self.ctx = ctx
+        self.firing = FiringService(ctx)
+        self.execution = ExecutionService(ctx)
+        self.safety_poll = safety_poll
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def tick(self) -> float:
+        """Fire everything due now; return how long to sleep before the next slot."""
+        while True:
+            report = await self.firing.fire_due()
+            if report.tasks:
+                log.info("fired", tasks=report.tasks, queued=report.queued, skipped=report.skipped)
+            if not report.more_due:
+                break
+        nxt = await self.firing.next_due_at()
+        if nxt is None:
+            return self.safety_poll
+        delay = (nxt - self.ctx.clock.now()).total_seconds()
+        return min(max(delay, 0.0), self.safety_poll)
+
+    async def run(self) -> None:
+        log.info("scheduler started")
+        reaper = asyncio.create_task(self._reap_forever(), name="tasksched-reaper")
+        try:
+            async with self.ctx.bus.subscription(TASK_EVENTS, maxsize=1) as changes:
+                while not self._stop.is_set():
+                    try:
+                        delay = await self.tick()
+                    except Exception:  # a database outage must not kill the loop: retry shortly
+                        log.exception("scheduler pass failed; retrying")
+                        delay = 1.0
+                    changes.drain()
+                    await wait_any(self._stop.wait(), changes.get(), timeout=delay)
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            log.info("scheduler stopped")
+
+    async def _reap_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reaped = await self.execution.reap()
+                if reaped:
+                    log.warning("reaped runs whose worker stopped heartbeating", runs=reaped)
+            except Exception:
+                log.exception("lease reaper pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), REAP_EVERY_SECONDS)

@@ -1,0 +1,253 @@
+"""The worker's side of a run's life: claim, heartbeat, finish (and retry), release, reap.
+
+Claims are leases: a run belongs to a worker until ``lease_until``. Heartbeats extend the leases of
+the runs a worker is executing; a run whose lease lapses (its worker died) is taken back by the
+reaper, closed as failed and retried under its task's policy. Finishing is a compare-and-set on
+(id, worker, status='running'), so a worker that lost its lease cannot overwrite the outcome.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from tasksched.domain.actions import Action
+from tasksched.domain.runs import RETRYABLE_STATUSES, RetryPolicy, RunStatus, RunTrigger, retry_delay
+from tasksched.services.context import Context
+from tasksched.services.events import RUN_CREATED, RUN_OUTPUT, RUN_UPDATED, Event
+from tasksched.services.runs import new_run_row
+from tasksched.store import runs as run_store
+from tasksched.store import tasks as task_store
+from tasksched.store import workers as worker_store
+
+_action_adapter: TypeAdapter[Action] = TypeAdapter(Action)
+REAP_BATCH = 500
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_action(text: str) -> Action:
+    return _action_adapter.validate_json(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_retry(text: str) -> RetryPolicy:
+    return RetryPolicy.model_validate_json(text)
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    id: int
+    task_id: int
+    task_name: str
+    attempt: int
+    trigger: str
+    scheduled_for: datetime
+    started_at: datetime
+    action: Action
+    timeout_seconds: float | None
+    retry: RetryPolicy
+    task: dict[str, Any]  # the task row as claimed: retries are created from it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run: ClaimedRun
+    status: RunStatus
+    finished_at: datetime
+    output: str | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    http_status: int | None = None
+    retry_after: float | None = None  # a function asked for another attempt after this many seconds
+
+
+def _event(run_id: int, task_id: int, status: str) -> Event:
+    return Event(RUN_UPDATED, {"run_id": run_id, "task_id": task_id, "status": status})
+
+
+class ExecutionService:
+    def __init__(self, ctx: Context, *, rng: random.Random | None = None) -> None:
+        self.ctx = ctx
+        self._rng = rng or random.Random()
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.ctx.settings.lease_seconds)
+
+    async def claim(
+        self, worker: str, queues: Sequence[str] | None, limit: int, now: datetime | None = None
+    ) -> list[ClaimedRun]:
+        now = now or self.ctx.clock.now()
+        async with self.ctx.db.write() as tx:
+            rows = await run_store.claim(
+                tx, worker=worker, queues=queues, limit=limit, now=now, lease_until=now + self.lease
+            )
+            tasks = await task_store.get_many(tx, [r["task_id"] for r in rows])
+        claimed = [
+            ClaimedRun(
+                id=r["id"],
+                task_id=r["task_id"],
+                task_name=r["task_name"],
+                attempt=r["attempt"],
+                trigger=r["trigger"],
+                scheduled_for=r["scheduled_for"],
+                started_at=now,
+                action=_parse_action(json.dumps(tasks[r["task_id"]]["action"])),
+                timeout_seconds=tasks[r["task_id"]]["timeout_seconds"],
+                retry=_parse_retry(json.dumps(tasks[r["task_id"]]["retry"])),
+                task=tasks[r["task_id"]],
+            )
+            for r in rows
+            if r["task_id"] in tasks
+        ]
+        if claimed:
+            self.ctx.bus.publish(*(_event(c.id, c.task_id, RunStatus.RUNNING.value) for c in claimed))
+        return claimed
+
+    async def finish(self, worker: str, outcomes: Sequence[Outcome]) -> set[int]:
+        """Record outcomes; returns the ids recorded (a run the worker no longer held is left alone)."""
+        if not outcomes:
+            return set()
+        async with self.ctx.db.write() as tx:
+            held = await run_store.owned_running(tx, worker, [o.run.id for o in outcomes])
+            done = [o for o in outcomes if o.run.id in held]
+            await run_store.finish(
+                tx,
+                [
+                    {
+                        "id": o.run.id,
+                        "status": o.status.value,
+                        "finished_at": o.finished_at,
+                        "duration_ms": max(0, int((o.finished_at - o.run.started_at).total_seconds() * 1000)),
+                        "exit_code": o.exit_code,
+                        "http_status": o.http_status,
+                        "output": o.output,
+                        "error": o.error,
+                    }
+                    for o in done
+                ],
+            )
+            retries = [
+                row
+                for o in done
+                if (row := self._retry_row(o.run, o.status, o.finished_at, o.retry_after)) is not None
+            ]
+            inserted = await run_store.insert(tx, retries)
+            await task_store.record_last_runs(
+                tx,
+                [
+                    {"id": o.run.task_id, "run_id": o.run.id, "status": o.status.value, "at": o.finished_at}
+                    for o in done
+                ],
+            )
+        events = [_event(o.run.id, o.run.task_id, o.status.value) for o in done]
+        events.extend(
+            Event(RUN_CREATED, {"run_id": r["id"], "task_id": r["task_id"], "status": r["status"]})
+            for r in inserted
+        )
+        self.ctx.bus.publish(*events)
+        return held
+
+    def _retry_row(
+        self, run: ClaimedRun, status: RunStatus, now: datetime, retry_after: float | None
+    ) -> dict[str, Any] | None:
+        if status not in RETRYABLE_STATUSES:
+            return None
+        delay = retry_delay(run.retry, run.attempt, self._rng)
+        if delay is None:
+            return None
+        if retry_after is not None:
+            delay = retry_after
+        return new_run_row(
+            run.task,
+            trigger=RunTrigger.RETRY,
+            scheduled_for=run.scheduled_for,
+            attempt=run.attempt + 1,
+            now=now,
+            available_at=now + timedelta(seconds=delay),
+        )
+
+    async def heartbeat(
+        self, worker: str, run_ids: Sequence[int], outputs: Sequence[tuple[int, str]], running: int
+    ) -> tuple[set[int], set[int]]:
+        """Extend leases and save live output; returns (runs still held, runs asked to cancel)."""
+        now = self.ctx.clock.now()
+        async with self.ctx.db.write() as tx:
+            held = await run_store.extend_leases(tx, worker, run_ids, now + self.lease)
+            await run_store.save_outputs(tx, [(rid, text) for rid, text in outputs if rid in held])
+            cancel = await run_store.cancel_requested(tx, list(held))
+            await worker_store.heartbeat(tx, worker, running=running, now=now)
+        if outputs:
+            self.ctx.bus.publish(*(Event(RUN_OUTPUT, {"run_id": rid}) for rid, _ in outputs if rid in held))
+        return held, cancel
+
+    async def release(self, worker: str, run_ids: Sequence[int]) -> list[int]:
+        async with self.ctx.db.write() as tx:
+            released = await run_store.release(tx, worker, run_ids)
+        self.ctx.bus.publish(*(Event(RUN_CREATED, {"run_id": r, "status": "queued"}) for r in released))
+        return released
+
+    async def reap(self, now: datetime | None = None) -> int:
+        """Close runs whose lease lapsed (their worker is gone) and retry them under their policy."""
+        now = now or self.ctx.clock.now()
+        async with self.ctx.db.write() as tx:
+            expired = await run_store.expired_leases(tx, now, REAP_BATCH)
+            if not expired:
+                return 0
+            tasks = await task_store.get_many(tx, [r["task_id"] for r in expired])
+            await run_store.finish(
+                tx,
+                [
+                    {
+                        "id": r["id"],
+                        "status": RunStatus.FAILED.value,
+                        "finished_at": now,
+                        "duration_ms": int((now - r["started_at"]).total_seconds() * 1000)
+                        if r["started_at"]
+                        else None,
+                        "error": f"worker {r['worker']} stopped renewing its lease (it crashed or lost the "
+                        "database); the run was taken back",
+                    }
+                    for r in expired
+                ],
+            )
+            retries: list[dict[str, Any]] = []
+            for r in expired:
+                task = tasks.get(r["task_id"])
+                if task is None:
+                    continue
+                policy = _parse_retry(json.dumps(task["retry"]))
+                delay = retry_delay(policy, r["attempt"], self._rng)
+                if delay is not None:
+                    retries.append(
+                        new_run_row(
+                            task,
+                            trigger=RunTrigger.RETRY,
+                            scheduled_for=r["scheduled_for"],
+                            attempt=r["attempt"] + 1,
+                            now=now,
+                            available_at=now + timedelta(seconds=delay),
+                        )
+                    )
+            inserted = await run_store.insert(tx, retries)
+            await task_store.record_last_runs(
+                tx, [{"id": r["task_id"], "run_id": r["id"], "status": "failed", "at": now} for r in expired]
+            )
+        events = [_event(r["id"], r["task_id"], RunStatus.FAILED.value) for r in expired]
+        events.extend(
+            Event(RUN_CREATED, {"run_id": r["id"], "task_id": r["task_id"], "status": r["status"]})
+            for r in inserted
+        )
+        self.ctx.bus.publish(*events)
+        return len(expired)
+
+    async def next_available_at(self, queues: Sequence[str] | None) -> datetime | None:
+        async with self.ctx.db.read() as tx:
+            return await run_store.next_available_at(tx, queues)

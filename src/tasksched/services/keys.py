@@ -1,0 +1,147 @@
+"""API keys: created random, shown once, stored as a SHA-256 hash, checked with a short cache."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from tasksched.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from tasksched.services.context import Context
+from tasksched.store import keys as key_store
+
+KEY_PREFIX = "ts_"
+# How long a checked key is trusted without asking the database again; a revocation takes at most
+# this long to reach every API instance.
+AUTH_CACHE_SECONDS = 5.0
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+    def allows(self, needed: Role) -> bool:
+        order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
+        return order.index(self) >= order.index(needed)
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    name: str
+    role: Role
+    prefix: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    name: str
+    prefix: str
+    role: Role
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def hash_key(key: str) -> str:
+    # Keys are 32 random bytes: a fast hash is enough, there is nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _from_row(row: dict[str, object]) -> ApiKey:
+    return ApiKey(
+        id=int(row["id"]),  # type: ignore[call-overload]
+        name=str(row["name"]),
+        prefix=str(row["prefix"]),
+        role=Role(str(row["role"])),
+        created_at=row["created_at"],  # type: ignore[arg-type]
+        last_used_at=row["last_used_at"],  # type: ignore[arg-type]
+        revoked_at=row["revoked_at"],  # type: ignore[arg-type]
+    )
+
+
+class KeyService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def create(self, name: str, role: Role, *, key: str | None = None) -> tuple[ApiKey, str]:
+        """A new key and its secret value, which is never stored and never shown again."""
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("a key needs a name of 1 to 200 characters", field="name")
+        if key is None:
+            key = KEY_PREFIX + secrets.token_urlsafe(32)
+        elif len(key) < 16:
+            raise InvalidInput("a key must be at least 16 characters long", field="key")
+        now = self.ctx.clock.now()
+        async with self.ctx.db.write() as tx:
+            if await key_store.find_active_by_hash(tx, hash_key(key)) is not None:
+                raise Conflict("that key value is already in use", field="key")
+            row = await key_store.insert(
+                tx,
+                {
+                    "name": name,
+                    "prefix": key[:10],
+                    "key_hash": hash_key(key),
+                    "role": role.value,
+                    "created_at": now,
+                },
+            )
+        return _from_row(row), key
+
+    async def ensure_bootstrap(self, bootstrap_key: str | None) -> str | None:
+        """On a first start with no key at all, make an admin key; return its value if made."""
+        async with self.ctx.db.read() as tx:
+            if await key_store.count(tx) > 0:
+                return None
+        _, value = await self.create("bootstrap admin", Role.ADMIN, key=bootstrap_key)
+        return value
+
+    async def list(self) -> list[ApiKey]:
+        async with self.ctx.db.read() as tx:
+            return [_from_row(r) for r in await key_store.list_(tx)]
+
+    async def revoke(self, key_id: int) -> None:
+        async with self.ctx.db.write() as tx:
+            row = await key_store.get(tx, key_id)
+            if row is None:
+                raise NotFound(f"API key {key_id} does not exist")
+            if row["revoked_at"] is not None:
+                return
+            if row["role"] == Role.ADMIN.value and await key_store.count_active_admins(tx) <= 1:
+                raise Conflict("this is the last admin key; create another admin key before revoking it")
+            await key_store.revoke(tx, key_id, self.ctx.clock.now())
+        self._cache.clear()
+
+    async def authenticate(self, key: str) -> Principal:
+        digest = hash_key(key)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            principal = cached[1]
+        else:
+            async with self.ctx.db.read() as tx:
+                row = await key_store.find_active_by_hash(tx, digest)
+            principal = (
+                Principal(key_id=row["id"], name=row["name"], role=Role(row["role"]), prefix=row["prefix"])
+                if row
+                else None
+            )
+            if principal is not None:
+                await self._touch(principal.key_id)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + AUTH_CACHE_SECONDS, principal)
+        if principal is None:
+            raise Unauthorized("the API key is unknown or revoked")
+        return principal
+
+    async def _touch(self, key_id: int) -> None:
+        async with self.ctx.db.write() as tx:
+            await key_store.touch(tx, key_id, self.ctx.clock.now())

@@ -1,0 +1,79 @@
+"""Rows ↔ domain models. The domain's Pydantic models are the one definition of each shape."""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from tasksched.domain import schedules
+from tasksched.domain.runs import Run
+from tasksched.domain.schedules import Schedule
+from tasksched.domain.tasks import LastRun, Task, TaskSpec
+
+_schedule_adapter: TypeAdapter[Schedule] = TypeAdapter(Schedule)
+
+_SPEC_FIELDS = tuple(TaskSpec.model_fields)
+
+
+def spec_values(spec: TaskSpec) -> dict[str, Any]:
+    """The columns a spec sets (JSON fields as plain JSON-able values)."""
+    return spec.model_dump(mode="json")
+
+
+def spec_from_row(row: dict[str, Any]) -> TaskSpec:
+    return TaskSpec.model_validate({name: row[name] for name in _SPEC_FIELDS})
+
+
+@functools.lru_cache(maxsize=4096)
+def _schedule_from_json(text: str) -> Schedule:
+    return _schedule_adapter.validate_json(text)
+
+
+def schedule_from_row(row: dict[str, Any]) -> Schedule | None:
+    """Parsed schedules are cached by their JSON: the scheduler reads the same ones over and over."""
+    raw = row["schedule"]
+    if raw is None:
+        return None
+    return _schedule_from_json(json.dumps(raw, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _describe_json(text: str) -> str:
+    return schedules.describe(_schedule_from_json(text))
+
+
+def describe_row_schedule(row: dict[str, Any]) -> str | None:
+    raw = row["schedule"]
+    if raw is None:
+        return None
+    return _describe_json(json.dumps(raw, sort_keys=True))
+
+
+class TaskView(Task):
+    """A task as the API shows it, with its schedule in words."""
+
+    schedule_description: str | None = None
+
+
+def task_from_row(row: dict[str, Any]) -> TaskView:
+    data = {name: row[name] for name in _SPEC_FIELDS}
+    data.update(
+        id=row["id"],
+        next_run_at=row["next_run_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+        schedule_description=describe_row_schedule(row),
+    )
+    if row.get("last_run_id") is not None:
+        at: datetime = row["last_run_at"]
+        data["last_run"] = LastRun(id=row["last_run_id"], status=row["last_run_status"], at=at)
+    return TaskView.model_validate(data)
+
+
+def run_from_row(row: dict[str, Any]) -> Run:
+    return Run.model_validate(row)
