@@ -1,18 +1,31 @@
 """When a task fires: once, every N seconds, or on a cron expression in a time zone.
 
 The models below are the one definition of a schedule's shape; the API and the store reuse them.
+The functions compute fire times ("slots"). A slot is the key of a run in the database, so slots
+are exact: interval slots are whole-timedelta multiples of their base, cron slots whole seconds.
+Cron in a time zone follows Debian cron's DST rule; docs/schedules.md states it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import itertools
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from tasksched.domain import cron
 from tasksched.domain.base import StrictModel
 
 MAX_JITTER_SECONDS = 86_400
+MAX_PREVIEW_COUNT = 100
+COUNT_CAP = 1_000
+"""Where ``count_slots_between`` stops counting cron slots."""
+MAX_DST_NOTES = 12
+_NOTE_HORIZON = timedelta(days=366)
 
 
 class OnceSchedule(StrictModel):
@@ -42,6 +55,222 @@ class CronSchedule(_Window):
     expression: str = Field(min_length=1, max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
 
+    @field_validator("expression")
+    @classmethod
+    def _valid_expression(cls, value: str) -> str:
+        return cron.normalize_expression(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        cron.load_zone(value)
+        return value
+
 
 Schedule = Annotated[OnceSchedule | IntervalSchedule | CronSchedule, Field(discriminator="type")]
 
+
+class FireTime(StrictModel):
+    utc: AwareDatetime
+    local: AwareDatetime
+    """The same instant in the schedule's zone (UTC for once and interval schedules)."""
+
+
+class SchedulePreview(StrictModel):
+    description: str
+    timezone: str
+    fire_times: list[FireTime]
+    dst_notes: list[str]
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+
+
+# --- slots --------------------------------------------------------------------------------------
+
+
+def _interval_base(schedule: IntervalSchedule, anchor: datetime) -> tuple[datetime, int]:
+    """Slot k is ``base + k * seconds`` for k >= the returned minimum."""
+    if schedule.start_at is not None:
+        return schedule.start_at, 0
+    return anchor, 1
+
+
+def _interval_index_after(schedule: IntervalSchedule, after: datetime, anchor: datetime) -> int:
+    """The smallest k whose slot is strictly after ``after`` (integer arithmetic, no iteration)."""
+    base, first = _interval_base(schedule, anchor)
+    elapsed_us = (after - base) // timedelta(microseconds=1)
+    return max(first, elapsed_us // (schedule.seconds * 1_000_000) + 1)
+
+
+def _interval_slot(schedule: IntervalSchedule, anchor: datetime, k: int) -> datetime:
+    base, _ = _interval_base(schedule, anchor)
+    return (base + k * timedelta(seconds=schedule.seconds)).astimezone(UTC)
+
+
+def _iter_slots(schedule: Schedule, after: datetime, anchor: datetime) -> Iterator[datetime]:
+    """Every slot strictly after ``after``, oldest first, in UTC (ends when the schedule does)."""
+    _require_aware("after", after)
+    _require_aware("anchor", anchor)
+    if isinstance(schedule, OnceSchedule):
+        if schedule.at > after:
+            yield schedule.at.astimezone(UTC)
+        return
+    end_at = schedule.end_at
+    if end_at is not None and end_at <= after:
+        return
+    if isinstance(schedule, IntervalSchedule):
+        first = _interval_index_after(schedule, after, anchor)
+        slots: Iterator[datetime] = (_interval_slot(schedule, anchor, k) for k in itertools.count(first))
+    else:
+        lower = after
+        if schedule.start_at is not None:
+            # Slots are whole seconds: "strictly after start_at - 1µs" is "at or after start_at".
+            lower = max(after, schedule.start_at - timedelta(microseconds=1))
+        rule = cron.compile_rule(schedule.expression)
+        slots = cron.fire_times(rule, cron.load_zone(schedule.timezone), lower)
+    for slot in slots:
+        if end_at is not None and slot > end_at:
+            return
+        yield slot
+
+
+def next_fire_after(schedule: Schedule, after: datetime, *, anchor: datetime) -> datetime | None:
+    """The first slot strictly after ``after`` in UTC, or None when the schedule has no more.
+
+    ``anchor`` is when the schedule was set; interval schedules without ``start_at`` count from it.
+    """
+    return next(_iter_slots(schedule, after, anchor), None)
+
+
+def slots_between(
+    schedule: Schedule, after: datetime, until: datetime, *, anchor: datetime, limit: int
+) -> list[datetime]:
+    """Slots in ``(after, until]``, oldest first, at most ``limit`` of them."""
+    _require_aware("until", until)
+    if limit < 0:
+        raise ValueError("limit must be >= 0")
+    slots = itertools.takewhile(lambda slot: slot <= until, _iter_slots(schedule, after, anchor))
+    return list(itertools.islice(slots, limit))
+
+
+def count_slots_between(
+    schedule: Schedule, after: datetime, until: datetime, *, anchor: datetime, cap: int = COUNT_CAP
+) -> int:
+    """How many slots fall in ``(after, until]``.
+
+    Exact and O(1) for once and interval schedules. For cron the slots are walked one by one, so
+    counting stops at ``cap``: a result equal to ``cap`` means "``cap`` or more".
+    """
+    _require_aware("until", until)
+    if isinstance(schedule, IntervalSchedule):
+        _require_aware("after", after)
+        _require_aware("anchor", anchor)
+        if schedule.end_at is not None:
+            until = min(until, schedule.end_at)
+        if until <= after:
+            return 0
+        first = _interval_index_after(schedule, after, anchor)
+        # Slots at or before `until` are those before the first slot strictly after it.
+        return max(0, _interval_index_after(schedule, until, anchor) - first)
+    return len(slots_between(schedule, after, until, anchor=anchor, limit=cap))
+
+
+def jitter_offset(schedule: Schedule, key: str) -> float:
+    """A stable offset in ``[0, jitter_seconds)`` for ``key`` (e.g. task id and slot).
+
+    SHA-256 rather than ``hash()``: every process must pick the same offset for the same key.
+    """
+    if isinstance(schedule, OnceSchedule) or schedule.jitter_seconds <= 0:
+        return 0.0
+    digest = hashlib.sha256(key.encode()).digest()
+    fraction = (int.from_bytes(digest[:8], "big") >> 11) / float(1 << 53)
+    # A product can round up to the bound itself; the range is half-open.
+    return min(fraction * schedule.jitter_seconds, math.nextafter(schedule.jitter_seconds, 0.0))
+
+
+# --- words --------------------------------------------------------------------------------------
+
+_UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
+
+
+def _duration(seconds: int) -> str:
+    parts: list[str] = []
+    for unit, size in _UNITS:
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount} {unit}{'' if amount == 1 else 's'}")
+    return " ".join(parts) or "0 seconds"
+
+
+def _when(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%d %H:%M:%S UTC" if utc.second or utc.microsecond else "%Y-%m-%d %H:%M UTC")
+
+
+def _window_words(schedule: IntervalSchedule | CronSchedule) -> str:
+    words = ""
+    if schedule.start_at is not None:
+        words += f", from {_when(schedule.start_at)}"
+    if schedule.end_at is not None:
+        words += f", until {_when(schedule.end_at)}"
+    jitter = schedule.jitter_seconds
+    if jitter > 0:
+        amount = _duration(int(jitter)) if jitter == int(jitter) else f"{jitter:g} seconds"
+        words += f", with up to {amount} of jitter"
+    return words
+
+
+def describe(schedule: Schedule) -> str:
+    """Human words for a schedule, e.g. "every 2 hours" or "At 09:00 on weekdays (Europe/Berlin)"."""
+    if isinstance(schedule, OnceSchedule):
+        return f"once at {_when(schedule.at)}"
+    if isinstance(schedule, IntervalSchedule):
+        seconds = schedule.seconds
+        unit = next((unit for unit, size in _UNITS if seconds == size), None)
+        every = f"every {unit}" if unit else f"every {_duration(seconds)}"
+        return every + _window_words(schedule)
+    try:
+        text = cron.explain(schedule.expression)
+    except Exception:
+        text = schedule.expression
+    return f"{text} ({schedule.timezone}){_window_words(schedule)}"
+
+
+# --- preview ------------------------------------------------------------------------------------
+
+
+def preview(
+    schedule: Schedule, *, count: int, after: datetime, anchor: datetime | None = None
+) -> SchedulePreview:
+    """The next ``count`` (1-100) fire times, a description and notes on DST changes ahead.
+
+    ``anchor`` defaults to ``after``: an interval schedule set now counts from now.
+    """
+    if not 1 <= count <= MAX_PREVIEW_COUNT:
+        raise ValueError(f"count must be between 1 and {MAX_PREVIEW_COUNT}")
+    _require_aware("after", after)
+    slots = list(itertools.islice(_iter_slots(schedule, after, anchor or after), count))
+    if not isinstance(schedule, CronSchedule):
+        notes = []
+        if isinstance(schedule, IntervalSchedule):
+            notes.append("Intervals are measured in real elapsed time; clock changes do not move them.")
+        return SchedulePreview(
+            description=describe(schedule),
+            timezone="UTC",
+            fire_times=[FireTime(utc=slot, local=slot) for slot in slots],
+            dst_notes=notes,
+        )
+    zone = cron.load_zone(schedule.timezone)
+    # Notes cover the listed runs; a schedule that ends early still warns about the year ahead.
+    horizon = slots[-1] if len(slots) == count else after + _NOTE_HORIZON
+    changes = cron.transitions(zone, after, horizon, limit=MAX_DST_NOTES)
+    rule = cron.compile_rule(schedule.expression)
+    return SchedulePreview(
+        description=describe(schedule),
+        timezone=schedule.timezone,
+        fire_times=[FireTime(utc=slot, local=slot.astimezone(zone)) for slot in slots],
+        dst_notes=[cron.dst_note(rule, schedule.timezone, change) for change in changes],
+    )
