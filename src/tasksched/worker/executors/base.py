@@ -73,6 +73,10 @@ class ExecutionResult:
     error: str | None = None
     exit_code: int | None = None
     http_status: int | None = None
+    # Set when a Python function raised ``Retry(delay=...)``: the next attempt should wait this many
+    # seconds instead of the task's backoff. ``Retry()`` without a delay leaves it None and is an
+    # ordinary failure retried under the task's policy. Either way ``max_attempts`` still applies.
+    retry_after: float | None = None
 
 
 class Executor(Protocol):
