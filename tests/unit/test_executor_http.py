@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from helpers.http_target import HttpTarget
 from tasksched.config import Settings
 from tasksched.domain.actions import HttpAction
 from tasksched.worker.executors.base import ExecutionContext, OutputBuffer
 from tasksched.worker.executors.http import HttpExecutor, blocked_reason
+from tests.helpers.http_target import HttpTarget
 
 
 def make_ctx(limit: int = 64 * 1024) -> ExecutionContext:
