@@ -11,7 +11,7 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
@@ -74,7 +74,7 @@ def _setup(options: dict[str, Any]) -> Settings:
     return settings
 
 
-def run_async(main: Callable[[], Awaitable[Any]]) -> Any:
+def run_async(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     try:
         import uvloop
 

@@ -36,7 +36,7 @@ async def start_background(
     relay_stop = await start_relay(ctx)
     if scheduler:
         sched = Scheduler(ctx)
-        tasks.append(asyncio.create_task(sched.run(), name="tasksched-scheduler"))  # type: ignore[arg-type]
+        tasks.append(asyncio.create_task(sched.run(), name="tasksched-scheduler"))
         stoppers.append(sched.stop)
     if worker:
         import_modules(ctx.settings.import_list)

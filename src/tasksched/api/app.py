@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from tasksched.api.deps import Services
 from tasksched.api.middleware import BodySizeLimit
 from tasksched.api.routes import events, keys, runs, schedules, system, tasks
 from tasksched.config import Settings
+from tasksched.runtime import start_background
 from tasksched.services.context import Context
 from tasksched.store import migrate
 
@@ -56,8 +57,7 @@ def create_app(
         context = ctx or Context.open(settings)
         app.state.services = Services.build(context)
         background: list[asyncio.Task[object]] = []
-        stoppers: list[object] = []
-        from tasksched.runtime import start_background
+        stoppers: list[Callable[[], None]] = []
 
         try:
             if components.migrate:
@@ -68,7 +68,7 @@ def create_app(
             yield
         finally:
             for stop in stoppers:
-                stop()  # type: ignore[operator]
+                stop()
             if background:
                 await asyncio.gather(*background, return_exceptions=True)
             if own_ctx:

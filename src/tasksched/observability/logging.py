@@ -32,4 +32,6 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     )
     # Libraries (uvicorn, alembic) log through the standard library: route them to the same stream.
     logging.basicConfig(level=_LEVELS[level], stream=sys.stdout, format="%(message)s", force=True)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Their per-request lines would drown ours; tasksched logs each run itself.
+    for noisy in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -85,15 +85,18 @@ class RunService:
             task = await task_store.get(tx, task_id)
             if task is None:
                 raise NotFound(f"task {task_id} does not exist")
-            # The slot key is the request time; on the rare clash within a microsecond, step on.
-            for step in range(100):
-                slot = now + timedelta(microseconds=step)
+            # The slot key is the request time; if that slot is taken (runs requested within the same
+            # microsecond), the run goes just after the newest one.
+            slot = now
+            for _ in range(3):
                 inserted = await run_store.insert(
                     tx, [new_run_row(task, trigger=RunTrigger.MANUAL, scheduled_for=slot, attempt=1, now=now)]
                 )
                 if inserted:
                     break
-            else:  # pragma: no cover - 100 manual runs of one task in one microsecond
+                latest = await run_store.latest_slot(tx, task_id, not_before=now)
+                slot = (latest or now) + timedelta(microseconds=1)
+            else:  # pragma: no cover - only a concurrent writer on every try could get here
                 raise Conflict("too many manual runs at once; try again")
             row = await run_store.get(tx, inserted[0]["id"])
         assert row is not None

@@ -88,10 +88,11 @@ class TaskService:
     async def create(self, spec: TaskSpec) -> TaskView:
         self.check_allowed(spec)
         now = self.ctx.clock.now()
+        anchor = _whole_second(now)
         values = spec_values(spec)
         values.update(
-            schedule_anchor=now,
-            next_run_at=self._next_run(spec, after=now, anchor=now),
+            schedule_anchor=anchor,
+            next_run_at=self._next_run(spec, after=now, anchor=anchor),
             paused_at=None if spec.enabled else now,
             created_at=now,
             updated_at=now,
@@ -144,8 +145,8 @@ class TaskService:
         values = spec_values(new)
         values["updated_at"] = now
         if new.schedule != old.schedule:
-            values["schedule_anchor"] = now
-            values["next_run_at"] = self._next_run(new, after=now, anchor=now)
+            values["schedule_anchor"] = _whole_second(now)
+            values["next_run_at"] = self._next_run(new, after=now, anchor=values["schedule_anchor"])
         if old.enabled and not new.enabled:
             values["paused_at"] = now
         elif new.enabled and not old.enabled:
@@ -203,3 +204,8 @@ class TaskService:
         self.ctx.bus.publish(
             Event(kind, {"task_id": task.id, "enabled": task.enabled, "version": task.version})
         )
+
+
+def _whole_second(when: datetime) -> datetime:
+    """Interval slots count from a whole second, so their times read cleanly (12:00:05, not 12:00:05.3297)."""
+    return when.replace(microsecond=0)

@@ -286,3 +286,12 @@ async def next_available_at(tx: Tx, queues: Sequence[str] | None) -> datetime | 
         await tx.execute(query.order_by(runs.c.available_at).limit(1))
     ).scalar_one_or_none()
     return value
+
+
+async def latest_slot(tx: Tx, task_id: int, *, not_before: datetime) -> datetime | None:
+    """The newest ``scheduled_for`` of a task at or after ``not_before`` (manual runs step past it)."""
+    query = sa.select(sa.func.max(runs.c.scheduled_for)).where(
+        runs.c.task_id == task_id, runs.c.scheduled_for >= not_before
+    )
+    value: datetime | None = (await tx.execute(query)).scalar_one_or_none()
+    return value

@@ -196,10 +196,12 @@ class Worker:
                 raise
             status = RunStatus.CANCELLED
             result = ExecutionResult(ok=False, error=f"cancelled while running ({active.stop_reason})")
-        elapsed_ms = (time.monotonic() - started) * 1000
-        log.debug(
-            "run finished", run_id=run.id, task_id=run.task_id, status=status.value, ms=round(elapsed_ms, 1)
-        )
+        elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        fields = {"run_id": run.id, "task_id": run.task_id, "task": run.task_name, "attempt": run.attempt}
+        if status is RunStatus.SUCCEEDED:
+            log.info("run succeeded", **fields, ms=elapsed_ms)
+        else:
+            log.warning("run did not succeed", **fields, status=status.value, error=result.error, ms=elapsed_ms)
         self._outcomes.append(
             Outcome(
                 run=run,

@@ -1,0 +1,198 @@
+"""Workers on both databases: outcomes, retries, timeouts, cancellation, leases, draining."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from tasksched.clock import FrozenClock
+from tasksched.domain.runs import RunStatus
+from tasksched.services.context import Context
+from tasksched.services.execution import ExecutionService
+from tasksched.services.runs import RunQuery, RunService
+from tasksched.worker.executors import ExecutorSet
+from tasksched.worker.loop import Worker
+
+
+async def burst(ctx: Context, **kwargs: Any) -> Any:
+    executors = ExecutorSet(ctx.settings)
+    try:
+        return await Worker(ctx, executors, burst=True, **kwargs).run()
+    finally:
+        await executors.aclose()
+
+
+async def all_runs(ctx: Context, task_id: int) -> list[Any]:
+    items, _ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
+    return sorted(items, key=lambda r: r.id)
+
+
+async def test_runs_a_python_function_and_records_output(frozen_ctx: Context, make_task: Any) -> None:
+    task = await make_task(action={"type": "python", "function": "tests.echo", "args": [1], "kwargs": {"a": "b"}})
+    run = await RunService(frozen_ctx).run_now(task.id)
+    stats = await burst(frozen_ctx)
+    assert stats.finished == 1
+    done = await RunService(frozen_ctx).get(run.id)
+    assert done.status == "succeeded"
+    assert done.worker == "test-worker"
+    assert done.output is not None and '"kwargs": {"a": "b"}' in done.output
+    assert done.started_at is not None and done.finished_at is not None
+
+
+async def test_failure_is_retried_with_backoff_until_success(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
+    task = await make_task(
+        action={"type": "python", "function": "tests.fail_until", "args": [3]},
+        retry={"max_attempts": 5, "backoff_seconds": 10, "backoff_factor": 2, "jitter": 0},
+    )
+    await RunService(frozen_ctx).run_now(task.id)
+    await burst(frozen_ctx)
+    runs = await all_runs(frozen_ctx, task.id)
+    assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "queued")]
+    assert runs[0].error == "RuntimeError: attempt 1 fails on purpose"
+    assert runs[1].available_at - runs[0].finished_at == timedelta(seconds=10)
+    assert runs[1].trigger == "retry" and runs[1].scheduled_for == runs[0].scheduled_for
+    await burst(frozen_ctx)  # not due yet: nothing happens
+    assert len(await all_runs(frozen_ctx, task.id)) == 2
+    clock.advance(10)
+    await burst(frozen_ctx)
+    clock.advance(20)
+    await burst(frozen_ctx)
+    runs = await all_runs(frozen_ctx, task.id)
+    assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "failed"), (3, "succeeded")]
+    assert runs[2].available_at - runs[1].finished_at == timedelta(seconds=20)
+
+
+async def test_retries_stop_at_max_attempts(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+    task = await make_task(
+        action={"type": "python", "function": "tests.fail"},
+        retry={"max_attempts": 2, "backoff_seconds": 0, "jitter": 0},
+    )
+    await RunService(frozen_ctx).run_now(task.id)
+    await burst(frozen_ctx)
+    await burst(frozen_ctx)
+    runs = await all_runs(frozen_ctx, task.id)
+    assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "failed")]
+
+
+async def test_retry_exception_sets_the_delay(frozen_ctx: Context, make_task: Any) -> None:
+    task = await make_task(action={"type": "python", "function": "tests.retry_later", "args": [42]})
+    await RunService(frozen_ctx).run_now(task.id)
+    await burst(frozen_ctx)
+    first, second = await all_runs(frozen_ctx, task.id)
+    assert second.available_at - first.finished_at == timedelta(seconds=42)
+
+
+async def test_timeout_stops_the_run(frozen_ctx: Context, make_task: Any) -> None:
+    task = await make_task(
+        action={"type": "python", "function": "tests.sleep", "args": [30]},
+        timeout_seconds=0.2,
+        retry={"max_attempts": 1},
+    )
+    await RunService(frozen_ctx).run_now(task.id)
+    await asyncio.wait_for(burst(frozen_ctx), 10)
+    (run,) = await all_runs(frozen_ctx, task.id)
+    assert run.status == "timed_out"
+    assert run.error is not None and "timed out after 0.2 s" in run.error
+
+
+async def test_cancel_reaches_a_running_run(frozen_ctx: Context, make_task: Any) -> None:
+    task = await make_task(action={"type": "python", "function": "tests.blocking_sleep", "args": [30]})
+    run = await RunService(frozen_ctx).run_now(task.id)
+    worker_task = asyncio.create_task(burst(frozen_ctx))
+    for _ in range(200):
+        if (await RunService(frozen_ctx).get(run.id)).status == "running":
+            break
+        await asyncio.sleep(0.02)
+    await RunService(frozen_ctx).cancel(run.id)
+    await asyncio.wait_for(worker_task, 10)
+    done = await RunService(frozen_ctx).get(run.id)
+    assert done.status == "cancelled"
+    assert len(await all_runs(frozen_ctx, task.id)) == 1  # a cancelled run is not retried
+
+
+async def test_priority_orders_claims(frozen_ctx: Context, make_task: Any) -> None:
+    low = await make_task(name="low", priority=-5)
+    high = await make_task(name="high", priority=5)
+    runs = RunService(frozen_ctx)
+    await runs.run_now(low.id)
+    await runs.run_now(high.id)
+    claimed = await ExecutionService(frozen_ctx).claim("w", None, 1)
+    assert [c.task_id for c in claimed] == [high.id]
+
+
+async def test_queues_route_runs(frozen_ctx: Context, make_task: Any) -> None:
+    task = await make_task(queue="reports")
+    run = await RunService(frozen_ctx).run_now(task.id)
+    await burst(frozen_ctx, queues=["default"])
+    assert (await RunService(frozen_ctx).get(run.id)).status == "queued"
+    await burst(frozen_ctx, queues=["reports"])
+    assert (await RunService(frozen_ctx).get(run.id)).status == "succeeded"
+
+
+async def test_expired_lease_is_reaped_and_retried(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+    task = await make_task(retry={"max_attempts": 2, "backoff_seconds": 0, "jitter": 0})
+    await RunService(frozen_ctx).run_now(task.id)
+    execution = ExecutionService(frozen_ctx)
+    (claimed,) = await execution.claim("crashed-worker", None, 10)
+    assert await execution.reap() == 0  # lease still valid
+    clock.advance(frozen_ctx.settings.lease_seconds + 1)
+    assert await execution.reap() == 1
+    runs = await all_runs(frozen_ctx, task.id)
+    assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "queued")]
+    assert runs[0].error is not None and "crashed-worker" in runs[0].error
+    # The crashed worker comes back and tries to finish: the compare-and-set refuses it.
+    from tasksched.domain.runs import RunStatus
+    from tasksched.services.execution import Outcome
+
+    held = await execution.finish(
+        "crashed-worker", [Outcome(run=claimed, status=RunStatus.SUCCEEDED, finished_at=clock.now())]
+    )
+    assert held == set()
+    assert (await RunService(frozen_ctx).get(runs[0].id)).status == "failed"
+
+
+async def test_heartbeat_extends_the_lease(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+    task = await make_task()
+    await RunService(frozen_ctx).run_now(task.id)
+    execution = ExecutionService(frozen_ctx)
+    (claimed,) = await execution.claim("w", None, 10)
+    clock.advance(frozen_ctx.settings.lease_seconds - 1)
+    held, cancel = await execution.heartbeat("w", [claimed.id], [(claimed.id, "partial output")], running=1)
+    assert (held, cancel) == ({claimed.id}, set())
+    clock.advance(frozen_ctx.settings.lease_seconds - 1)
+    assert await execution.reap() == 0
+    assert (await RunService(frozen_ctx).get(claimed.id)).output == "partial output"
+
+
+async def test_drain_releases_unfinished_runs(frozen_ctx: Context, make_task: Any) -> None:
+    settings = frozen_ctx.settings.model_copy(update={"drain_seconds": 0.2})
+    ctx = Context(db=frozen_ctx.db, settings=settings, clock=frozen_ctx.clock, bus=frozen_ctx.bus)
+    task = await make_task(action={"type": "python", "function": "tests.sleep", "args": [30]})
+    run = await RunService(ctx).run_now(task.id)
+    executors = ExecutorSet(settings)
+    worker = Worker(ctx, executors)
+    running = asyncio.create_task(worker.run())
+    for _ in range(200):
+        if (await RunService(ctx).get(run.id)).status == "running":
+            break
+        await asyncio.sleep(0.02)
+    worker.stop()
+    await asyncio.wait_for(running, 10)
+    await executors.aclose()
+    released = await RunService(ctx).get(run.id)
+    assert released.status == "queued"
+    assert released.worker is None and released.attempt == 1
+
+
+async def test_many_runs_all_recorded(frozen_ctx: Context, make_task: Any) -> None:
+    task = await make_task(action={"type": "python", "function": "tests.async_noop"}, concurrency_policy="allow")
+    service = RunService(frozen_ctx)
+    for _ in range(300):
+        await service.run_now(task.id)
+    stats = await burst(frozen_ctx, concurrency=50)
+    assert stats.finished == 300
+    _, total = await service.list(RunQuery(task_id=task.id, statuses=[RunStatus.SUCCEEDED]))
+    assert total == 300
