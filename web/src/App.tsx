@@ -1,0 +1,76 @@
+import { Center, Loader } from "@mantine/core";
+import { lazy, Suspense } from "react";
+import { Navigate, Route, Routes, useLocation } from "react-router";
+import { useLiveEvents } from "./api/events";
+import { useAuth } from "./auth/AuthProvider";
+import { Layout } from "./components/Layout";
+import { QueryError } from "./components/QueryError";
+import { DashboardPage } from "./pages/DashboardPage";
+import { NotFoundPage } from "./pages/NotFoundPage";
+import { RunDetailPage } from "./pages/RunDetailPage";
+import { RunsPage } from "./pages/RunsPage";
+import { SignInPage } from "./pages/SignInPage";
+import { TaskDetailPage } from "./pages/TaskDetailPage";
+import { TasksPage } from "./pages/TasksPage";
+import { WorkersPage } from "./pages/WorkersPage";
+
+// The editor and the key admin are the heaviest, least visited pages: load them on demand.
+const TaskEditorPage = lazy(() => import("./pages/TaskEditorPage"));
+const KeysPage = lazy(() => import("./pages/KeysPage"));
+
+function Loading() {
+  return (
+    <Center h={200}>
+      <Loader aria-label="Loading" />
+    </Center>
+  );
+}
+
+function SignedInApp() {
+  const { apiKey } = useAuth();
+  const live = useLiveEvents(apiKey);
+  return (
+    <Layout live={live}>
+      <Suspense fallback={<Loading />}>
+        <Routes>
+          <Route path="/" element={<DashboardPage />} />
+          <Route path="/tasks" element={<TasksPage />} />
+          <Route path="/tasks/new" element={<TaskEditorPage />} />
+          <Route path="/tasks/:taskId" element={<TaskDetailPage />} />
+          <Route path="/tasks/:taskId/edit" element={<TaskEditorPage />} />
+          <Route path="/runs" element={<RunsPage />} />
+          <Route path="/runs/:runId" element={<RunDetailPage />} />
+          <Route path="/workers" element={<WorkersPage />} />
+          <Route path="/keys" element={<KeysPage />} />
+          <Route path="/signin" element={<Navigate to="/" replace />} />
+          <Route path="*" element={<NotFoundPage />} />
+        </Routes>
+      </Suspense>
+    </Layout>
+  );
+}
+
+export function App() {
+  const { apiKey, me, loading, error, retry } = useAuth();
+  const location = useLocation();
+  if (!apiKey) {
+    if (location.pathname !== "/signin") {
+      const next = location.pathname + location.search;
+      return <Navigate to={next === "/" ? "/signin" : `/signin?next=${encodeURIComponent(next)}`} replace />;
+    }
+    return <SignInPage />;
+  }
+  if (!me && error && !loading) {
+    return (
+      <Center h={300} p="md">
+        <QueryError error={error} retry={retry} />
+      </Center>
+    );
+  }
+  if (!me) return <Loading />;
+  if (location.pathname === "/signin") {
+    const next = new URLSearchParams(location.search).get("next");
+    return <Navigate to={next && next.startsWith("/") && !next.startsWith("//") ? next : "/"} replace />;
+  }
+  return <SignedInApp />;
+}

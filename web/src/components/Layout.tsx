@@ -1,0 +1,126 @@
+import {
+  ActionIcon,
+  AppShell,
+  Badge,
+  Burger,
+  Group,
+  NavLink,
+  Text,
+  Tooltip,
+  useComputedColorScheme,
+  useMantineColorScheme,
+  VisuallyHidden,
+} from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import {
+  IconClock,
+  IconDashboard,
+  IconKey,
+  IconListCheck,
+  IconLogout,
+  IconMoon,
+  IconPlayerPlay,
+  IconServer,
+  IconSun,
+} from "@tabler/icons-react";
+import type { ReactNode } from "react";
+import { Link, useLocation } from "react-router";
+import type { LiveState } from "../api/events";
+import { useAuth, usePermissions } from "../auth/AuthProvider";
+
+const LIVE_LABEL: Record<LiveState, { color: string; text: string; help: string }> = {
+  live: { color: "teal", text: "Live", help: "Updates arrive as they happen" },
+  connecting: { color: "gray", text: "Connecting", help: "Connecting to live updates" },
+  offline: { color: "orange", text: "Polling", help: "Live updates unavailable; refreshing every 10 seconds" },
+};
+
+function ThemeToggle() {
+  const { setColorScheme } = useMantineColorScheme();
+  const computed = useComputedColorScheme("light", { getInitialValueInEffect: false });
+  const next = computed === "dark" ? "light" : "dark";
+  return (
+    <Tooltip label={`Switch to ${next} theme`}>
+      <ActionIcon variant="default" size="lg" aria-label={`Switch to ${next} theme`} onClick={() => setColorScheme(next)}>
+        {computed === "dark" ? <IconSun size={18} aria-hidden /> : <IconMoon size={18} aria-hidden />}
+      </ActionIcon>
+    </Tooltip>
+  );
+}
+
+export function Layout({ live, children }: { live: LiveState; children: ReactNode }) {
+  const [opened, { toggle, close }] = useDisclosure();
+  const { me, signOut } = useAuth();
+  const { canAdmin } = usePermissions();
+  const location = useLocation();
+  const liveInfo = LIVE_LABEL[live];
+
+  const links = [
+    { to: "/", label: "Dashboard", icon: IconDashboard, exact: true },
+    { to: "/tasks", label: "Tasks", icon: IconListCheck },
+    { to: "/runs", label: "Runs", icon: IconPlayerPlay },
+    { to: "/workers", label: "Workers", icon: IconServer },
+    ...(canAdmin ? [{ to: "/keys", label: "API keys", icon: IconKey }] : []),
+  ];
+
+  return (
+    <AppShell header={{ height: 56 }} navbar={{ width: 210, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="sm" wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
+            <Group gap={6} renderRoot={(props) => <Link to="/" aria-label="tasksched home" {...props} />} style={{ textDecoration: "none", color: "inherit" }} wrap="nowrap">
+              <IconClock size={22} aria-hidden />
+              <Text fw={700}>tasksched</Text>
+            </Group>
+          </Group>
+          <Group gap="sm" wrap="nowrap">
+            <Tooltip label={liveInfo.help}>
+              <Badge color={liveInfo.color} variant="dot" data-testid="live-state" aria-live="polite">
+                {liveInfo.text}
+              </Badge>
+            </Tooltip>
+            {me && (
+              <Text size="sm" visibleFrom="xs" data-testid="whoami">
+                {me.name} <Badge size="sm" variant="outline">{me.role}</Badge>
+              </Text>
+            )}
+            <ThemeToggle />
+            <Tooltip label="Sign out">
+              <ActionIcon variant="default" size="lg" onClick={() => signOut()} aria-label="Sign out">
+                <IconLogout size={18} aria-hidden />
+              </ActionIcon>
+            </Tooltip>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label="Main">
+        <nav>
+          <VisuallyHidden>
+            <h2>Navigation</h2>
+          </VisuallyHidden>
+          {links.map(({ to, label, icon: Icon, exact }) => {
+            const active = exact ? location.pathname === to : location.pathname.startsWith(to);
+            return (
+              <NavLink
+                key={to}
+                component={Link}
+                to={to}
+                label={label}
+                active={active}
+                aria-current={active ? "page" : undefined}
+                leftSection={<Icon size={18} aria-hidden />}
+                onClick={close}
+              />
+            );
+          })}
+        </nav>
+      </AppShell.Navbar>
+      <AppShell.Main id="main" tabIndex={-1}>
+        {children}
+      </AppShell.Main>
+    </AppShell>
+  );
+}

@@ -1,0 +1,417 @@
+import {
+  Anchor,
+  Badge,
+  Button,
+  Checkbox,
+  Group,
+  Pagination,
+  Paper,
+  Select,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+} from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
+import { notifications } from "@mantine/notifications";
+import {
+  IconArrowDown,
+  IconArrowUp,
+  IconArrowsSort,
+  IconPlayerPause,
+  IconPlayerPlay,
+  IconPlus,
+  IconRocket,
+  IconSearch,
+  IconTrash,
+} from "@tabler/icons-react";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useMemo, useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
+import { keys, performTaskAction, useTaskList, type TaskAction, type TaskListParams, type TaskSort } from "../api/queries";
+import { RUN_STATUSES, type RunStatus, type Task } from "../api/types";
+import { usePermissions } from "../auth/AuthProvider";
+import { confirm } from "../components/confirm";
+import { FirstTaskPrompt } from "../components/EmptyState";
+import { PageTitle } from "../components/PageTitle";
+import { errorMessage, QueryError } from "../components/QueryError";
+import { StatusBadge } from "../components/StatusBadge";
+import { Time } from "../components/Time";
+import { runBulk } from "../lib/bulk";
+import { statusLabel } from "../lib/format";
+import { describeSchedule } from "../lib/schedule";
+
+const PAGE_SIZES = ["25", "50", "100", "200"];
+const SORTS: { value: TaskSort; label: string }[] = [
+  { value: "name", label: "Name A–Z" },
+  { value: "-name", label: "Name Z–A" },
+  { value: "next_run_at", label: "Next run, soonest first" },
+  { value: "-next_run_at", label: "Next run, latest first" },
+  { value: "-created_at", label: "Newest first" },
+  { value: "created_at", label: "Oldest first" },
+  { value: "-updated_at", label: "Recently changed" },
+  { value: "-priority", label: "Priority, highest first" },
+];
+
+const BULK_VERBS: Record<TaskAction, [string, string]> = {
+  pause: ["Paused", "pause"],
+  resume: ["Resumed", "resume"],
+  run: ["Started", "run"],
+  delete: ["Deleted", "delete"],
+};
+
+function useListParams() {
+  const [search, setSearch] = useSearchParams();
+  const size = Number(search.get("size")) || 50;
+  const page = Math.max(1, Number(search.get("page")) || 1);
+  const enabledParam = search.get("enabled");
+  const statusParam = search.get("last_status");
+  const params: TaskListParams = {
+    limit: size,
+    offset: (page - 1) * size,
+    q: search.get("q") ?? undefined,
+    tag: search.get("tag") ?? undefined,
+    enabled: enabledParam === "true" || enabledParam === "false" ? enabledParam : undefined,
+    last_status: RUN_STATUSES.includes(statusParam as RunStatus) ? (statusParam as RunStatus) : undefined,
+    sort: (search.get("sort") as TaskSort | null) ?? "name",
+  };
+  const update = (changes: Record<string, string | null | undefined>, resetPage = true) => {
+    setSearch(
+      (previous) => {
+        const next = new URLSearchParams(previous);
+        for (const [name, value] of Object.entries(changes)) {
+          if (value === null || value === undefined || value === "") next.delete(name);
+          else next.set(name, value);
+        }
+        if (resetPage && !("page" in changes)) next.delete("page");
+        return next;
+      },
+      { replace: true },
+    );
+  };
+  return { params, page, size, update };
+}
+
+function SortHeader({ label, field, sort, onSort }: { label: string; field: string; sort: string | undefined; onSort: (s: string) => void }) {
+  const ascending = sort === field;
+  const descending = sort === `-${field}`;
+  const Icon = ascending ? IconArrowUp : descending ? IconArrowDown : IconArrowsSort;
+  return (
+    <Table.Th aria-sort={ascending ? "ascending" : descending ? "descending" : "none"}>
+      <button type="button" className="sort-button" onClick={() => onSort(ascending ? `-${field}` : field)}>
+        {label}
+        <Icon size={14} aria-hidden />
+      </button>
+    </Table.Th>
+  );
+}
+
+export function TasksPage() {
+  const { params, page, size, update } = useListParams();
+  const { canOperate, canAdmin } = usePermissions();
+  const navigate = useNavigate();
+  const client = useQueryClient();
+  const [searchText, setSearchText] = useState(params.q ?? "");
+  const [tagText, setTagText] = useState(params.tag ?? "");
+  const [debouncedSearch] = useDebouncedValue(searchText, 250);
+  const [debouncedTag] = useDebouncedValue(tagText, 300);
+  const [selected, setSelected] = useState<Set<number>>(new Set());
+  const [busy, setBusy] = useState<TaskAction | null>(null);
+
+  useEffect(() => {
+    if ((params.q ?? "") !== debouncedSearch.trim()) update({ q: debouncedSearch.trim() });
+  }, [debouncedSearch]);
+  useEffect(() => {
+    if ((params.tag ?? "") !== debouncedTag.trim()) update({ tag: debouncedTag.trim() });
+  }, [debouncedTag]);
+
+  const query = useTaskList(params);
+  const items = useMemo(() => query.data?.items ?? [], [query.data]);
+  const total = query.data?.total ?? 0;
+  const pages = Math.max(1, Math.ceil(total / size));
+  const filtered = Boolean(params.q || params.tag || params.enabled || params.last_status);
+
+  // Forget selections that are no longer on the page (deleted, or paged away).
+  useEffect(() => {
+    setSelected((previous) => {
+      const visible = new Set(items.map((task) => task.id));
+      const kept = [...previous].filter((id) => visible.has(id));
+      return kept.length === previous.size ? previous : new Set(kept);
+    });
+  }, [items]);
+
+  const toggle = (id: number) =>
+    setSelected((previous) => {
+      const next = new Set(previous);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  const allSelected = items.length > 0 && items.every((task) => selected.has(task.id));
+  const someSelected = items.some((task) => selected.has(task.id));
+
+  const bulk = async (action: TaskAction) => {
+    const ids = [...selected];
+    if (!ids.length) return;
+    if (action === "delete") {
+      const names = items.filter((task) => selected.has(task.id)).map((task) => task.name);
+      const ok = await confirm({
+        title: `Delete ${ids.length} task${ids.length === 1 ? "" : "s"}?`,
+        message: (
+          <Stack gap={4}>
+            <Text size="sm">Their run history is deleted too. This cannot be undone.</Text>
+            <Text size="sm" c="dimmed" lineClamp={4}>
+              {names.join(", ")}
+            </Text>
+          </Stack>
+        ),
+        confirmLabel: "Delete",
+      });
+      if (!ok) return;
+    }
+    setBusy(action);
+    const result = await runBulk(ids, (id) => performTaskAction(id, action));
+    setBusy(null);
+    void client.invalidateQueries({ queryKey: keys.tasks });
+    void client.invalidateQueries({ queryKey: keys.stats });
+    if (action === "run") void client.invalidateQueries({ queryKey: keys.runs });
+    const [done, verb] = BULK_VERBS[action];
+    if (result.ok.length) {
+      notifications.show({ color: "teal", message: `${done} ${result.ok.length} task${result.ok.length === 1 ? "" : "s"}.` });
+    }
+    if (result.failed.length) {
+      notifications.show({
+        color: "red",
+        title: `Could not ${verb} ${result.failed.length} task${result.failed.length === 1 ? "" : "s"}`,
+        message: errorMessage(result.failed[0]?.error),
+      });
+    }
+    setSelected(new Set());
+  };
+
+  const showFirstStep = query.isSuccess && total === 0 && !filtered;
+
+  return (
+    <Stack gap="md">
+      <PageTitle title="Tasks">
+        {canAdmin && (
+          <Button component={Link} to="/tasks/new" leftSection={<IconPlus size={16} aria-hidden />}>
+            New task
+          </Button>
+        )}
+      </PageTitle>
+
+      <Group gap="sm" align="flex-end" wrap="wrap" role="search" aria-label="Filter tasks">
+        <TextInput
+          label="Search"
+          placeholder="Name or description"
+          leftSection={<IconSearch size={16} aria-hidden />}
+          value={searchText}
+          onChange={(event) => setSearchText(event.currentTarget.value)}
+          w={240}
+        />
+        <TextInput label="Tag" placeholder="any" value={tagText} onChange={(event) => setTagText(event.currentTarget.value)} w={140} />
+        <Select
+          label="State"
+          data={[
+            { value: "all", label: "All" },
+            { value: "true", label: "Enabled" },
+            { value: "false", label: "Paused" },
+          ]}
+          value={params.enabled ?? "all"}
+          onChange={(value) => update({ enabled: value === "all" ? null : value })}
+          allowDeselect={false}
+          w={120}
+        />
+        <Select
+          label="Last run"
+          data={[{ value: "any", label: "Any" }, ...RUN_STATUSES.map((status) => ({ value: status, label: statusLabel(status) }))]}
+          value={params.last_status ?? "any"}
+          onChange={(value) => update({ last_status: value === "any" ? null : value })}
+          allowDeselect={false}
+          w={140}
+        />
+        <Select
+          label="Sort by"
+          data={SORTS}
+          value={params.sort ?? "name"}
+          onChange={(value) => update({ sort: value })}
+          allowDeselect={false}
+          w={220}
+        />
+      </Group>
+
+      {canOperate && someSelected && (
+        <Paper withBorder p="xs" role="region" aria-label="Bulk actions">
+          <Group gap="xs">
+            <Text size="sm" fw={500} mr="sm" aria-live="polite">
+              {selected.size} selected
+            </Text>
+            <Button size="xs" variant="light" leftSection={<IconPlayerPause size={14} aria-hidden />} loading={busy === "pause"} onClick={() => void bulk("pause")}>
+              Pause
+            </Button>
+            <Button size="xs" variant="light" leftSection={<IconPlayerPlay size={14} aria-hidden />} loading={busy === "resume"} onClick={() => void bulk("resume")}>
+              Resume
+            </Button>
+            <Button size="xs" variant="light" leftSection={<IconRocket size={14} aria-hidden />} loading={busy === "run"} onClick={() => void bulk("run")}>
+              Run now
+            </Button>
+            {canAdmin && (
+              <Button size="xs" variant="light" color="red" leftSection={<IconTrash size={14} aria-hidden />} loading={busy === "delete"} onClick={() => void bulk("delete")}>
+                Delete…
+              </Button>
+            )}
+          </Group>
+        </Paper>
+      )}
+
+      {query.isError && <QueryError error={query.error} retry={() => void query.refetch()} />}
+
+      {showFirstStep ? (
+        <FirstTaskPrompt />
+      ) : (
+        <Table.ScrollContainer minWidth={760}>
+          <Table striped highlightOnHover verticalSpacing="xs" aria-busy={query.isFetching} data-testid="task-table">
+            <Table.Caption>
+              {query.isPending ? "Loading tasks…" : `${total.toLocaleString()} task${total === 1 ? "" : "s"}${filtered ? " match" : ""}`}
+            </Table.Caption>
+            <Table.Thead>
+              <Table.Tr>
+                {canOperate && (
+                  <Table.Th w={40}>
+                    <Checkbox
+                      aria-label="Select all tasks on this page"
+                      checked={allSelected}
+                      indeterminate={someSelected && !allSelected}
+                      onChange={() => setSelected(allSelected ? new Set() : new Set(items.map((task) => task.id)))}
+                    />
+                  </Table.Th>
+                )}
+                <SortHeader label="Name" field="name" sort={params.sort} onSort={(sort) => update({ sort })} />
+                <Table.Th>Schedule</Table.Th>
+                <SortHeader label="Next run" field="next_run_at" sort={params.sort} onSort={(sort) => update({ sort })} />
+                <Table.Th>Last run</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {items.map((task) => (
+                <TaskRow
+                  key={task.id}
+                  task={task}
+                  selectable={canOperate}
+                  selected={selected.has(task.id)}
+                  onToggle={() => toggle(task.id)}
+                  onOpen={() => void navigate(`/tasks/${task.id}`)}
+                />
+              ))}
+              {query.isSuccess && items.length === 0 && (
+                <Table.Tr>
+                  <Table.Td colSpan={canOperate ? 5 : 4}>
+                    <Text c="dimmed" ta="center" py="md">
+                      No task matches these filters.
+                    </Text>
+                  </Table.Td>
+                </Table.Tr>
+              )}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+
+      {!showFirstStep && total > 0 && (
+        <Group justify="space-between">
+          <Pagination
+            total={pages}
+            value={Math.min(page, pages)}
+            onChange={(value) => update({ page: String(value) }, false)}
+            getControlProps={(control) => ({ "aria-label": `${control} page` })}
+            getItemProps={(value) => ({ "aria-label": `Page ${value}` })}
+          />
+          <Select
+            aria-label="Tasks per page"
+            data={PAGE_SIZES.map((value) => ({ value, label: `${value} per page` }))}
+            value={String(size)}
+            onChange={(value) => update({ size: value })}
+            allowDeselect={false}
+            w={150}
+          />
+        </Group>
+      )}
+    </Stack>
+  );
+}
+
+function TaskRow({
+  task,
+  selectable,
+  selected,
+  onToggle,
+  onOpen,
+}: {
+  task: Task;
+  selectable: boolean;
+  selected: boolean;
+  onToggle: () => void;
+  onOpen: () => void;
+}) {
+  return (
+    <Table.Tr
+      data-testid="task-row"
+      data-task-id={task.id}
+      bg={selected ? "var(--mantine-primary-color-light)" : undefined}
+      className="clickable-row"
+      onClick={(event) => {
+        // Row clicks open the task, unless the click was on a control inside the row.
+        if ((event.target as HTMLElement).closest("a,button,input,label")) return;
+        onOpen();
+      }}
+    >
+      {selectable && (
+        <Table.Td>
+          <Checkbox aria-label={`Select ${task.name}`} checked={selected} onChange={onToggle} />
+        </Table.Td>
+      )}
+      <Table.Td>
+        <Group gap={6} wrap="nowrap">
+          <Anchor component={Link} to={`/tasks/${task.id}`} fw={500}>
+            {task.name}
+          </Anchor>
+          {!task.enabled && (
+            <Badge size="xs" color="gray" variant="outline">
+              paused
+            </Badge>
+          )}
+        </Group>
+        {task.tags.length > 0 && (
+          <Group gap={4} mt={2}>
+            {task.tags.slice(0, 5).map((tag) => (
+              <Badge key={tag} size="xs" variant="light" color="gray" tt="none">
+                {tag}
+              </Badge>
+            ))}
+          </Group>
+        )}
+      </Table.Td>
+      <Table.Td>
+        <Text size="sm">{task.schedule_description ?? describeSchedule(task.schedule)}</Text>
+      </Table.Td>
+      <Table.Td>{task.enabled && task.next_run_at ? <Time iso={task.next_run_at} relative /> : <Text c="dimmed" size="sm">—</Text>}</Table.Td>
+      <Table.Td>
+        {task.last_run ? (
+          <Group gap={6} wrap="nowrap">
+            <Anchor component={Link} to={`/runs/${task.last_run.id}`} aria-label={`Last run: ${statusLabel(task.last_run.status)}`}>
+              <StatusBadge status={task.last_run.status} />
+            </Anchor>
+            <Text size="sm" c="dimmed">
+              <Time iso={task.last_run.at} relative />
+            </Text>
+          </Group>
+        ) : (
+          <Text c="dimmed" size="sm">
+            never
+          </Text>
+        )}
+      </Table.Td>
+    </Table.Tr>
+  );
+}
