@@ -11,7 +11,7 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -95,6 +95,17 @@ def main() -> None:
 def _serve(settings: Settings, *, scheduler: bool, worker: bool) -> None:
     import uvicorn
 
+    class _QuietExitServer(uvicorn.Server):
+        """Uvicorn re-raises SIGTERM after its shutdown, so the process would end "killed by a
+        signal". We handle the signals ourselves: a drained shutdown exits with status 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+        def request_exit(self) -> None:
+            self.should_exit = True
+
     from tasksched.api.app import Components, create_app
 
     async def _main() -> None:
@@ -121,7 +132,10 @@ def _serve(settings: Settings, *, scheduler: bool, worker: bool) -> None:
             lifespan="on",
             timeout_graceful_shutdown=int(settings.drain_seconds) + 5,
         )
-        server = uvicorn.Server(config)
+        server = _QuietExitServer(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, server.request_exit)
         try:
             await server.serve()
         finally:

@@ -21,7 +21,8 @@ from tasksched.services.firing import FiringService
 
 log = structlog.get_logger("tasksched.scheduler")
 
-SAFETY_POLL_SECONDS = 30.0
+# Only a safety net (a lost notification): one indexed query, so it may be frequent.
+SAFETY_POLL_SECONDS = 5.0
 REAP_EVERY_SECONDS = 5.0
 
 

@@ -32,6 +32,7 @@ log = structlog.get_logger("tasksched.worker")
 IDLE_POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 1.0
 MAX_CLAIM_BATCH = 500
+REAP_EVERY_BEATS = 5
 
 
 @dataclass
@@ -245,10 +246,15 @@ class Worker:
     # -- heartbeat and cancellation ------------------------------------------------------------
 
     async def _heartbeat_forever(self) -> None:
+        beats = 0
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
+            beats += 1
             try:
                 await self.heartbeat()
+                # Workers reap too, so a crashed peer's runs come back even with no scheduler running.
+                if beats % REAP_EVERY_BEATS == 0 and await self.execution.reap():
+                    self._slot_free.set()
             except Exception:
                 log.exception("heartbeat failed")
 
