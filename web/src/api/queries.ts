@@ -13,9 +13,12 @@ import type {
   SchedulePreview,
   Stats,
   Task,
+  TaskSort,
   TaskSpec,
   Worker,
 } from "./types";
+
+export type { TaskSort };
 
 export const keys = {
   me: ["me"] as const,
@@ -29,18 +32,6 @@ export const keys = {
   workers: ["workers"] as const,
   apiKeys: ["apiKeys"] as const,
 };
-
-export type TaskSort =
-  | "name"
-  | "-name"
-  | "next_run_at"
-  | "-next_run_at"
-  | "created_at"
-  | "-created_at"
-  | "updated_at"
-  | "-updated_at"
-  | "priority"
-  | "-priority";
 
 export interface TaskListParams {
   limit: number;

@@ -1,163 +1,48 @@
-// API shapes. Until the back end's OpenAPI schema is available these follow the written contract;
-// once schema.d.ts is generated they are aliases of the generated types.
-export type Role = "admin" | "operator" | "viewer";
+// API shapes: aliases of the types generated from the back end's OpenAPI schema (schema.d.ts, made by
+// `npm run gen:api`), so front end and back end cannot drift. Only /api/stats has no schema in the
+// OpenAPI document (it answers a free-form object), so its shape is written here from the contract.
+import type { components, operations } from "./schema";
 
-export interface Me {
-  name: string;
-  role: Role;
-  prefix: string;
-}
+type Schemas = components["schemas"];
 
-export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "skipped";
-export type RunTrigger = "schedule" | "manual" | "retry";
-export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-export interface HttpAction {
-  type: "http";
-  method: HttpMethod;
-  url: string;
-  headers: Record<string, string>;
-  body: JsonValue;
-  expect_status: number[] | null;
-  follow_redirects: boolean;
-}
-
-export interface ShellAction {
-  type: "shell";
-  command: string[];
-  env: Record<string, string>;
-  cwd: string | null;
-}
-
-export interface PythonAction {
-  type: "python";
-  function: string;
-  args: JsonValue[];
-  kwargs: Record<string, JsonValue>;
-}
-
+export type Role = Schemas["Role"];
+export type Me = Schemas["Me"];
+export type RunStatus = Schemas["RunStatus"];
+export type RunTrigger = Schemas["RunTrigger"];
+export type HttpAction = Schemas["HttpAction"];
+export type HttpMethod = HttpAction["method"];
+export type ShellAction = Schemas["ShellAction"];
+export type PythonAction = Schemas["PythonAction"];
 export type Action = HttpAction | ShellAction | PythonAction;
-
-export interface OnceSchedule {
-  type: "once";
-  at: string;
-}
-
-interface Window {
-  start_at: string | null;
-  end_at: string | null;
-  jitter_seconds: number;
-}
-
-export interface IntervalSchedule extends Window {
-  type: "interval";
-  seconds: number;
-}
-
-export interface CronSchedule extends Window {
-  type: "cron";
-  expression: string;
-  timezone: string;
-}
-
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type OnceSchedule = Schemas["OnceSchedule"];
+export type IntervalSchedule = Schemas["IntervalSchedule"];
+export type CronSchedule = Schemas["CronSchedule"];
 export type Schedule = OnceSchedule | IntervalSchedule | CronSchedule;
-
-export interface RetryPolicy {
-  max_attempts: number;
-  backoff_seconds: number;
-  backoff_factor: number;
-  max_backoff_seconds: number;
-  jitter: number;
-}
-
-export type ConcurrencyPolicy = "allow" | "forbid" | "replace";
-export type MisfirePolicy = "run_once" | "skip" | "run_all";
-
-export interface TaskSpec {
-  name: string;
-  description: string;
-  tags: string[];
-  enabled: boolean;
-  action: Action;
-  schedule: Schedule | null;
-  timeout_seconds: number | null;
-  retry: RetryPolicy;
-  concurrency_policy: ConcurrencyPolicy;
-  misfire_policy: MisfirePolicy;
-  misfire_grace_seconds: number;
-  priority: number;
-  queue: string;
-}
-
-export interface LastRun {
-  id: number;
-  status: RunStatus;
-  at: string;
-}
-
-export interface Task extends TaskSpec {
-  id: number;
-  next_run_at: string | null;
-  last_run: LastRun | null;
-  schedule_description?: string | null;
-  created_at: string;
-  updated_at: string;
-  version: number;
-}
-
-export interface Run {
-  id: number;
-  task_id: number;
-  task_name: string;
-  trigger: RunTrigger;
-  scheduled_for: string;
-  attempt: number;
-  status: RunStatus;
-  reason: string | null;
-  queue: string;
-  priority: number;
-  queued_at: string;
-  available_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  duration_ms: number | null;
-  worker: string | null;
-  exit_code: number | null;
-  http_status: number | null;
-  output: string | null;
-  error: string | null;
-  cancel_requested: boolean;
-}
+export type RetryPolicy = Schemas["RetryPolicy"];
+export type ConcurrencyPolicy = Schemas["ConcurrencyPolicy"];
+export type MisfirePolicy = Schemas["MisfirePolicy"];
+export type TaskSpec = Schemas["TaskSpec"];
+export type Task = Schemas["TaskView"];
+export type LastRun = Schemas["LastRun"];
+export type Run = Schemas["Run"];
+export type FireTime = Schemas["FireTime"];
+export type SchedulePreview = Schemas["SchedulePreview"];
+export type PreviewRequest = Schemas["PreviewRequest"];
+export type Worker = Schemas["WorkerOut"];
+export type ApiKey = Schemas["KeyOut"];
+export type CreatedApiKey = Schemas["KeyCreated"];
+export type TaskPage = Schemas["TaskPage"];
+export type RunPage = Schemas["RunPage"];
 
 export interface Page<T> {
   items: T[];
   total: number;
 }
 
-export interface FireTime {
-  utc: string;
-  local: string;
-}
-
-export interface SchedulePreview {
-  description: string;
-  timezone: string;
-  fire_times: FireTime[];
-  dst_notes: string[];
-}
-
-export interface Worker {
-  name: string;
-  hostname: string;
-  pid: number;
-  queues: string[];
-  concurrency: number;
-  running: number;
-  started_at: string;
-  heartbeat_at: string;
-  online: boolean;
-}
+/** The query parameters GET /api/tasks accepts, from the schema. */
+export type TaskListQuery = NonNullable<operations["list_tasks_api_tasks_get"]["parameters"]["query"]>;
+export type TaskSort = NonNullable<TaskListQuery["sort"]>;
 
 export interface NextDue {
   task_id: number;
@@ -183,20 +68,6 @@ export interface Stats {
   workers_online: number;
   next_due: NextDue[];
   latest_failures: Run[];
-}
-
-export interface ApiKey {
-  id: number;
-  name: string;
-  prefix: string;
-  role: Role;
-  created_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
-
-export interface CreatedApiKey extends ApiKey {
-  key: string;
 }
 
 export const RUN_STATUSES: RunStatus[] = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled", "skipped"];

@@ -173,7 +173,7 @@ export function formFromTask(task: Task, defaultTimezone = "UTC"): TaskFormValue
     }
   }
   values.timeout_seconds = task.timeout_seconds ?? "";
-  values.retry = { ...task.retry };
+  values.retry = { ...values.retry, ...task.retry };
   values.concurrency_policy = task.concurrency_policy;
   values.misfire_policy = task.misfire_policy;
   values.misfire_grace_seconds = task.misfire_grace_seconds;

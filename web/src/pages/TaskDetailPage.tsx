@@ -39,7 +39,7 @@ function ActionSummary({ action }: { action: Action }) {
           </Text>
           {Object.keys(action.headers ?? {}).length > 0 && (
             <Text size="xs" c="dimmed">
-              Headers: {Object.keys(action.headers).join(", ")} (values hidden)
+              Headers: {Object.keys(action.headers ?? {}).join(", ")} (values hidden)
             </Text>
           )}
           <Text size="xs" c="dimmed">
@@ -61,7 +61,7 @@ function ActionSummary({ action }: { action: Action }) {
           {(action.cwd || Object.keys(action.env ?? {}).length > 0) && (
             <Text size="xs" c="dimmed">
               {action.cwd ? `cwd ${action.cwd}` : ""}
-              {Object.keys(action.env ?? {}).length ? ` env: ${Object.keys(action.env).join(", ")} (values hidden)` : ""}
+              {Object.keys(action.env ?? {}).length ? ` env: ${Object.keys(action.env ?? {}).join(", ")} (values hidden)` : ""}
             </Text>
           )}
         </Stack>
@@ -73,11 +73,21 @@ function ActionSummary({ action }: { action: Action }) {
             Python
           </Badge>
           <Code>
-            {action.function}({[...action.args.map((arg) => JSON.stringify(arg)), ...Object.entries(action.kwargs).map(([k, v]) => `${k}=${JSON.stringify(v)}`)].join(", ")})
+            {action.function}({[...(action.args ?? []).map((arg) => JSON.stringify(arg)), ...Object.entries(action.kwargs ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`)].join(", ")})
           </Code>
         </Text>
       );
   }
+}
+
+function RetrySummary({ retry }: { retry: Task["retry"] }) {
+  if (!retry || (retry.max_attempts ?? 1) <= 1) return <>no retries</>;
+  return (
+    <>
+      up to {retry.max_attempts} attempts; backoff {retry.backoff_seconds} s × {retry.backoff_factor} (max {retry.max_backoff_seconds} s, jitter{" "}
+      {Math.round((retry.jitter ?? 0) * 100)}%)
+    </>
+  );
 }
 
 export function TaskButtons({ task, onDeleted }: { task: Task; onDeleted: () => void }) {
@@ -168,7 +178,7 @@ export function TaskDetailPage() {
         <Badge color={task.enabled ? "teal" : "gray"} variant="light" data-testid="task-state">
           {task.enabled ? "enabled" : "paused"}
         </Badge>
-        {task.tags.map((tag) => (
+        {(task.tags ?? []).map((tag) => (
           <Badge key={tag} variant="outline" color="gray" tt="none">
             {tag}
           </Badge>
@@ -197,9 +207,7 @@ export function TaskDetailPage() {
               </Field>
               <Field label="Timeout">{task.timeout_seconds ? formatSeconds(task.timeout_seconds) : "none"}</Field>
               <Field label="Retries">
-                {task.retry.max_attempts <= 1
-                  ? "no retries"
-                  : `up to ${task.retry.max_attempts} attempts; backoff ${task.retry.backoff_seconds} s × ${task.retry.backoff_factor} (max ${task.retry.max_backoff_seconds} s, jitter ${Math.round(task.retry.jitter * 100)}%)`}
+                <RetrySummary retry={task.retry} />
               </Field>
               <Field label="Overlap">{task.concurrency_policy}</Field>
               <Field label="Misfire">

@@ -382,9 +382,9 @@ function TaskRow({
             </Badge>
           )}
         </Group>
-        {task.tags.length > 0 && (
+        {(task.tags ?? []).length > 0 && (
           <Group gap={4} mt={2}>
-            {task.tags.slice(0, 5).map((tag) => (
+            {(task.tags ?? []).slice(0, 5).map((tag) => (
               <Badge key={tag} size="xs" variant="light" color="gray" tt="none">
                 {tag}
               </Badge>

@@ -1,0 +1,208 @@
+import { describe, expect, it } from "vitest";
+import type { Task } from "../api/types";
+import { emptyForm, formFieldFor, formFromTask, mapApiErrors, scheduleFromValues, specFromValues, validateSchedule, validateTask } from "./taskForm";
+
+function task(overrides: Partial<Task> = {}): Task {
+  return {
+    id: 7,
+    name: "nightly report",
+    description: "sends the report",
+    tags: ["reports"],
+    enabled: true,
+    action: { type: "http", method: "POST", url: "https://example.com/hook", headers: { "X-Token": "secret" }, body: { a: 1 }, expect_status: [200, 204], follow_redirects: false },
+    schedule: { type: "cron", expression: "0 2 * * *", timezone: "Europe/Berlin", start_at: null, end_at: null, jitter_seconds: 0 },
+    timeout_seconds: 120,
+    retry: { max_attempts: 5, backoff_seconds: 1, backoff_factor: 3, max_backoff_seconds: 60, jitter: 0.1 },
+    concurrency_policy: "allow",
+    misfire_policy: "skip",
+    misfire_grace_seconds: 30,
+    priority: 5,
+    queue: "reports",
+    next_run_at: null,
+    last_run: null,
+    schedule_description: "At 02:00 every day",
+    created_at: "2026-01-01T00:00:00Z",
+    updated_at: "2026-01-01T00:00:00Z",
+    version: 3,
+    ...overrides,
+  };
+}
+
+describe("validateTask", () => {
+  it("requires a name and a URL for a new HTTP task", () => {
+    const errors = validateTask(emptyForm());
+    expect(errors.name).toMatch(/name/i);
+    expect(errors["action.url"]).toMatch(/URL/);
+  });
+
+  it("rejects non-http URLs, bad status codes and invalid JSON bodies", () => {
+    const values = emptyForm();
+    values.name = "x";
+    values.action.url = "ftp://example.com";
+    values.action.expect_status = "200, 9000";
+    values.action.bodyMode = "json";
+    values.action.body = "{not json";
+    const errors = validateTask(values);
+    expect(errors["action.url"]).toMatch(/http/);
+    expect(errors["action.expect_status"]).toMatch(/9000/);
+    expect(errors["action.body"]).toMatch(/JSON/);
+  });
+
+  it("checks names that the API would reject", () => {
+    const values = emptyForm();
+    values.name = " padded ";
+    values.action.url = "https://example.com";
+    values.tags = ["ok", "not ok"];
+    values.queue = "bad queue";
+    const errors = validateTask(values);
+    expect(errors.name).toMatch(/spaces/);
+    expect(errors.tags).toMatch(/not ok/);
+    expect(errors.queue).toBeDefined();
+  });
+
+  it("validates shell and python actions per type", () => {
+    const shell = emptyForm();
+    shell.name = "s";
+    shell.action.type = "shell";
+    shell.action.env = [{ key: "1BAD", value: "x" }];
+    expect(validateTask(shell)["action.command"]).toBeDefined();
+    expect(validateTask(shell)["action.env.0.key"]).toMatch(/not a valid/i);
+
+    const python = emptyForm();
+    python.name = "p";
+    python.action.type = "python";
+    python.action.function = "os.system; rm";
+    python.action.args = "{}";
+    python.action.kwargs = "[]";
+    const errors = validateTask(python);
+    expect(errors["action.function"]).toMatch(/dotted/);
+    expect(errors["action.args"]).toMatch(/array/);
+    expect(errors["action.kwargs"]).toMatch(/object/);
+  });
+
+  it("checks number ranges", () => {
+    const values = emptyForm();
+    values.name = "n";
+    values.action.url = "https://example.com";
+    values.retry.max_attempts = 0;
+    values.retry.jitter = 2;
+    values.priority = 1.5;
+    values.timeout_seconds = 0;
+    const errors = validateTask(values);
+    expect(errors["retry.max_attempts"]).toMatch(/at least 1/);
+    expect(errors["retry.jitter"]).toMatch(/at most 1/);
+    expect(errors.priority).toMatch(/whole/);
+    expect(errors.timeout_seconds).toMatch(/more than 0/);
+  });
+
+  it("accepts a complete task", () => {
+    const values = emptyForm();
+    values.name = "ok";
+    values.action.url = "https://example.com/hook";
+    expect(validateTask(values)).toEqual({});
+  });
+});
+
+describe("validateSchedule", () => {
+  it("counts cron fields and needs a zone", () => {
+    const schedule = { ...emptyForm().schedule, type: "cron" as const, expression: "* * *", timezone: "" };
+    const errors = validateSchedule(schedule);
+    expect(errors["schedule.expression"]).toMatch(/5 fields/);
+    expect(errors["schedule.timezone"]).toBeDefined();
+  });
+
+  it("accepts macros and 6-field expressions", () => {
+    for (const expression of ["@daily", "*/10 * * * * *", "0 9 * * 1-5"]) {
+      expect(validateSchedule({ ...emptyForm().schedule, type: "cron", expression })).toEqual({});
+    }
+  });
+
+  it("needs a positive whole interval and an ordered window", () => {
+    const schedule = { ...emptyForm().schedule, type: "interval" as const, every: 0 as const, start_at: "2030-01-02T00:00", end_at: "2030-01-01T00:00" };
+    const errors = validateSchedule(schedule);
+    expect(errors["schedule.every"]).toBeDefined();
+    expect(errors["schedule.end_at"]).toMatch(/after/);
+  });
+
+  it("needs a time for a one-off", () => {
+    expect(validateSchedule({ ...emptyForm().schedule, type: "once", at: "" })["schedule.at"]).toBeDefined();
+  });
+});
+
+describe("conversion", () => {
+  it("turns interval units into seconds", () => {
+    const schedule = { ...emptyForm().schedule, type: "interval" as const, every: 2, unit: "hours" as const };
+    expect(scheduleFromValues(schedule)).toMatchObject({ type: "interval", seconds: 7200, jitter_seconds: 0, start_at: null, end_at: null });
+  });
+
+  it("round-trips a task through the form", () => {
+    const original = task();
+    const spec = specFromValues(formFromTask(original));
+    expect(spec).toEqual({
+      name: original.name,
+      description: original.description,
+      tags: original.tags,
+      enabled: true,
+      action: original.action,
+      schedule: original.schedule,
+      timeout_seconds: 120,
+      retry: original.retry,
+      concurrency_policy: "allow",
+      misfire_policy: "skip",
+      misfire_grace_seconds: 30,
+      priority: 5,
+      queue: "reports",
+    });
+  });
+
+  it("shows an interval in its largest whole unit", () => {
+    const values = formFromTask(task({ schedule: { type: "interval", seconds: 5400, start_at: null, end_at: null, jitter_seconds: 0 } }));
+    expect(values.schedule).toMatchObject({ type: "interval", every: 90, unit: "minutes" });
+  });
+
+  it("builds shell and python actions", () => {
+    const values = emptyForm();
+    values.name = "s";
+    values.action.type = "shell";
+    values.action.command = "/usr/bin/env\necho\nhello world\n";
+    values.action.env = [{ key: "A", value: "1" }];
+    expect(specFromValues(values).action).toEqual({ type: "shell", command: ["/usr/bin/env", "echo", "hello world"], env: { A: "1" }, cwd: null });
+    values.action.type = "python";
+    values.action.function = "reports.nightly";
+    values.action.args = "[1, \"a\"]";
+    values.action.kwargs = "{\"day\": 2}";
+    expect(specFromValues(values).action).toEqual({ type: "python", function: "reports.nightly", args: [1, "a"], kwargs: { day: 2 } });
+  });
+
+  it("makes a manual-only task when there is no schedule", () => {
+    const values = emptyForm();
+    values.schedule.type = "none";
+    expect(scheduleFromValues(values.schedule)).toBeNull();
+  });
+});
+
+describe("API error paths", () => {
+  it.each([
+    ["name", "name"],
+    ["schedule.expression", "schedule.expression"],
+    ["schedule.seconds", "schedule.every"],
+    ["schedule.cron.expression", "schedule.expression"],
+    ["body.action.url", "action.url"],
+    ["action.command.2", "action.command"],
+    ["action.headers.X-Token", "action.headers"],
+    ["retry.max_attempts", "retry.max_attempts"],
+    ["schedule", "schedule"],
+  ])("%s shows at %s", (apiPath, field) => {
+    expect(formFieldFor(apiPath)).toBe(field);
+  });
+
+  it("keeps errors that name no field as general messages", () => {
+    const { fields, general } = mapApiErrors([
+      { field: "schedule.timezone", message: "unknown time zone" },
+      { field: "", message: "something else" },
+      { field: "unknown_thing", message: "odd" },
+    ]);
+    expect(fields).toEqual({ "schedule.timezone": "unknown time zone" });
+    expect(general).toEqual(["something else", "unknown_thing: odd"]);
+  });
+});
