@@ -46,6 +46,7 @@ def http_options(func: F) -> F:
     func = _opt("host", "Address to bind (default 127.0.0.1).")(func)
     func = _opt("port", "Port to listen on (default 8000).", type=int)(func)
     func = _opt("cors-origins", "Comma-separated origins allowed by CORS.")(func)
+    func = _opt("max-body-bytes", "Largest request body accepted (default 1 MiB).", type=int)(func)
     return _opt("bootstrap-key", "The first admin API key (instead of a generated one).")(func)
 
 
@@ -54,6 +55,9 @@ def worker_options(func: F) -> F:
     func = _opt("worker-queues", "Comma-separated queues to serve, or '*' (default 'default').")(func)
     func = _opt("worker-name", "Name recorded on runs (default host:pid).")(func)
     func = _opt("imports", "Comma-separated modules whose @task functions to register.")(func)
+    func = _opt("lease-seconds", "How long a claim lasts without a heartbeat (default 30).", type=float)(func)
+    func = _opt("drain-seconds", "Grace period for running work on SIGTERM (default 30).", type=float)(func)
+    func = _opt("output-limit-bytes", "Output tail kept per run (default 65536).", type=int)(func)
     func = _flag("enable-shell", "Allow shell actions (argv lists, never a shell string).")(func)
     return _flag("http-allow-private", "Let HTTP actions reach private and loopback addresses.")(func)
 
@@ -113,6 +117,10 @@ def _serve(settings: Settings, *, scheduler: bool, worker: bool) -> None:
         from tasksched.services.keys import KeyService
         from tasksched.store import migrate
 
+        from tasksched.registry import import_modules
+
+        # The API refuses python actions naming unknown functions, so it needs the same imports.
+        import_modules(settings.import_list)
         ctx = Context.open(settings)
         await migrate.upgrade(ctx.db)
         created = await KeyService(ctx).ensure_bootstrap(settings.bootstrap_key)
@@ -158,6 +166,8 @@ def serve(**options: Any) -> None:
 @database_option
 @http_options
 @logging_options
+@_opt("imports", "Comma-separated modules whose @task functions python actions may name.")
+@_flag("enable-shell", "Accept shell actions (the workers must allow them too).")
 def api(**options: Any) -> None:
     """The API and web UI only (run schedulers and workers elsewhere)."""
     _serve(_setup(options), scheduler=False, worker=False)

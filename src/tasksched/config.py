@@ -28,24 +28,42 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_format: str = Field(default="auto", description="json, console, or auto (console on a terminal).")
 
-    worker_concurrency: int = Field(default=100, ge=1, le=10_000, description="Runs one worker executes at once.")
-    worker_queues: str = Field(default="default", description="Comma-separated queues this worker takes runs from; '*' for all.")
+    worker_concurrency: int = Field(
+        default=100, ge=1, le=10_000, description="Runs one worker executes at once."
+    )
+    worker_queues: str = Field(
+        default="default", description="Comma-separated queues this worker takes runs from; '*' for all."
+    )
     worker_name: str = Field(default_factory=_default_worker_name, description="Name recorded on runs.")
-    lease_seconds: float = Field(default=30, gt=1, le=3600, description="How long a claim lasts without a heartbeat.")
-    drain_seconds: float = Field(default=30, ge=0, le=3600, description="Grace period for running work on SIGTERM.")
-    output_limit_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Output tail kept per run.")
+    lease_seconds: float = Field(
+        default=30, gt=1, le=3600, description="How long a claim lasts without a heartbeat."
+    )
+    drain_seconds: float = Field(
+        default=30, ge=0, le=3600, description="Grace period for running work on SIGTERM."
+    )
+    output_limit_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Output tail kept per run."
+    )
 
-    enable_shell: bool = Field(default=False, description="Allow shell actions (argv lists, never a shell string).")
+    enable_shell: bool = Field(
+        default=False, description="Allow shell actions (argv lists, never a shell string)."
+    )
     http_allow_private: bool = Field(
         default=False,
         description="Let HTTP actions reach loopback, private, link-local and metadata addresses.",
     )
-    imports: str = Field(default="", description="Comma-separated modules whose @task functions the worker registers.")
+    imports: str = Field(
+        default="", description="Comma-separated modules whose @task functions the worker registers."
+    )
 
-    bootstrap_key: str | None = Field(default=None, description="The first admin API key, instead of a generated one.")
+    bootstrap_key: str | None = Field(
+        default=None, description="The first admin API key, instead of a generated one."
+    )
     cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
-    redis_url: str | None = Field(default=None, description="redis://… for shared rate limits and event fan-out.")
+    redis_url: str | None = Field(
+        default=None, description="redis://… for shared rate limits and event fan-out."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -648,18 +647,3 @@ def test_lord_howe_notes_show_the_half_hour_shift() -> None:
         "2026-10-04: clocks go forward 02:00→02:30 (Australia/Lord_Howe); runs keep their real cadence, "
         "so the 02:00 and 02:15 runs do not happen that day."
     ]
-
-
-# --- cost ----------------------------------------------------------------------------------------
-
-
-def test_next_fire_after_cost_is_reported_not_asserted(capsys: pytest.CaptureFixture[str]) -> None:
-    # A rough number for the docs; the suite must not fail on a slow machine, so nothing is asserted.
-    schedule = cron("0 9 * * 1-5", "Europe/Berlin")
-    afters = [T0 + timedelta(minutes=37 * n) for n in range(2000)]
-    started = time.perf_counter()
-    for after in afters:
-        next_fire_after(schedule, after, anchor=T0)
-    per_call = (time.perf_counter() - started) / len(afters)
-    with capsys.disabled():
-        print(f"\nnext_fire_after (cron, Europe/Berlin): {per_call * 1e6:.0f} µs per call")

@@ -251,3 +251,16 @@ class ExecutionService:
     async def next_available_at(self, queues: Sequence[str] | None) -> datetime | None:
         async with self.ctx.db.read() as tx:
             return await run_store.next_available_at(tx, queues)
+
+
+def _latest_per_task(done: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """One last-run summary per task (its newest run in the batch), not one update per run."""
+    latest: dict[int, Outcome] = {}
+    for outcome in done:
+        seen = latest.get(outcome.run.task_id)
+        if seen is None or outcome.run.id > seen.run.id:
+            latest[outcome.run.task_id] = outcome
+    return [
+        {"id": o.run.task_id, "run_id": o.run.id, "status": o.status.value, "at": o.finished_at}
+        for o in latest.values()
+    ]

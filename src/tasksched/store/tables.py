@@ -123,11 +123,13 @@ runs = sa.Table(
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     # The key that makes a slot fire at most once, whatever number of schedulers race for it.
     sa.UniqueConstraint("task_id", "scheduled_for", "attempt"),
-    sa.Index("ix_runs_claim", "status", "queue", "priority", "available_at"),
     sa.Index("ix_runs_task_id_id", "task_id", "id"),
     sa.Index("ix_runs_status_lease_until", "status", "lease_until"),
     sa.Index("ix_runs_finished_at", "finished_at"),
 )
+# In the claim's own order (priority descending), so claiming reads the index instead of sorting
+# every queued run.
+sa.Index("ix_runs_claim", runs.c.status, runs.c.queue, runs.c.priority.desc(), runs.c.available_at, runs.c.id)
 
 api_keys = sa.Table(
     "api_keys",

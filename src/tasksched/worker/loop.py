@@ -33,6 +33,8 @@ IDLE_POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 1.0
 MAX_CLAIM_BATCH = 500
 REAP_EVERY_BEATS = 5
+FINISH_BATCH = 200
+FINISH_LINGER_SECONDS = 0.002
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Worker:
         self.concurrency = concurrency or ctx.settings.worker_concurrency
         self.burst = burst
         self.stats = WorkerStats()
+        self._claim_threshold = max(1, self.concurrency // 4)
         self._active: dict[int, _Active] = {}
         self._outcomes: list[Outcome] = []
         self._outcome_ready = asyncio.Event()
@@ -127,7 +130,9 @@ class Worker:
         while not self._stopping.is_set():
             free = self.concurrency - len(self._active)
             claimed: list[ClaimedRun] = []
-            if free > 0:
+            # While busy, wait until a quarter of the slots are free and claim them in one
+            # transaction, rather than one transaction per finished run; when idle, claim at once.
+            if free > 0 and (not self._active or free >= self._claim_threshold):
                 drain_arrivals()
                 try:
                     claimed = await self.execution.claim(self.name, self.queues, min(free, MAX_CLAIM_BATCH))
@@ -142,10 +147,10 @@ class Worker:
                     continue
             if self.burst and not claimed and not self._active and not self._outcomes:
                 return
-            timeout = await self._idle_timeout() if free > 0 else IDLE_POLL_SECONDS
+            timeout = await self._idle_timeout() if free > 0 and not self._active else IDLE_POLL_SECONDS
             self._slot_free.clear()
             waits: list[Awaitable[object]] = [self._stopping.wait(), self._slot_free.wait()]
-            if free > 0:
+            if free > 0 and not self._active:
                 waits.append(next_arrival())
             await wait_any(*waits, timeout=timeout)
 
@@ -223,6 +228,9 @@ class Worker:
         while True:
             await self._outcome_ready.wait()
             self._outcome_ready.clear()
+            if len(self._outcomes) < FINISH_BATCH and len(self._outcomes) < len(self._active):
+                # Others are about to finish: a moment's wait turns many transactions into one.
+                await asyncio.sleep(FINISH_LINGER_SECONDS)
             await self._flush_outcomes()
 
     async def _flush_outcomes(self) -> None:

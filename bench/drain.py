@@ -1,0 +1,56 @@
+"""Drain 10,000 queued no-op Python runs with one worker, end to end, every run recorded.
+
+    .venv/bin/python -m bench.drain [--backend sqlite|postgresql] [--runs 10000] [--function bench.noop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench.common import bulk_runs, bulk_tasks, fresh_database, open_context, run
+from tasksched.domain.runs import RunStatus
+from tasksched.domain.tasks import TaskSpec
+from tasksched.services.runs import RunQuery, RunService
+from tasksched.worker.executors import ExecutorSet
+from tasksched.worker.loop import Worker
+
+
+async def drain(backend: str, runs: int, function: str, concurrency: int) -> dict[str, float]:
+    async with fresh_database(backend) as url:
+        ctx = await open_context(url, worker_concurrency=concurrency)
+        try:
+            spec = TaskSpec.model_validate(
+                {"name": "noop", "action": {"type": "python", "function": function}, "concurrency_policy": "allow"}
+            )
+            (task_id,) = await bulk_tasks(ctx, [spec], [None])
+            await bulk_runs(ctx, task_id, "noop", runs)
+            executors = ExecutorSet(ctx.settings)
+            worker = Worker(ctx, executors, burst=True)
+            started = time.perf_counter()
+            stats = await worker.run()
+            elapsed = time.perf_counter() - started
+            await executors.aclose()
+            _, recorded = await RunService(ctx).list(RunQuery(task_id=task_id, statuses=[RunStatus.SUCCEEDED], limit=1))
+            assert recorded == runs, f"only {recorded} of {runs} recorded as succeeded"
+            return {"runs": runs, "seconds": elapsed, "runs_per_s": runs / elapsed, "finished": stats.finished}
+        finally:
+            await ctx.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--function", default="bench.noop")
+    parser.add_argument("--concurrency", type=int, default=100)
+    args = parser.parse_args()
+    result = run(drain(args.backend, args.runs, args.function, args.concurrency))
+    print(
+        f"{args.backend}: drained {result['runs']:.0f} runs of {args.function} in {result['seconds']:.2f} s "
+        f"= {result['runs_per_s']:.0f} runs/s (concurrency {args.concurrency}), all recorded"
+    )
+
+
+if __name__ == "__main__":
+    main()
