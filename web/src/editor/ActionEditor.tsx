@@ -1,4 +1,5 @@
 import { Alert, Grid, SegmentedControl, Select, Stack, Switch, Text, Textarea, TextInput } from "@mantine/core";
+import { MONO } from "./mono";
 import type { UseFormReturnType } from "@mantine/form";
 import type { HttpMethod } from "../api/types";
 import { KeyValueEditor } from "./KeyValueEditor";
@@ -70,7 +71,7 @@ export function ActionEditor({ form }: { form: UseFormReturnType<TaskFormValues>
                 autosize
                 minRows={3}
                 maxRows={12}
-                ff="monospace"
+                styles={MONO}
                 spellCheck={false}
                 placeholder={action.bodyMode === "json" ? '{"report": "nightly"}' : "text sent as is"}
                 {...form.getInputProps("action.body")}
@@ -105,7 +106,7 @@ export function ActionEditor({ form }: { form: UseFormReturnType<TaskFormValues>
             placeholder={"/usr/bin/env\necho\nhello"}
             autosize
             minRows={3}
-            ff="monospace"
+            styles={MONO}
             spellCheck={false}
             required
             {...form.getInputProps("action.command")}
@@ -137,10 +138,10 @@ export function ActionEditor({ form }: { form: UseFormReturnType<TaskFormValues>
           />
           <Grid gutter="sm">
             <Grid.Col span={{ base: 12, sm: 6 }}>
-              <Textarea label="Arguments" description="A JSON array." ff="monospace" autosize minRows={2} spellCheck={false} {...form.getInputProps("action.args")} />
+              <Textarea label="Arguments" description="A JSON array." styles={MONO} autosize minRows={2} spellCheck={false} {...form.getInputProps("action.args")} />
             </Grid.Col>
             <Grid.Col span={{ base: 12, sm: 6 }}>
-              <Textarea label="Keyword arguments" description="A JSON object." ff="monospace" autosize minRows={2} spellCheck={false} {...form.getInputProps("action.kwargs")} />
+              <Textarea label="Keyword arguments" description="A JSON object." styles={MONO} autosize minRows={2} spellCheck={false} {...form.getInputProps("action.kwargs")} />
             </Grid.Col>
           </Grid>
         </>

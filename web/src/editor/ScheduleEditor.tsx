@@ -2,6 +2,7 @@ import { Button, Collapse, Grid, Group, NumberInput, SegmentedControl, Select, S
 import { IconChevronDown, IconChevronRight } from "@tabler/icons-react";
 import { useMemo, useState } from "react";
 import { browserTimeZone, formatUtc, fromLocalInput, timeZones } from "../lib/format";
+import { MONO } from "./mono";
 import { SchedulePreviewPanel } from "./SchedulePreviewPanel";
 import { scheduleFromValues, validateSchedule, type IntervalUnit, type ScheduleKind, type ScheduleValues } from "./taskForm";
 import { useSchedulePreview } from "./useSchedulePreview";
@@ -48,7 +49,12 @@ export function ScheduleEditor({ value, onChange, errors = {}, previewDelayMs = 
   const preview = useSchedulePreview(schedule, value.type !== "none", previewDelayMs);
   // An error beside a field: the form's own (validation, failed save) first, then the preview's answer.
   const errorFor = (path: string): string | undefined => errors[path] ?? preview.fieldErrors[path];
-  const hint = value.type === "none" ? null : Object.values(localErrors)[0] ?? null;
+  const serverRejected = Object.keys(preview.fieldErrors).length > 0;
+  const hint =
+    value.type === "none"
+      ? null
+      : (Object.values(localErrors)[0] ??
+        (serverRejected ? "The server cannot read this schedule yet: see the message beside the field." : null));
 
   return (
     <Stack gap="sm">
@@ -122,7 +128,7 @@ export function ScheduleEditor({ value, onChange, errors = {}, previewDelayMs = 
                 value={value.expression}
                 onChange={(event) => set("expression", event.currentTarget.value)}
                 error={errorFor("schedule.expression")}
-                ff="monospace"
+                styles={MONO}
                 spellCheck={false}
                 autoComplete="off"
                 required

@@ -33,7 +33,7 @@ export function SchedulePreviewPanel({
         {loading && <Loader size="xs" aria-label="Updating preview" />}
       </Group>
       {hint && !preview && (
-        <Text size="sm" c="dimmed">
+        <Text size="sm" c="dimmed" data-testid="preview-hint">
           {hint}
         </Text>
       )}

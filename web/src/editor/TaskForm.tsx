@@ -201,7 +201,7 @@ export function TaskForm({ initialValues, submitLabel, onSave, onConflict, onCan
           </Grid>
         </Card>
 
-        <Group justify="flex-end" pos="sticky" bottom={0} py="sm" bg="var(--mantine-color-body)" style={{ zIndex: 2 }}>
+        <Group justify="flex-end" pos="sticky" bottom={0} py="sm" bg="var(--mantine-color-body)" style={{ zIndex: 2, borderTop: "1px solid var(--mantine-color-default-border)" }}>
           {onCancel && (
             <Button variant="default" onClick={onCancel}>
               Cancel

@@ -174,7 +174,7 @@ export function DashboardPage() {
             </Table>
           ) : (
             <Text size="sm" c="dimmed">
-              No failures. 🎉
+              No failures in the last day.
             </Text>
           )}
         </Card>
