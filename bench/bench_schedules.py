@@ -1,6 +1,6 @@
 """Cost of computing the next fire time (the scheduler does this once per fired slot).
 
-    .venv/bin/python -m bench.bench_schedules
+.venv/bin/python -m bench.bench_schedules
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def per_call(schedule: Schedule, calls: int = 10_000) -> float:
 def main() -> None:
     cases: dict[str, Schedule] = {
         "cron 0 9 * * 1-5 Europe/Berlin": CronSchedule(expression="0 9 * * 1-5", timezone="Europe/Berlin"),
-        "cron */15 * * * * America/New_York": CronSchedule(expression="*/15 * * * *", timezone="America/New_York"),
+        "cron */15 * * * * America/New_York": CronSchedule(
+            expression="*/15 * * * *", timezone="America/New_York"
+        ),
         "interval 30 s": IntervalSchedule(seconds=30),
     }
     for name, schedule in cases.items():

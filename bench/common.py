@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,10 +13,10 @@ from pathlib import Path
 from tempfile import mkdtemp
 from typing import Any
 
-from tasksched import task
+from tasksched import current_run, task
 from tasksched.config import Settings
-from tasksched.observability.logging import configure
 from tasksched.domain.tasks import TaskSpec
+from tasksched.observability.logging import configure
 from tasksched.services.context import Context
 from tasksched.store import migrate
 from tasksched.store import runs as run_store
@@ -28,6 +29,15 @@ PG_ADMIN = os.environ.get("TASKSCHED_TEST_PG_URL", "postgresql://postgres@127.0.
 @task(name="bench.noop")
 async def noop() -> None:
     return None
+
+
+# run id → when the function really began (time.time()): lateness as a user would see it.
+STARTED: dict[int, float] = {}
+
+
+@task(name="bench.stamp")
+async def stamp() -> None:
+    STARTED[current_run().run_id] = time.time()
 
 
 @task(name="bench.sync_noop")

@@ -1,6 +1,6 @@
 """Drain 10,000 queued no-op Python runs with one worker, end to end, every run recorded.
 
-    .venv/bin/python -m bench.drain [--backend sqlite|postgresql] [--runs 10000] [--function bench.noop]
+.venv/bin/python -m bench.drain [--backend sqlite|postgresql] [--runs 10000] [--function bench.noop]
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ async def drain(backend: str, runs: int, function: str, concurrency: int) -> dic
         ctx = await open_context(url, worker_concurrency=concurrency)
         try:
             spec = TaskSpec.model_validate(
-                {"name": "noop", "action": {"type": "python", "function": function}, "concurrency_policy": "allow"}
+                {
+                    "name": "noop",
+                    "action": {"type": "python", "function": function},
+                    "concurrency_policy": "allow",
+                }
             )
             (task_id,) = await bulk_tasks(ctx, [spec], [None])
             await bulk_runs(ctx, task_id, "noop", runs)
@@ -31,9 +35,16 @@ async def drain(backend: str, runs: int, function: str, concurrency: int) -> dic
             stats = await worker.run()
             elapsed = time.perf_counter() - started
             await executors.aclose()
-            _, recorded = await RunService(ctx).list(RunQuery(task_id=task_id, statuses=[RunStatus.SUCCEEDED], limit=1))
+            _, recorded = await RunService(ctx).list(
+                RunQuery(task_id=task_id, statuses=[RunStatus.SUCCEEDED], limit=1)
+            )
             assert recorded == runs, f"only {recorded} of {runs} recorded as succeeded"
-            return {"runs": runs, "seconds": elapsed, "runs_per_s": runs / elapsed, "finished": stats.finished}
+            return {
+                "runs": runs,
+                "seconds": elapsed,
+                "runs_per_s": runs / elapsed,
+                "finished": stats.finished,
+            }
         finally:
             await ctx.close()
 

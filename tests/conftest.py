@@ -153,14 +153,3 @@ async def api(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
     ) as client:
         yield client
-
-
-@pytest.fixture
-def free_port() -> Iterator[int]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    yield port
-

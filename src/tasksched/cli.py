@@ -32,9 +32,9 @@ def _flag(name: str, help_: str) -> Callable[[F], F]:
 
 
 def database_option(func: F) -> F:
-    return _opt("database-url", "Database URL: sqlite:///file.db (default sqlite:///tasksched.db) or postgresql://…")(
-        func
-    )
+    return _opt(
+        "database-url", "Database URL: sqlite:///file.db (default sqlite:///tasksched.db) or postgresql://…"
+    )(func)
 
 
 def logging_options(func: F) -> F:
@@ -113,11 +113,10 @@ def _serve(settings: Settings, *, scheduler: bool, worker: bool) -> None:
     from tasksched.api.app import Components, create_app
 
     async def _main() -> None:
+        from tasksched.registry import import_modules
         from tasksched.services.context import Context
         from tasksched.services.keys import KeyService
         from tasksched.store import migrate
-
-        from tasksched.registry import import_modules
 
         # The API refuses python actions naming unknown functions, so it needs the same imports.
         import_modules(settings.import_list)
@@ -250,7 +249,9 @@ def worker(burst: bool, **options: Any) -> None:
 
     stats = run_async(_main)
     if burst:
-        click.echo(json.dumps({"claimed": stats.claimed, "finished": stats.finished, "by_status": stats.by_status}))
+        click.echo(
+            json.dumps({"claimed": stats.claimed, "finished": stats.finished, "by_status": stats.by_status})
+        )
 
 
 # -- database --------------------------------------------------------------------------------
@@ -300,7 +301,9 @@ def db_current(**options: Any) -> None:
     from tasksched.store.migrate import head_revision
 
     current, head = run_async(_main), head_revision()
-    click.echo(f"current: {current}\nnewest:  {head}" + ("" if current == head else "\nrun `tasksched db upgrade`"))
+    click.echo(
+        f"current: {current}\nnewest:  {head}" + ("" if current == head else "\nrun `tasksched db upgrade`")
+    )
 
 
 # -- keys ------------------------------------------------------------------------------------
@@ -330,7 +333,9 @@ def keys() -> None:
 @keys.command("create")
 @database_option
 @click.option("--name", required=True, help="What the key is for.")
-@click.option("--role", type=click.Choice(["admin", "operator", "viewer"]), default="viewer", show_default=True)
+@click.option(
+    "--role", type=click.Choice(["admin", "operator", "viewer"]), default="viewer", show_default=True
+)
 def keys_create(name: str, role: str, **options: Any) -> None:
     """Create a key and print it (it is shown only once)."""
     from tasksched.services.keys import Role

@@ -26,7 +26,9 @@ class Client:
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(
+        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -43,7 +45,9 @@ class Client:
         return response.json() if response.content else None
 
     def list_tasks(self, **params: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "/api/tasks", params={k: v for k, v in params.items() if v is not None})
+        result: dict[str, Any] = self._call(
+            "GET", "/api/tasks", params={k: v for k, v in params.items() if v is not None}
+        )
         return result
 
     def create_task(self, spec: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +63,9 @@ class Client:
         return result
 
     def list_runs(self, **params: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "/api/runs", params={k: v for k, v in params.items() if v is not None})
+        result: dict[str, Any] = self._call(
+            "GET", "/api/runs", params={k: v for k, v in params.items() if v is not None}
+        )
         return result
 
     def get_run(self, run_id: int) -> dict[str, Any]:

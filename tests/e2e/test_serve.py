@@ -31,7 +31,12 @@ def test_interval_task_calls_a_real_listener(tmp_path: Path) -> None:
             "/api/tasks",
             json={
                 "name": "ping",
-                "action": {"type": "http", "method": "POST", "url": target.url("/ok"), "body": {"hello": "world"}},
+                "action": {
+                    "type": "http",
+                    "method": "POST",
+                    "url": target.url("/ok"),
+                    "body": {"hello": "world"},
+                },
                 "schedule": {"type": "interval", "seconds": 1},
             },
         )
@@ -56,4 +61,5 @@ def test_interval_task_calls_a_real_listener(tmp_path: Path) -> None:
         client.close()
         assert proc.terminate() == 0
     log = proc.log()
-    assert '"event": "run succeeded"' in log and f'"task_id": {task_id}' in log
+    assert '"event": "run succeeded"' in log
+    assert f'"task_id": {task_id}' in log

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_two_schedulers_never_double_fire(pg_url: str, tmp_path: Path) -> None:
         times = [t for t, _ in runs]
         assert len(times) == len(set(times)), f"task {task_id} fired a slot twice"
         assert len(times) >= 4, f"task {task_id} fired only {len(times)} slots in 5 s"
-        gaps = {b - a for a, b in zip(times, times[1:], strict=False)}  # type: ignore[operator]
+        gaps = {b - a for a, b in itertools.pairwise(times)}  # type: ignore[operator]
         assert gaps == {timedelta(seconds=1)}, f"task {task_id} skipped or doubled a slot: {gaps}"
         assert {status for _, status in runs} == {"queued"}
     for proc in (a, b):

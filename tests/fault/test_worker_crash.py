@@ -62,7 +62,9 @@ def test_killed_worker_loses_nothing(database_url: str, tmp_path: Path) -> None:
         "TASKSCHED_WORKER_CONCURRENCY": "6",
     }
     with tasksched(["worker", "--worker-name", "victim"], env, tmp_path / "victim.log") as victim:
-        wait_for(lambda: record.exists() and record.read_text().count("start") >= 6, 20, message="runs started")
+        wait_for(
+            lambda: record.exists() and record.read_text().count("start") >= 6, 20, message="runs started"
+        )
         victim.kill9()
     started_by_victim = record.read_text().count("start")
     assert record.read_text().count("end") == 0  # killed in the middle of every run it held

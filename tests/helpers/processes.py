@@ -31,7 +31,11 @@ class Proc:
         self._log = log_path.open("wb")
         full_env = {**os.environ, "PYTHONPATH": str(REPO), "TASKSCHED_LOG_FORMAT": "json", **env}
         self.popen = subprocess.Popen(
-            [str(TASKSCHED), *args], env=full_env, stdout=self._log, stderr=subprocess.STDOUT, cwd=log_path.parent
+            [str(TASKSCHED), *args],
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=log_path.parent,
         )
 
     def log(self) -> str:

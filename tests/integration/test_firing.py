@@ -43,7 +43,9 @@ async def test_next_due_at_is_the_earliest_enabled_slot(frozen_ctx: Context, mak
     assert await FiringService(frozen_ctx).next_due_at() == a.next_run_at
 
 
-async def test_once_fires_then_has_no_next_run(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+async def test_once_fires_then_has_no_next_run(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
     at = clock.now() + timedelta(seconds=5)
     task = await make_task(schedule={"type": "once", "at": at.isoformat()})
     assert task.next_run_at == at
@@ -65,8 +67,10 @@ async def test_paused_task_fires_nothing_and_resume_records_the_gap(
     runs = await runs_of(frozen_ctx, task.id)
     assert len(runs) == 1
     assert runs[0].status == "skipped"
-    assert runs[0].reason is not None and runs[0].reason.startswith("paused: 3 slot(s)")
-    assert resumed.next_run_at is not None and resumed.next_run_at > clock.now()
+    assert runs[0].reason is not None
+    assert runs[0].reason.startswith("paused: 3 slot(s)")
+    assert resumed.next_run_at is not None
+    assert resumed.next_run_at > clock.now()
 
 
 @pytest.mark.parametrize(
@@ -92,14 +96,19 @@ async def test_misfire_policies(
     assert len(runs) == len(expected)
     for (status, words), run in zip(expected, runs, strict=True):
         assert run.status == status
-        assert run.reason is not None and words in run.reason
+        assert run.reason is not None
+        assert words in run.reason
     if policy == "run_once":
         assert "5 missed slot(s)" in (runs[0].reason or "")
         assert runs[0].scheduled_for == task.next_run_at + timedelta(seconds=240)
 
 
-async def test_late_within_grace_is_just_fired(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
-    task = await make_task(schedule={"type": "interval", "seconds": 60}, misfire_grace_seconds=30, misfire_policy="skip")
+async def test_late_within_grace_is_just_fired(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
+    task = await make_task(
+        schedule={"type": "interval", "seconds": 60}, misfire_grace_seconds=30, misfire_policy="skip"
+    )
     clock.advance(60 + 20)
     await FiringService(frozen_ctx).fire_due()
     runs = await runs_of(frozen_ctx, task.id)
@@ -120,10 +129,13 @@ async def test_run_all_is_bounded(frozen_ctx: Context, clock: FrozenClock, make_
     skipped = [r for r in runs if r.status == "skipped"]
     assert len(queued) == RUN_ALL_LIMIT + 1
     assert len(skipped) == 1
-    assert skipped[0].reason is not None and "beyond the run_all limit" in skipped[0].reason
+    assert skipped[0].reason is not None
+    assert "beyond the run_all limit" in skipped[0].reason
 
 
-async def test_forbid_skips_while_a_run_is_active(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+async def test_forbid_skips_while_a_run_is_active(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
     task = await make_task(schedule={"type": "interval", "seconds": 10}, concurrency_policy="forbid")
     firing = FiringService(frozen_ctx)
     clock.advance(10)
@@ -132,7 +144,8 @@ async def test_forbid_skips_while_a_run_is_active(frozen_ctx: Context, clock: Fr
     await firing.fire_due()
     runs = await runs_of(frozen_ctx, task.id)
     assert [r.status for r in runs] == ["queued", "skipped"]
-    assert runs[1].reason is not None and f"run {runs[0].id} still active" in runs[1].reason
+    assert runs[1].reason is not None
+    assert f"run {runs[0].id} still active" in runs[1].reason
 
 
 async def test_allow_queues_alongside(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
@@ -144,7 +157,9 @@ async def test_allow_queues_alongside(frozen_ctx: Context, clock: FrozenClock, m
     assert [r.status for r in await runs_of(frozen_ctx, task.id)] == ["queued"] * 3
 
 
-async def test_replace_cancels_the_active_run(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+async def test_replace_cancels_the_active_run(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
     task = await make_task(schedule={"type": "interval", "seconds": 10}, concurrency_policy="replace")
     firing = FiringService(frozen_ctx)
     clock.advance(10)
@@ -153,10 +168,13 @@ async def test_replace_cancels_the_active_run(frozen_ctx: Context, clock: Frozen
     await firing.fire_due()
     runs = await runs_of(frozen_ctx, task.id)
     assert [r.status for r in runs] == ["cancelled", "queued"]
-    assert runs[0].reason is not None and "replaced" in runs[0].reason
+    assert runs[0].reason is not None
+    assert "replaced" in runs[0].reason
 
 
-async def test_jitter_delays_availability_not_the_slot(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+async def test_jitter_delays_availability_not_the_slot(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
     task = await make_task(schedule={"type": "interval", "seconds": 60, "jitter_seconds": 30})
     clock.advance(60)
     await FiringService(frozen_ctx).fire_due()
@@ -165,7 +183,9 @@ async def test_jitter_delays_availability_not_the_slot(frozen_ctx: Context, cloc
     assert run.scheduled_for <= run.available_at < run.scheduled_for + timedelta(seconds=30)
 
 
-async def test_racing_schedulers_never_double_fire(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+async def test_racing_schedulers_never_double_fire(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
     """Several schedulers (separate connections) firing the same due slots at once."""
     tasks = [await make_task(name=f"t{i}", schedule={"type": "interval", "seconds": 1}) for i in range(40)]
     others = [Context.open(frozen_ctx.settings, clock=clock) for _ in range(3)]
@@ -185,5 +205,6 @@ async def test_racing_schedulers_never_double_fire(frozen_ctx: Context, clock: F
         skipped = [r for r in runs if r.status == "skipped"]
         # forbid is the default: the first slot queues, the rest are skipped as overlaps — once each.
         assert len(runs) == 5
-        assert len(set(r.scheduled_for for r in runs)) == 5
-        assert len(slots) == 1 and len(skipped) == 4
+        assert len({r.scheduled_for for r in runs}) == 5
+        assert len(slots) == 1
+        assert len(skipped) == 4

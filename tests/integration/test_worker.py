@@ -9,7 +9,7 @@ from typing import Any
 from tasksched.clock import FrozenClock
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
-from tasksched.services.execution import ExecutionService
+from tasksched.services.execution import PREFETCH, ExecutionService
 from tasksched.services.runs import RunQuery, RunService
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.loop import Worker
@@ -29,15 +29,19 @@ async def all_runs(ctx: Context, task_id: int) -> list[Any]:
 
 
 async def test_runs_a_python_function_and_records_output(frozen_ctx: Context, make_task: Any) -> None:
-    task = await make_task(action={"type": "python", "function": "tests.echo", "args": [1], "kwargs": {"a": "b"}})
+    task = await make_task(
+        action={"type": "python", "function": "tests.echo", "args": [1], "kwargs": {"a": "b"}}
+    )
     run = await RunService(frozen_ctx).run_now(task.id)
     stats = await burst(frozen_ctx)
     assert stats.finished == 1
     done = await RunService(frozen_ctx).get(run.id)
     assert done.status == "succeeded"
     assert done.worker == "test-worker"
-    assert done.output is not None and '"kwargs": {"a": "b"}' in done.output
-    assert done.started_at is not None and done.finished_at is not None
+    assert done.output is not None
+    assert '"kwargs": {"a": "b"}' in done.output
+    assert done.started_at is not None
+    assert done.finished_at is not None
 
 
 async def test_failure_is_retried_with_backoff_until_success(
@@ -53,7 +57,8 @@ async def test_failure_is_retried_with_backoff_until_success(
     assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "queued")]
     assert runs[0].error == "RuntimeError: attempt 1 fails on purpose"
     assert runs[1].available_at - runs[0].finished_at == timedelta(seconds=10)
-    assert runs[1].trigger == "retry" and runs[1].scheduled_for == runs[0].scheduled_for
+    assert runs[1].trigger == "retry"
+    assert runs[1].scheduled_for == runs[0].scheduled_for
     await burst(frozen_ctx)  # not due yet: nothing happens
     assert len(await all_runs(frozen_ctx, task.id)) == 2
     clock.advance(10)
@@ -95,7 +100,8 @@ async def test_timeout_stops_the_run(frozen_ctx: Context, make_task: Any) -> Non
     await asyncio.wait_for(burst(frozen_ctx), 10)
     (run,) = await all_runs(frozen_ctx, task.id)
     assert run.status == "timed_out"
-    assert run.error is not None and "timed out after 0.2 s" in run.error
+    assert run.error is not None
+    assert "timed out after 0.2 s" in run.error
 
 
 async def test_cancel_reaches_a_running_run(frozen_ctx: Context, make_task: Any) -> None:
@@ -132,17 +138,21 @@ async def test_queues_route_runs(frozen_ctx: Context, make_task: Any) -> None:
     assert (await RunService(frozen_ctx).get(run.id)).status == "succeeded"
 
 
-async def test_expired_lease_is_reaped_and_retried(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+async def test_expired_lease_is_reaped_and_retried(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
     task = await make_task(retry={"max_attempts": 2, "backoff_seconds": 0, "jitter": 0})
     await RunService(frozen_ctx).run_now(task.id)
     execution = ExecutionService(frozen_ctx)
     (claimed,) = await execution.claim("crashed-worker", None, 10)
     assert await execution.reap() == 0  # lease still valid
-    clock.advance(frozen_ctx.settings.lease_seconds + 1)
+    # A claim's lease also covers the prefetch window (a run may be claimed that long ahead).
+    clock.advance(frozen_ctx.settings.lease_seconds + PREFETCH.total_seconds() + 1)
     assert await execution.reap() == 1
     runs = await all_runs(frozen_ctx, task.id)
     assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "queued")]
-    assert runs[0].error is not None and "crashed-worker" in runs[0].error
+    assert runs[0].error is not None
+    assert "crashed-worker" in runs[0].error
     # The crashed worker comes back and tries to finish: the compare-and-set refuses it.
     from tasksched.domain.runs import RunStatus
     from tasksched.services.execution import Outcome
@@ -184,11 +194,14 @@ async def test_drain_releases_unfinished_runs(frozen_ctx: Context, make_task: An
     await executors.aclose()
     released = await RunService(ctx).get(run.id)
     assert released.status == "queued"
-    assert released.worker is None and released.attempt == 1
+    assert released.worker is None
+    assert released.attempt == 1
 
 
 async def test_many_runs_all_recorded(frozen_ctx: Context, make_task: Any) -> None:
-    task = await make_task(action={"type": "python", "function": "tests.async_noop"}, concurrency_policy="allow")
+    task = await make_task(
+        action={"type": "python", "function": "tests.async_noop"}, concurrency_policy="allow"
+    )
     service = RunService(frozen_ctx)
     for _ in range(300):
         await service.run_now(task.id)

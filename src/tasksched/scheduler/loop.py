@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 import structlog
 
@@ -17,7 +18,7 @@ from tasksched.aio import wait_any
 from tasksched.services.context import Context
 from tasksched.services.events import TASK_EVENTS
 from tasksched.services.execution import ExecutionService
-from tasksched.services.firing import FiringService
+from tasksched.services.firing import LOOKAHEAD, FiringService
 
 log = structlog.get_logger("tasksched.scheduler")
 
@@ -38,17 +39,22 @@ class Scheduler:
         self._stop.set()
 
     async def tick(self) -> float:
-        """Fire everything due now; return how long to sleep before the next slot."""
+        """Fire everything due now (or within the look-ahead); return how long to sleep."""
+        deferred: datetime | None = None
         while True:
             report = await self.firing.fire_due()
             if report.tasks:
                 log.info("fired", tasks=report.tasks, queued=report.queued, skipped=report.skipped)
+            if report.deferred_until is not None:
+                deferred = min(deferred or report.deferred_until, report.deferred_until)
             if not report.more_due:
                 break
-        nxt = await self.firing.next_due_at()
-        if nxt is None:
+        now = self.ctx.clock.now()
+        nxt = await self.firing.next_due_at(after=now + LOOKAHEAD)
+        wakes = [t for t in (deferred, nxt - LOOKAHEAD if nxt else None) if t is not None]
+        if not wakes:
             return self.safety_poll
-        delay = (nxt - self.ctx.clock.now()).total_seconds()
+        delay = (min(wakes) - now).total_seconds()
         return min(max(delay, 0.0), self.safety_poll)
 
     async def run(self) -> None:

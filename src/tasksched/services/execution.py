@@ -29,6 +29,9 @@ from tasksched.store import workers as worker_store
 
 _action_adapter: TypeAdapter[Action] = TypeAdapter(Action)
 REAP_BATCH = 500
+# Runs that become available this soon are claimed ahead and started by the worker on the dot (the
+# scheduler queues slots this early too): the claim's round trip is then not the run's lateness.
+PREFETCH = timedelta(seconds=1)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,14 +85,33 @@ class ExecutionService:
         return timedelta(seconds=self.ctx.settings.lease_seconds)
 
     async def claim(
-        self, worker: str, queues: Sequence[str] | None, limit: int, now: datetime | None = None
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        limit: int,
+        now: datetime | None = None,
+        *,
+        prefetch: timedelta = PREFETCH,
     ) -> list[ClaimedRun]:
         now = now or self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
             rows = await run_store.claim(
-                tx, worker=worker, queues=queues, limit=limit, now=now, lease_until=now + self.lease
+                tx,
+                worker=worker,
+                queues=queues,
+                limit=limit,
+                now=now,
+                lease_until=now + prefetch + self.lease,
+                prefetch_until=now + prefetch,
             )
-            tasks = await task_store.get_many(tx, [r["task_id"] for r in rows])
+            tasks = await task_store.get_many(
+                tx, [r["task_id"] for r in rows], columns=task_store.EXECUTION_COLUMNS
+            )
+        # Parsed once per task, not once per run: a batch is often many runs of few tasks.
+        parsed = {
+            task_id: (_parse_action(json.dumps(t["action"])), _parse_retry(json.dumps(t["retry"])))
+            for task_id, t in tasks.items()
+        }
         claimed = [
             ClaimedRun(
                 id=r["id"],
@@ -98,10 +120,10 @@ class ExecutionService:
                 attempt=r["attempt"],
                 trigger=r["trigger"],
                 scheduled_for=r["scheduled_for"],
-                started_at=now,
-                action=_parse_action(json.dumps(tasks[r["task_id"]]["action"])),
+                started_at=r["started_at"],
+                action=parsed[r["task_id"]][0],
                 timeout_seconds=tasks[r["task_id"]]["timeout_seconds"],
-                retry=_parse_retry(json.dumps(tasks[r["task_id"]]["retry"])),
+                retry=parsed[r["task_id"]][1],
                 task=tasks[r["task_id"]],
             )
             for r in rows

@@ -27,6 +27,10 @@ from tasksched.store.mapping import schedule_from_row
 # run_all fires at most this many missed slots per task after downtime; the rest are recorded skipped.
 RUN_ALL_LIMIT = 100
 BATCH = 1000
+# Slots this close are fired ahead of time, as runs that become claimable exactly at their slot: the
+# firing transaction is then never the reason a run starts late. A task whose earlier run is still
+# active under forbid/replace waits for its slot instead, so that the overlap is judged on time.
+LOOKAHEAD = timedelta(seconds=1)
 
 
 @dataclass
@@ -35,6 +39,8 @@ class FireReport:
     skipped: int = 0
     tasks: int = 0
     more_due: bool = False
+    # The earliest slot left for later because it was too early to judge its overlap.
+    deferred_until: datetime | None = None
     events: list[Event] = field(default_factory=list)
 
 
@@ -55,14 +61,15 @@ class FiringService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def fire_due(self, now: datetime | None = None, *, batch: int = BATCH) -> FireReport:
+    async def fire_due(
+        self, now: datetime | None = None, *, batch: int = BATCH, lookahead: timedelta = LOOKAHEAD
+    ) -> FireReport:
         now = now or self.ctx.clock.now()
         report = FireReport()
         async with self.ctx.db.write() as tx:
-            due = await task_store.due(tx, now, batch)
+            due = await task_store.due(tx, now + lookahead, batch)
             if not due:
                 return report
-            report.tasks = len(due)
             report.more_due = len(due) == batch
             watch = [t["id"] for t in due if t["concurrency_policy"] != ConcurrencyPolicy.ALLOW.value]
             active = await run_store.active_for_tasks(tx, watch)
@@ -71,6 +78,12 @@ class FiringService:
             cancel_queued: list[int] = []
             cancel_running: list[int] = []
             for task in due:
+                early = task["next_run_at"] > now
+                if early and task["id"] in active:
+                    slot = task["next_run_at"]
+                    report.deferred_until = min(report.deferred_until or slot, slot)
+                    continue
+                report.tasks += 1
                 schedule = schedule_from_row(task)
                 if schedule is None:  # the schedule was removed after next_run_at was set
                     advances.append({"id": task["id"], "next_run_at": None})
@@ -79,7 +92,8 @@ class FiringService:
                 rows.extend(plan.rows)
                 cancel_queued.extend(plan.cancel_queued)
                 cancel_running.extend(plan.cancel_running)
-                nxt = schedules.next_fire_after(schedule, now, anchor=task["schedule_anchor"])
+                after = max(now, task["next_run_at"])
+                nxt = schedules.next_fire_after(schedule, after, anchor=task["schedule_anchor"])
                 advances.append({"id": task["id"], "next_run_at": nxt})
             cancelled = await run_store.cancel_queued(
                 tx, cancel_queued, reason="replaced by a newer run (concurrency_policy=replace)", now=now
@@ -203,9 +217,9 @@ class FiringService:
             reason=reason,
         )
 
-    async def next_due_at(self) -> datetime | None:
+    async def next_due_at(self, *, after: datetime | None = None) -> datetime | None:
         async with self.ctx.db.read() as tx:
-            return await task_store.earliest_next_run(tx)
+            return await task_store.earliest_next_run(tx, after=after)
 
 
 def _event(row: dict[str, Any]) -> dict[str, Any]:

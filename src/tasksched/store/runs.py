@@ -84,11 +84,17 @@ async def claim(
     limit: int,
     now: datetime,
     lease_until: datetime,
+    prefetch_until: datetime | None = None,
 ) -> list[RunRow]:
-    """Take up to ``limit`` queued runs that are due, highest priority first, for ``worker``."""
+    """Take up to ``limit`` queued runs that are due, highest priority first, for ``worker``.
+
+    With ``prefetch_until``, runs that become available by then are taken too; their
+    ``started_at`` is their ``available_at``, when the worker will start them.
+    """
+    horizon = prefetch_until or now
     candidates = (
         sa.select(runs.c.id)
-        .where(runs.c.status == "queued", runs.c.available_at <= now)
+        .where(runs.c.status == "queued", runs.c.available_at <= horizon)
         .order_by(runs.c.priority.desc(), runs.c.available_at, runs.c.id)
         .limit(limit)
     )
@@ -98,7 +104,12 @@ async def claim(
     stmt = (
         sa.update(runs)
         .where(runs.c.id.in_(candidates.scalar_subquery()))
-        .values(status="running", worker=worker, started_at=now, lease_until=lease_until)
+        .values(
+            status="running",
+            worker=worker,
+            started_at=sa.case((runs.c.available_at > now, runs.c.available_at), else_=now),
+            lease_until=lease_until,
+        )
         .returning(*_LIST_COLUMNS)
     )
     return [dict(r) for r in (await tx.execute(stmt)).mappings()]

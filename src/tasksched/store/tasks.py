@@ -61,10 +61,19 @@ async def get(tx: Tx, task_id: int, *, for_update: bool = False) -> TaskRow | No
     return dict(row) if row else None
 
 
-async def get_many(tx: Tx, task_ids: Sequence[int]) -> dict[int, TaskRow]:
+# What a worker needs of a task to execute its runs and queue their retries.
+EXECUTION_COLUMNS = tuple(
+    tasks.c[name] for name in ("id", "name", "action", "timeout_seconds", "retry", "queue", "priority")
+)
+
+
+async def get_many(
+    tx: Tx, task_ids: Sequence[int], *, columns: Sequence[sa.ColumnElement[Any]] | None = None
+) -> dict[int, TaskRow]:
     if not task_ids:
         return {}
-    result = await tx.execute(sa.select(tasks).where(tasks.c.id.in_(list(set(task_ids)))))
+    query = sa.select(*columns) if columns else sa.select(tasks)
+    result = await tx.execute(query.where(tasks.c.id.in_(list(set(task_ids)))))
     return {row["id"]: dict(row) for row in result.mappings()}
 
 
@@ -139,10 +148,20 @@ async def delete(tx: Tx, task_id: int) -> bool:
     return bool(result.rowcount)
 
 
+# What firing needs of a task: reading less than the whole row keeps a 1,000-task pass quick.
+_FIRING_COLUMNS = [
+    tasks.c[name]
+    for name in (
+        "id", "name", "schedule", "schedule_anchor", "next_run_at", "concurrency_policy",
+        "misfire_policy", "misfire_grace_seconds", "queue", "priority",
+    )
+]  # fmt: skip
+
+
 async def due(tx: Tx, now: datetime, limit: int) -> list[TaskRow]:
     """Enabled tasks whose next slot has come, oldest first, locked against other schedulers."""
     query = (
-        sa.select(tasks)
+        sa.select(*_FIRING_COLUMNS)
         .where(tasks.c.enabled.is_(True), tasks.c.next_run_at <= now)
         .order_by(tasks.c.next_run_at)
         .limit(limit)
@@ -150,13 +169,16 @@ async def due(tx: Tx, now: datetime, limit: int) -> list[TaskRow]:
     return [dict(r) for r in (await tx.execute(lock_rows(tx, query))).mappings()]
 
 
-async def earliest_next_run(tx: Tx) -> datetime | None:
+async def earliest_next_run(tx: Tx, *, after: datetime | None = None) -> datetime | None:
+    """The earliest slot of an enabled task (only those later than ``after``, when given)."""
     query = (
         sa.select(tasks.c.next_run_at)
         .where(tasks.c.enabled.is_(True), tasks.c.next_run_at.is_not(None))
         .order_by(tasks.c.next_run_at)
         .limit(1)
     )
+    if after is not None:
+        query = query.where(tasks.c.next_run_at > after)
     value: datetime | None = (await tx.execute(query)).scalar_one_or_none()
     return value
 

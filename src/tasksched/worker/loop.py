@@ -22,7 +22,7 @@ from tasksched.aio import wait_any
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
 from tasksched.services.events import RUN_CANCEL_REQUESTED, RUN_CREATED
-from tasksched.services.execution import ClaimedRun, ExecutionService, Outcome
+from tasksched.services.execution import PREFETCH, ClaimedRun, ExecutionService, Outcome
 from tasksched.services.workers import WorkerService
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.executors.base import ExecutionContext, ExecutionResult, OutputBuffer
@@ -163,7 +163,8 @@ class Worker:
             return IDLE_POLL_SECONDS
         if nxt is None:
             return IDLE_POLL_SECONDS
-        return min(max((nxt - self.ctx.clock.now()).total_seconds(), 0.001), IDLE_POLL_SECONDS)
+        claimable = nxt - PREFETCH
+        return min(max((claimable - self.ctx.clock.now()).total_seconds(), 0.001), IDLE_POLL_SECONDS)
 
     def _start(self, run: ClaimedRun) -> None:
         self.stats.claimed += 1
@@ -182,8 +183,12 @@ class Worker:
         run, ectx = active.run, active.ectx
         status: RunStatus
         result = ExecutionResult(ok=False)
-        started = time.monotonic()
+        started: float | None = None
         try:
+            wait = (run.started_at - self.ctx.clock.now()).total_seconds()
+            if wait > 0:  # claimed ahead of its time (see PREFETCH): start on the dot
+                await asyncio.sleep(wait)
+            started = time.monotonic()
             async with asyncio.timeout(run.timeout_seconds):
                 result = await self.executors.execute(run.action, ectx)
             status = RunStatus.SUCCEEDED if result.ok else RunStatus.FAILED
@@ -202,12 +207,14 @@ class Worker:
                 raise
             status = RunStatus.CANCELLED
             result = ExecutionResult(ok=False, error=f"cancelled while running ({active.stop_reason})")
-        elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        elapsed_ms = round((time.monotonic() - started) * 1000, 1) if started else None
         fields = {"run_id": run.id, "task_id": run.task_id, "task": run.task_name, "attempt": run.attempt}
         if status is RunStatus.SUCCEEDED:
             log.info("run succeeded", **fields, ms=elapsed_ms)
         else:
-            log.warning("run did not succeed", **fields, status=status.value, error=result.error, ms=elapsed_ms)
+            log.warning(
+                "run did not succeed", **fields, status=status.value, error=result.error, ms=elapsed_ms
+            )
         self._outcomes.append(
             Outcome(
                 run=run,

@@ -91,7 +91,9 @@ def upgrade() -> None:
             "task_id", "scheduled_for", "attempt", name="uq_runs_task_id_scheduled_for_attempt"
         ),
     )
-    op.create_index("ix_runs_claim", "runs", ["status", "queue", sa.text("priority DESC"), "available_at", "id"])
+    op.create_index(
+        "ix_runs_claim", "runs", ["status", "queue", sa.text("priority DESC"), "available_at", "id"]
+    )
     op.create_index("ix_runs_task_id_id", "runs", ["task_id", "id"])
     op.create_index("ix_runs_status_lease_until", "runs", ["status", "lease_until"])
     op.create_index("ix_runs_finished_at", "runs", ["finished_at"])
