@@ -67,6 +67,8 @@ class Subscription:
 
 class EventBus:
     def __init__(self) -> None:
+        # Bumped by every event seen here (local or relayed): caches of read results compare it.
+        self.version = 0
         self._subscriptions: set[Subscription] = set()
         self._relay: Relay | None = None
         self._outbox: list[Event] = []
@@ -100,6 +102,7 @@ class EventBus:
                 asyncio.get_running_loop().call_soon(self._schedule_flush)
 
     def deliver_local(self, events: Iterable[Event]) -> None:
+        self.version += 1
         subs = list(self._subscriptions)
         for event in events:
             for sub in subs:

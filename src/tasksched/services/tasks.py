@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +19,14 @@ from tasksched.services.events import RUN_CANCEL_REQUESTED, TASK_CREATED, TASK_D
 from tasksched.store import Tx
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
-from tasksched.store.mapping import TaskView, schedule_from_row, spec_from_row, spec_values, task_from_row
+from tasksched.store.mapping import (
+    TaskView,
+    schedule_from_row,
+    spec_from_row,
+    spec_values,
+    task_document,
+    task_from_row,
+)
 
 SORT_KEYS = frozenset(task_store.SORTABLE) | {f"-{k}" for k in task_store.SORTABLE}
 
@@ -33,9 +42,37 @@ class TaskQuery:
     offset: int = 0
 
 
+class _PageCache:
+    """Recently listed pages, reused until anything changes.
+
+    Any event (a task edited, a run queued or finished: each can change a listed field) moves the
+    bus's version and so retires every page. Events from other processes arrive through the relay on
+    PostgreSQL; the short time-to-live bounds staleness where no relay exists (several processes on
+    one SQLite file). Many viewers of the same list then cost one query, not one each.
+    """
+
+    def __init__(self, ttl: float = 2.0, size: int = 256) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._pages: dict[TaskQuery, tuple[int, float, tuple[list[dict[str, Any]], int]]] = {}
+
+    def get(self, query: TaskQuery, version: int) -> tuple[list[dict[str, Any]], int] | None:
+        hit = self._pages.get(query)
+        if hit is None or hit[0] != version or time.monotonic() - hit[1] > self.ttl:
+            return None
+        return hit[2]
+
+    def put(self, query: TaskQuery, version: int, page: tuple[list[dict[str, Any]], int]) -> None:
+        if len(self._pages) >= self.size:
+            self._pages.clear()
+        self._pages[query] = (version, time.monotonic(), page)
+
+
 class TaskService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._pages = _PageCache()
+        self._loading: dict[tuple[TaskQuery, int], asyncio.Future[tuple[list[dict[str, Any]], int]]] = {}
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -69,7 +106,35 @@ class TaskService:
             raise NotFound(f"task {task_id} does not exist")
         return task_from_row(row)
 
-    async def list(self, query: TaskQuery) -> tuple[list[TaskView], int]:
+    async def list(self, query: TaskQuery) -> tuple[list[dict[str, Any]], int]:
+        """A page of tasks as JSON-ready documents in the ``TaskView`` shape (the fast path for lists).
+
+        Callers must not modify the documents: a page may be served again from the cache.
+        """
+        version = self.ctx.bus.version  # read before querying: a change meanwhile retires the page
+        cached = self._pages.get(query, version)
+        if cached is not None:
+            return cached
+        # Concurrent requests for the same page share one query rather than all running it.
+        pending = self._loading.get((query, version))
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[tuple[list[dict[str, Any]], int]] = asyncio.get_running_loop().create_future()
+        self._loading[(query, version)] = future
+        try:
+            page = await self._load_page(query)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unawaited failure is not reported twice
+            raise
+        else:
+            future.set_result(page)
+            self._pages.put(query, version, page)
+            return page
+        finally:
+            del self._loading[(query, version)]
+
+    async def _load_page(self, query: TaskQuery) -> tuple[list[dict[str, Any]], int]:
         async with self.ctx.db.read() as tx:
             rows, total = await task_store.list_(
                 tx,
@@ -81,7 +146,7 @@ class TaskService:
                 limit=query.limit,
                 offset=query.offset,
             )
-        return [task_from_row(r) for r in rows], total
+        return [task_document(r) for r in rows], total
 
     # -- writes --------------------------------------------------------------------------------
 

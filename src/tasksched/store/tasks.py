@@ -110,7 +110,11 @@ async def list_(
     descending = sort.startswith("-")
     column = SORTABLE[sort.lstrip("-")]
     # NULLs (e.g. no next run) go last either way; id breaks ties so pages never overlap.
-    order = [column.is_(None), column.desc() if descending else column.asc(), tasks.c.id.asc()]
+    direction = column.desc() if descending else column.asc()
+    if column.nullable:
+        order = [column.is_(None), direction, tasks.c.id.asc()]
+    else:  # no NULLs to push last: the sort can then follow an index (name has one)
+        order = [direction, tasks.c.id.asc()]
 
     query = sa.select(tasks).where(*conditions).order_by(*order).limit(limit).offset(offset)
     rows = [dict(r) for r in (await tx.execute(query)).mappings()]

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from tasksched.api.deps import Admin, Operator, ServicesDep, Viewer, parse_if_match
+from tasksched.api.deps import (
+    Admin,
+    Limit,
+    Offset,
+    Operator,
+    PathId,
+    SearchText,
+    ServicesDep,
+    StorableJson,
+    Viewer,
+    parse_if_match,
+)
 from tasksched.api.schemas import RunPage, TaskPage
 from tasksched.domain.runs import Run, RunStatus
 from tasksched.domain.tasks import TaskPatch, TaskSpec
@@ -35,10 +49,10 @@ def _task_response(task: TaskView, status_code: int = 200, **headers: str) -> Re
 async def list_tasks(
     services: ServicesDep,
     _: Viewer,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    q: Annotated[str | None, Query(max_length=200, description="Search in name and description")] = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    q: Annotated[SearchText, Query(max_length=200, description="Search in name and description")] = None,
+    tag: Annotated[SearchText, Query(max_length=64)] = None,
     enabled: bool | None = None,
     last_status: RunStatus | None = None,
     sort: SortKey = "name",
@@ -46,26 +60,29 @@ async def list_tasks(
     items, total = await services.tasks.list(
         TaskQuery(q=q, tag=tag, enabled=enabled, last_status=last_status, sort=sort, limit=limit, offset=offset)
     )
-    return Response(TaskPage(items=items, total=total).model_dump_json(), media_type="application/json")
+    return Response(orjson.dumps({"items": items, "total": total}), media_type="application/json")
 
 
 @router.post("", status_code=201, response_model=TaskView, summary="Create a task")
-async def create_task(spec: TaskSpec, services: ServicesDep, _: Admin, request: Request) -> Response:
+async def create_task(
+    spec: TaskSpec, services: ServicesDep, _: Admin, _body: StorableJson, request: Request
+) -> Response:
     task = await services.tasks.create(spec)
     return _task_response(task, 201, Location=str(request.url_for("get_task", task_id=task.id)))
 
 
 @router.get("/{task_id}", response_model=TaskView, summary="Get a task")
-async def get_task(task_id: int, services: ServicesDep, _: Viewer) -> Response:
+async def get_task(task_id: PathId, services: ServicesDep, _: Viewer) -> Response:
     return _task_response(await services.tasks.get(task_id))
 
 
 @router.put("/{task_id}", response_model=TaskView, summary="Replace a task")
 async def replace_task(
-    task_id: int,
+    task_id: PathId,
     spec: TaskSpec,
     services: ServicesDep,
     _: Admin,
+    _body: StorableJson,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     return _task_response(await services.tasks.replace(task_id, spec, if_match=parse_if_match(if_match)))
@@ -73,44 +90,50 @@ async def replace_task(
 
 @router.patch("/{task_id}", response_model=TaskView, summary="Change some fields of a task")
 async def patch_task(
-    task_id: int,
+    task_id: PathId,
     patch: TaskPatch,
     services: ServicesDep,
     _: Admin,
+    _body: StorableJson,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    return _task_response(await services.tasks.patch(task_id, patch, if_match=parse_if_match(if_match)))
+    try:
+        task = await services.tasks.patch(task_id, patch, if_match=parse_if_match(if_match))
+    except ValidationError as exc:
+        # The patch is valid on its own but the task it makes is not: answer as for a bad body.
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    return _task_response(task)
 
 
 @router.delete("/{task_id}", status_code=204, summary="Delete a task and its runs")
-async def delete_task(task_id: int, services: ServicesDep, _: Admin) -> Response:
+async def delete_task(task_id: PathId, services: ServicesDep, _: Admin) -> Response:
     await services.tasks.delete(task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{task_id}/run", status_code=202, response_model=Run, summary="Run a task now")
-async def run_task(task_id: int, services: ServicesDep, _: Operator) -> Run:
+async def run_task(task_id: PathId, services: ServicesDep, _: Operator) -> Run:
     return await services.runs.run_now(task_id)
 
 
 @router.post("/{task_id}/pause", response_model=TaskView, summary="Pause a task's schedule")
-async def pause_task(task_id: int, services: ServicesDep, _: Operator) -> Response:
+async def pause_task(task_id: PathId, services: ServicesDep, _: Operator) -> Response:
     return _task_response(await services.tasks.set_enabled(task_id, False))
 
 
 @router.post("/{task_id}/resume", response_model=TaskView, summary="Resume a paused task")
-async def resume_task(task_id: int, services: ServicesDep, _: Operator) -> Response:
+async def resume_task(task_id: PathId, services: ServicesDep, _: Operator) -> Response:
     return _task_response(await services.tasks.set_enabled(task_id, True))
 
 
 @router.get("/{task_id}/runs", response_model=RunPage, summary="A task's runs, newest first")
 async def task_runs(
-    task_id: int,
+    task_id: PathId,
     services: ServicesDep,
     _: Viewer,
     status_: Annotated[list[RunStatus] | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Response:
     items, total = await services.runs.list(
         RunQuery(task_id=task_id, statuses=status_ or (), limit=limit, offset=offset)

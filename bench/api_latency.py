@@ -1,0 +1,140 @@
+"""GET /api/tasks?limit=50 with 10,000 tasks stored, 64 concurrent connections (wrk), on `tasksched serve`.
+
+    .venv/bin/python -m bench.api_latency [--backend sqlite|postgresql] [--tasks 10000] [--seconds 10]
+
+Needs `wrk` (Debian package wrk). The server runs in its own process, as users run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import bulk_tasks, fresh_database, open_context
+from tasksched.domain.schedules import CronSchedule
+from tasksched.domain.tasks import TaskSpec
+from tasksched.services.keys import KeyService, Role
+from tests.helpers.processes import free_port
+
+KEY = "ts_bench_admin_key_0123456789"
+EXPRESSIONS = ["0 0 1 1 *", "30 4 1 1 *", "15 2 1 1 *", "0 12 1 1 *"]
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
+
+
+def _specs(count: int) -> list[TaskSpec]:
+    return [
+        TaskSpec.model_validate(
+            {
+                "name": f"task {i:05d}",
+                "description": f"benchmark task number {i}",
+                "tags": [f"team-{i % 7}", "bench"],
+                "action": {"type": "http", "method": "POST", "url": f"https://example.com/hook/{i}"},
+                "schedule": {"type": "cron", "expression": EXPRESSIONS[i % 4], "timezone": ZONES[i % 4]},
+            }
+        )
+        for i in range(count)
+    ]
+
+
+async def _seed(url: str, count: int) -> None:
+    ctx = await open_context(url)
+    try:
+        specs = _specs(count)
+        nxt = [
+            ctx.clock.now().replace(year=ctx.clock.now().year + 1)
+            if isinstance(s.schedule, CronSchedule)
+            else None
+            for s in specs
+        ]
+        await bulk_tasks(ctx, specs, nxt)
+        await KeyService(ctx).create("bench", Role.ADMIN, key=KEY)
+    finally:
+        await ctx.close()
+
+
+def _ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+async def main_async(backend: str, count: int, seconds: int) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    async with fresh_database(backend) as url:
+        await _seed(url, count)
+        port = free_port()
+        folder = Path(tempfile.mkdtemp(prefix="tasksched-bench-"))
+        env = {
+            **os.environ,
+            "TASKSCHED_DATABASE_URL": url,
+            "TASKSCHED_PORT": str(port),
+            "TASKSCHED_LOG_LEVEL": "warning",
+        }
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "tasksched"), os.environ.get("BENCH_COMMAND", "serve")],
+            env=env,
+            stdout=(folder / "serve.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            page = httpx.get(f"{base}/api/tasks?limit=50", headers={"Authorization": f"Bearer {KEY}"}).json()
+            assert page["total"] == count
+            assert len(page["items"]) == 50
+            out = subprocess.run(
+                [
+                    "wrk",
+                    "-t2",
+                    "-c64",
+                    f"-d{seconds}s",
+                    "--latency",
+                    "-H",
+                    f"Authorization: Bearer {KEY}",
+                    f"{base}/api/tasks?limit=50",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            rss_kb = int(Path(f"/proc/{server.pid}/status").read_text().split("VmRSS:")[1].split()[0])
+        finally:
+            server.terminate()
+            server.wait(30)
+    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    print(
+        f"{backend}: GET /api/tasks?limit=50 of {count} tasks, 64 connections, {seconds} s: "
+        f"p50 {_ms(percentiles['50']):.1f} ms, p90 {_ms(percentiles['90']):.1f} ms, p99 {_ms(percentiles['99']):.1f} ms, "
+        f"{float(rate.group(1)) if rate else 0:.0f} req/s, errors {errors.group(1) if errors else 0}, server RSS {rss_kb / 1024:.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    asyncio.run(main_async(args.backend, args.tasks, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
