@@ -28,6 +28,9 @@ from tasksched.store.mapping import (
     task_from_row,
 )
 
+# A page of task documents and the total number of matches.
+Page = tuple[list[dict[str, Any]], int]
+
 SORT_KEYS = frozenset(task_store.SORTABLE) | {f"-{k}" for k in task_store.SORTABLE}
 
 
@@ -54,15 +57,15 @@ class _PageCache:
     def __init__(self, ttl: float = 2.0, size: int = 256) -> None:
         self.ttl = ttl
         self.size = size
-        self._pages: dict[TaskQuery, tuple[int, float, tuple[list[dict[str, Any]], int]]] = {}
+        self._pages: dict[TaskQuery, tuple[int, float, Page]] = {}
 
-    def get(self, query: TaskQuery, version: int) -> tuple[list[dict[str, Any]], int] | None:
+    def get(self, query: TaskQuery, version: int) -> Page | None:
         hit = self._pages.get(query)
         if hit is None or hit[0] != version or time.monotonic() - hit[1] > self.ttl:
             return None
         return hit[2]
 
-    def put(self, query: TaskQuery, version: int, page: tuple[list[dict[str, Any]], int]) -> None:
+    def put(self, query: TaskQuery, version: int, page: Page) -> None:
         if len(self._pages) >= self.size:
             self._pages.clear()
         self._pages[query] = (version, time.monotonic(), page)
@@ -72,7 +75,7 @@ class TaskService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._pages = _PageCache()
-        self._loading: dict[tuple[TaskQuery, int], asyncio.Future[tuple[list[dict[str, Any]], int]]] = {}
+        self._loading: dict[tuple[TaskQuery, int], asyncio.Future[Page]] = {}
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -106,7 +109,7 @@ class TaskService:
             raise NotFound(f"task {task_id} does not exist")
         return task_from_row(row)
 
-    async def list(self, query: TaskQuery) -> tuple[list[dict[str, Any]], int]:
+    async def list(self, query: TaskQuery) -> Page:
         """A page of tasks as JSON-ready documents in the ``TaskView`` shape (the fast path for lists).
 
         Callers must not modify the documents: a page may be served again from the cache.
@@ -119,7 +122,7 @@ class TaskService:
         pending = self._loading.get((query, version))
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[tuple[list[dict[str, Any]], int]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
         self._loading[(query, version)] = future
         try:
             page = await self._load_page(query)
@@ -134,7 +137,7 @@ class TaskService:
         finally:
             del self._loading[(query, version)]
 
-    async def _load_page(self, query: TaskQuery) -> tuple[list[dict[str, Any]], int]:
+    async def _load_page(self, query: TaskQuery) -> Page:
         async with self.ctx.db.read() as tx:
             rows, total = await task_store.list_(
                 tx,
