@@ -31,7 +31,8 @@ from tests.e2e.ui_helpers import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = pytest.mark.slow
+browser_test = pytest.mark.browser
 
 BROWSER_ZONE = "America/New_York"  # not UTC, so "your zone" and "the task's zone" differ
 
@@ -61,7 +62,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=BROWSER_ZONE, locale="en-US")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id=BROWSER_ZONE, locale="en-US"
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
@@ -113,6 +116,7 @@ def runs_of(server: Server, task_id: int) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------------------------------
 
 
+@browser_test
 def test_sign_in_empty_system_and_sign_out(server: Server, page: Any) -> None:
     page.goto(f"{server.base}/tasks")
     expect(page).to_have_url(re.compile(r"/signin\?next=%2Ftasks$"))
@@ -137,10 +141,13 @@ def test_sign_in_empty_system_and_sign_out(server: Server, page: Any) -> None:
     assert page.evaluate("sessionStorage.getItem('tasksched.apiKey')") is None
 
 
+@browser_test
 def test_revoked_key_returns_to_sign_in(server: Server, page: Any) -> None:
     key = server.create_key("short-lived", "operator")
     sign_in(page, server.base, key)
-    key_id = next(k["id"] for k in server.admin.get("/api/keys").json()["items"] if k["name"] == "short-lived")
+    key_id = next(
+        k["id"] for k in server.admin.get("/api/keys").json()["items"] if k["name"] == "short-lived"
+    )
     assert server.admin.delete(f"/api/keys/{key_id}").status_code == 204
     page.get_by_role("link", name="Workers").click()  # any call now answers 401
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -148,6 +155,7 @@ def test_revoked_key_returns_to_sign_in(server: Server, page: Any) -> None:
     screenshot(page, "03-signed-out-after-401")
 
 
+@browser_test
 def test_task_lifecycle(server: Server, page: Any) -> None:
     with Listener() as listener:
         sign_in(page, server.base, ADMIN_KEY)
@@ -209,7 +217,10 @@ def test_task_lifecycle(server: Server, page: Any) -> None:
         page.get_by_role("option", name="Europe/Berlin", exact=True).click()
         api_preview = server.admin.post(
             "/api/schedules/preview",
-            json={"schedule": {"type": "cron", "expression": "*/15 9-17 * * 1-5", "timezone": "Europe/Berlin"}, "count": 10},
+            json={
+                "schedule": {"type": "cron", "expression": "*/15 9-17 * * 1-5", "timezone": "Europe/Berlin"},
+                "count": 10,
+            },
         ).json()
         expect(page.get_by_test_id("preview-description")).to_have_text(api_preview["description"])
         fire_times = page.get_by_test_id("fire-times")
@@ -249,6 +260,7 @@ def test_task_lifecycle(server: Server, page: Any) -> None:
         screenshot(page, "17-deleted")
 
 
+@browser_test
 def test_viewer_and_operator_see_only_their_controls(server: Server, page: Any) -> None:
     task = server.create_task(
         name="role check",
@@ -285,6 +297,7 @@ def test_viewer_and_operator_see_only_their_controls(server: Server, page: Any) 
     server.admin.delete(f"/api/tasks/{task['id']}")
 
 
+@browser_test
 def test_edit_conflict_does_not_overwrite(server: Server, page: Any) -> None:
     task = server.create_task(
         name="contested", enabled=False, action={"type": "http", "url": "http://127.0.0.1:9/a"}, schedule=None
@@ -305,6 +318,7 @@ def test_edit_conflict_does_not_overwrite(server: Server, page: Any) -> None:
     server.admin.delete(f"/api/tasks/{task['id']}")
 
 
+@browser_test
 def test_api_keys_page(server: Server, page: Any) -> None:
     sign_in(page, server.base, ADMIN_KEY)
     page.get_by_role("link", name="API keys").click()
@@ -317,7 +331,9 @@ def test_api_keys_page(server: Server, page: Any) -> None:
     key = dialog.get_by_test_id("new-key").inner_text().strip()
     expect(dialog.get_by_role("button", name="Copy key")).to_be_visible()
     screenshot(page, "40-key-created")
-    me = httpx.get(f"{server.base}/api/auth/me", headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+    me = httpx.get(
+        f"{server.base}/api/auth/me", headers={"Authorization": f"Bearer {key}"}, timeout=10
+    ).json()
     assert me["role"] == "operator"
     dialog.get_by_role("button", name="Done").click()
     page.get_by_role("button", name="Revoke ci robot").click()
@@ -325,11 +341,21 @@ def test_api_keys_page(server: Server, page: Any) -> None:
     row = page.get_by_role("row", name=re.compile("ci robot"))
     expect(row).to_contain_text("revoked")
     screenshot(page, "41-key-revoked")
-    assert httpx.get(f"{server.base}/api/auth/me", headers={"Authorization": f"Bearer {key}"}, timeout=10).status_code == 401
+    assert (
+        httpx.get(
+            f"{server.base}/api/auth/me", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        ).status_code
+        == 401
+    )
 
 
+@browser_test
 def test_dark_theme_and_dashboard(server: Server, page: Any) -> None:
-    server.create_task(name="dash", action={"type": "http", "url": "http://127.0.0.1:9/x"}, schedule={"type": "interval", "seconds": 3600})
+    server.create_task(
+        name="dash",
+        action={"type": "http", "url": "http://127.0.0.1:9/x"},
+        schedule={"type": "interval", "seconds": 3600},
+    )
     sign_in(page, server.base, ADMIN_KEY)
     expect(page.get_by_test_id("stat-tasks")).to_be_visible()
     expect(page.get_by_role("heading", name="Next runs due")).to_be_visible()
@@ -376,6 +402,7 @@ new MutationObserver((_, observer) => {
 """
 
 
+@browser_test
 def test_task_list_first_paint_with_10000_tasks(browser: Any, tmp_path: Path) -> None:
     """The task list shows its first rows in under a second with 10,000 tasks (cold cache, signed in)."""
     with running_server(tmp_path) as server:
@@ -402,6 +429,30 @@ def test_task_list_first_paint_with_10000_tasks(browser: Any, tmp_path: Path) ->
             context.close()
         median = statistics.median(timings)
         report = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui" / "first-paint.txt"
-        report.write_text(f"first task rows painted (ms from navigation, cold cache, 10,000 tasks): {timings}; median {median:.0f}\n")
+        report.write_text(
+            "first task rows painted (ms from navigation, cold cache, 10,000 tasks): "
+            f"{[round(t) for t in timings]}; median {median:.0f}\n"
+        )
         print(f"\nfirst task rows at {[round(t) for t in timings]} ms; median {median:.0f} ms")
         assert median < 1000, f"task list first paint {median:.0f} ms with {BENCH_TASKS} tasks"
+
+
+def test_generated_api_types_are_current() -> None:
+    """web/src/api/schema.d.ts equals what the back end's OpenAPI schema generates (`npm run check:api`)."""
+    import shutil
+    import subprocess
+
+    web = Path(__file__).resolve().parents[2] / "web"
+    if shutil.which("node") is None:
+        missing("node is not installed, so the generated API types cannot be checked")
+    if not (web / "node_modules" / "openapi-typescript").exists():
+        ensure_ui_built()  # installs the npm packages
+    result = subprocess.run(
+        ["node", "scripts/gen-api.mjs", "--check"],
+        cwd=web,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -28,9 +28,9 @@ function Loading() {
 
 function SignedInApp() {
   const { apiKey } = useAuth();
-  const live = useLiveEvents(apiKey);
+  useLiveEvents(apiKey);
   return (
-    <Layout live={live}>
+    <Layout>
       <Suspense fallback={<Loading />}>
         <Routes>
           <Route path="/" element={<DashboardPage />} />
@@ -60,6 +60,8 @@ export function App() {
     }
     return <SignInPage />;
   }
+  // The pages render while /api/auth/me is on its way (their queries start at once); controls that
+  // depend on the role appear when it arrives.
   if (!me && error && !loading) {
     return (
       <Center h={300} p="md">
@@ -67,7 +69,6 @@ export function App() {
       </Center>
     );
   }
-  if (!me) return <Loading />;
   if (location.pathname === "/signin") {
     const next = new URLSearchParams(location.search).get("next");
     return <Navigate to={next && next.startsWith("/") && !next.startsWith("//") ? next : "/"} replace />;

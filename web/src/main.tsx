@@ -4,18 +4,35 @@ import "./styles.css";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
+import { takePrefetched } from "./api/prefetch";
+import { keys, DEFAULT_TASK_LIST } from "./api/queries";
+import type { Me, Page, Stats, Task } from "./api/types";
 import { App } from "./App";
-import { Providers } from "./Providers";
+import { makeQueryClient, Providers } from "./Providers";
 
 const root = document.getElementById("root");
 if (!root) throw new Error("no #root element");
 
-createRoot(root).render(
-  <StrictMode>
-    <BrowserRouter>
-      <Providers>
-        <App />
-      </Providers>
-    </BrowserRouter>
-  </StrictMode>,
-);
+async function start(element: HTMLElement) {
+  const client = makeQueryClient();
+  // The first screen renders once, with its data, when the prefetched answers arrive quickly.
+  const prefetched = await takePrefetched(400);
+  const me = prefetched.get("/api/auth/me") as Me | undefined;
+  if (me) client.setQueryData(keys.me, me);
+  const tasks = prefetched.get("/api/tasks?limit=50&offset=0&sort=name") as Page<Task> | undefined;
+  if (tasks) client.setQueryData(keys.taskList(DEFAULT_TASK_LIST), tasks);
+  const stats = prefetched.get("/api/stats") as Stats | undefined;
+  if (stats) client.setQueryData(keys.stats, stats);
+
+  createRoot(element).render(
+    <StrictMode>
+      <BrowserRouter>
+        <Providers client={client}>
+          <App />
+        </Providers>
+      </BrowserRouter>
+    </StrictMode>,
+  );
+}
+
+void start(root);

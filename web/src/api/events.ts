@@ -1,6 +1,6 @@
 // Live updates: one EventSource on /api/events; each event invalidates the queries it can change.
 // Invalidations are coalesced (at most a few refetches a second) so a burst of runs stays cheap.
-import { useEffect, useState } from "react";
+import { useEffect, useSyncExternalStore } from "react";
 import { useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
 import { keys } from "./queries";
 
@@ -67,9 +67,29 @@ export class Coalescer {
 const RECONNECT_MS = 5_000;
 const OFFLINE_POLL_MS = 10_000;
 
-export function useLiveEvents(apiKey: string | null): LiveState {
+// The connection state lives outside React so that only the badge showing it re-renders when it changes.
+let liveState: LiveState = "connecting";
+const liveListeners = new Set<() => void>();
+
+function setState(next: LiveState): void {
+  if (next === liveState) return;
+  liveState = next;
+  for (const listener of liveListeners) listener();
+}
+
+export function useLiveState(): LiveState {
+  return useSyncExternalStore(
+    (listener) => {
+      liveListeners.add(listener);
+      return () => liveListeners.delete(listener);
+    },
+    () => liveState,
+  );
+}
+
+/** Keep one EventSource open while signed in; its events invalidate queries. */
+export function useLiveEvents(apiKey: string | null): void {
   const client = useQueryClient();
-  const [state, setState] = useState<LiveState>("connecting");
 
   useEffect(() => {
     if (!apiKey || typeof EventSource === "undefined") {
@@ -137,6 +157,4 @@ export function useLiveEvents(apiKey: string | null): LiveState {
       if (reconnectTimer !== null) clearTimeout(reconnectTimer);
     };
   }, [apiKey, client]);
-
-  return state;
 }

@@ -43,6 +43,9 @@ export interface TaskListParams {
   sort?: TaskSort;
 }
 
+/** What /tasks shows without filters (public/prefetch.js asks for the same). */
+export const DEFAULT_TASK_LIST: TaskListParams = { limit: 50, offset: 0, sort: "name" };
+
 export interface RunListParams {
   limit: number;
   offset: number;

@@ -56,18 +56,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [signOut],
   );
 
+  // Only what consumers use goes into the value, so a background refetch of /me re-renders nothing.
+  const { data: me, error, isPending, fetchStatus, refetch } = meQuery;
+  const loading = apiKey !== null && isPending && fetchStatus !== "idle";
   const value = useMemo<AuthState>(
-    () => ({
-      apiKey,
-      me: meQuery.data,
-      loading: apiKey !== null && meQuery.isPending && meQuery.fetchStatus !== "idle",
-      error: meQuery.error,
-      retry: () => void meQuery.refetch(),
-      notice,
-      signIn,
-      signOut,
-    }),
-    [apiKey, meQuery, notice, signIn, signOut],
+    () => ({ apiKey, me, loading, error, retry: () => void refetch(), notice, signIn, signOut }),
+    [apiKey, me, loading, error, refetch, notice, signIn, signOut],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
@@ -82,6 +76,8 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
 export interface Permissions {
   role: Role | undefined;
+  /** False while the role is still being fetched. */
+  known: boolean;
   /** run now, pause, resume, cancel */
   canOperate: boolean;
   /** create, edit, delete tasks; manage keys */
@@ -90,7 +86,7 @@ export interface Permissions {
 
 export function permissionsFor(role: Role | undefined): Permissions {
   const rank = role ? RANK[role] : -1;
-  return { role, canOperate: rank >= RANK.operator, canAdmin: rank >= RANK.admin };
+  return { role, known: role !== undefined, canOperate: rank >= RANK.operator, canAdmin: rank >= RANK.admin };
 }
 
 export function usePermissions(): Permissions {

@@ -6,7 +6,6 @@ import {
   Group,
   NavLink,
   Text,
-  Tooltip,
   useComputedColorScheme,
   useMantineColorScheme,
   VisuallyHidden,
@@ -25,7 +24,7 @@ import {
 } from "@tabler/icons-react";
 import type { ReactNode } from "react";
 import { Link, useLocation } from "react-router";
-import type { LiveState } from "../api/events";
+import { useLiveState, type LiveState } from "../api/events";
 import { useAuth, usePermissions } from "../auth/AuthProvider";
 
 const LIVE_LABEL: Record<LiveState, { color: string; text: string; help: string }> = {
@@ -39,20 +38,26 @@ function ThemeToggle() {
   const computed = useComputedColorScheme("light", { getInitialValueInEffect: false });
   const next = computed === "dark" ? "light" : "dark";
   return (
-    <Tooltip label={`Switch to ${next} theme`}>
-      <ActionIcon variant="default" size="lg" aria-label={`Switch to ${next} theme`} onClick={() => setColorScheme(next)}>
-        {computed === "dark" ? <IconSun size={18} aria-hidden /> : <IconMoon size={18} aria-hidden />}
-      </ActionIcon>
-    </Tooltip>
+    <ActionIcon variant="default" size="lg" aria-label={`Switch to ${next} theme`} title={`Switch to ${next} theme`} onClick={() => setColorScheme(next)}>
+      {computed === "dark" ? <IconSun size={18} aria-hidden /> : <IconMoon size={18} aria-hidden />}
+    </ActionIcon>
   );
 }
 
-export function Layout({ live, children }: { live: LiveState; children: ReactNode }) {
+function LiveBadge() {
+  const info = LIVE_LABEL[useLiveState()];
+  return (
+    <Badge color={info.color} variant="dot" data-testid="live-state" aria-live="polite" title={info.help}>
+      {info.text}
+    </Badge>
+  );
+}
+
+export function Layout({ children }: { children: ReactNode }) {
   const [opened, { toggle, close }] = useDisclosure();
   const { me, signOut } = useAuth();
   const { canAdmin } = usePermissions();
   const location = useLocation();
-  const liveInfo = LIVE_LABEL[live];
 
   const links = [
     { to: "/", label: "Dashboard", icon: IconDashboard, exact: true },
@@ -77,22 +82,16 @@ export function Layout({ live, children }: { live: LiveState; children: ReactNod
             </Group>
           </Group>
           <Group gap="sm" wrap="nowrap">
-            <Tooltip label={liveInfo.help}>
-              <Badge color={liveInfo.color} variant="dot" data-testid="live-state" aria-live="polite">
-                {liveInfo.text}
-              </Badge>
-            </Tooltip>
+            <LiveBadge />
             {me && (
               <Text size="sm" visibleFrom="xs" data-testid="whoami">
                 {me.name} <Badge size="sm" variant="outline">{me.role}</Badge>
               </Text>
             )}
             <ThemeToggle />
-            <Tooltip label="Sign out">
-              <ActionIcon variant="default" size="lg" onClick={() => signOut()} aria-label="Sign out">
-                <IconLogout size={18} aria-hidden />
-              </ActionIcon>
-            </Tooltip>
+            <ActionIcon variant="default" size="lg" onClick={() => signOut()} aria-label="Sign out" title="Sign out">
+              <IconLogout size={18} aria-hidden />
+            </ActionIcon>
           </Group>
         </Group>
       </AppShell.Header>

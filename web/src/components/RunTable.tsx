@@ -1,3 +1,4 @@
+import { ScrollX } from "./ScrollX";
 import { Anchor, Group, Pagination, Table, Text } from "@mantine/core";
 import { useState } from "react";
 import { Link } from "react-router";
@@ -20,7 +21,7 @@ export function RunTable({ taskId, status, showTask = false }: { taskId?: number
   const total = query.data?.total ?? 0;
   return (
     <>
-      <Table.ScrollContainer minWidth={720}>
+      <ScrollX minWidth={720}>
         <Table striped highlightOnHover verticalSpacing={6} data-testid="run-table" aria-busy={query.isFetching}>
           <Table.Caption>{query.isPending ? "Loading runs…" : `${total.toLocaleString()} run${total === 1 ? "" : "s"}`}</Table.Caption>
           <Table.Thead>
@@ -80,7 +81,7 @@ export function RunTable({ taskId, status, showTask = false }: { taskId?: number
             )}
           </Table.Tbody>
         </Table>
-      </Table.ScrollContainer>
+      </ScrollX>
       {total > PAGE && (
         <Group>
           <Pagination

@@ -1,3 +1,4 @@
+import { ScrollX } from "../components/ScrollX";
 import { ActionIcon, Alert, Badge, Button, Code, CopyButton, Group, Modal, Select, Skeleton, Stack, Table, Text, TextInput, Tooltip } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconCheck, IconCopy, IconPlus } from "@tabler/icons-react";
@@ -94,10 +95,11 @@ function CreateKeyModal({ opened, onClose }: { opened: boolean; onClose: () => v
 }
 
 export default function KeysPage() {
-  const { canAdmin } = usePermissions();
+  const { canAdmin, known } = usePermissions();
   const query = useApiKeys(canAdmin);
   const revoke = useRevokeApiKey();
   const [open, setOpen] = useState(false);
+  if (!known) return <Skeleton h={200} />;
   if (!canAdmin) {
     return (
       <Stack>
@@ -135,7 +137,7 @@ export default function KeysPage() {
       {!items ? (
         <Skeleton h={200} />
       ) : (
-        <Table.ScrollContainer minWidth={700}>
+        <ScrollX minWidth={700}>
           <Table striped data-testid="key-table">
             <Table.Thead>
               <Table.Tr>
@@ -184,7 +186,7 @@ export default function KeysPage() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ScrollX>
       )}
     </Stack>
   );

@@ -144,7 +144,8 @@ function EditTask({ id }: { id: number }) {
 
 export default function TaskEditorPage() {
   const { taskId } = useParams();
-  const { canAdmin } = usePermissions();
+  const { canAdmin, known } = usePermissions();
+  if (!known) return <Skeleton h={400} />;
   if (!canAdmin) return <NotAllowed />;
   if (taskId === undefined) return <CreateTask />;
   return <EditTask id={Number(taskId)} />;

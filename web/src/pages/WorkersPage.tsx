@@ -1,3 +1,4 @@
+import { ScrollX } from "../components/ScrollX";
 import { Badge, Skeleton, Stack, Table, Text } from "@mantine/core";
 import { useWorkers } from "../api/queries";
 import { PageTitle } from "../components/PageTitle";
@@ -16,7 +17,7 @@ export function WorkersPage() {
       ) : items.length === 0 ? (
         <Text c="dimmed">No worker has registered yet. `tasksched serve` runs one in-process; `tasksched worker` starts more.</Text>
       ) : (
-        <Table.ScrollContainer minWidth={700}>
+        <ScrollX minWidth={700}>
           <Table striped data-testid="worker-table">
             <Table.Thead>
               <Table.Tr>
@@ -55,7 +56,7 @@ export function WorkersPage() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ScrollX>
       )}
     </Stack>
   );
