@@ -516,7 +516,7 @@ export interface components {
         PreviewRequest: {
             /**
              * After
-             * @description Start of the preview window; default now.
+             * @description Start of the preview window (with a UTC offset); default now.
              */
             after?: string | null;
             /**
