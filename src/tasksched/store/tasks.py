@@ -39,6 +39,21 @@ async def insert(tx: Tx, values: dict[str, Any]) -> TaskRow:
     return row
 
 
+async def insert_many(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert many tasks in one statement (bulk loads); a duplicate name fails the whole batch."""
+    if not rows:
+        return []
+    try:
+        result = await tx.execute(tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True), list(rows))
+    except IntegrityError as exc:
+        raise Conflict("a task in the batch has a name that already exists", field="name") from exc
+    ids = [int(i) for i in result.scalars()]
+    tags = [{"task_id": i, "tag": tag} for i, row in zip(ids, rows, strict=True) for tag in row["tags"]]
+    if tags:
+        await tx.execute(task_tags.insert(), tags)
+    return ids
+
+
 async def name_taken(tx: Tx, name: str, *, except_id: int | None = None) -> bool:
     query = sa.select(tasks.c.id).where(tasks.c.name == name)
     if except_id is not None:
