@@ -31,9 +31,9 @@ async def drain(backend: str, runs: int, function: str, concurrency: int) -> dic
             await bulk_runs(ctx, task_id, "noop", runs)
             executors = ExecutorSet(ctx.settings)
             worker = Worker(ctx, executors, burst=True)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             stats = await worker.run()
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             await executors.aclose()
             _, recorded = await RunService(ctx).list(
                 RunQuery(task_id=task_id, statuses=[RunStatus.SUCCEEDED], limit=1)
@@ -43,6 +43,7 @@ async def drain(backend: str, runs: int, function: str, concurrency: int) -> dic
                 "runs": runs,
                 "seconds": elapsed,
                 "runs_per_s": runs / elapsed,
+                "cpu_us_per_run": cpu / runs * 1e6,
                 "finished": stats.finished,
             }
         finally:
@@ -59,7 +60,8 @@ def main() -> None:
     result = run(drain(args.backend, args.runs, args.function, args.concurrency))
     print(
         f"{args.backend}: drained {result['runs']:.0f} runs of {args.function} in {result['seconds']:.2f} s "
-        f"= {result['runs_per_s']:.0f} runs/s (concurrency {args.concurrency}), all recorded"
+        f"= {result['runs_per_s']:.0f} runs/s (concurrency {args.concurrency}), all recorded; "
+        f"CPU {result['cpu_us_per_run']:.0f} µs per run"
     )
 
 

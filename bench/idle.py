@@ -54,7 +54,12 @@ async def main_async(backend: str, count: int, seconds: int) -> None:
         print(f"seeded {count} tasks in {time.perf_counter() - started:.0f} s", flush=True)
         port = free_port()
         folder = Path(tempfile.mkdtemp(prefix="tasksched-bench-"))
-        env = {**os.environ, "TASKSCHED_DATABASE_URL": url, "TASKSCHED_PORT": str(port), "TASKSCHED_LOG_LEVEL": "warning"}
+        env = {
+            **os.environ,
+            "TASKSCHED_DATABASE_URL": url,
+            "TASKSCHED_PORT": str(port),
+            "TASKSCHED_LOG_LEVEL": "warning",
+        }
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "tasksched"), "serve"],
             env=env,
