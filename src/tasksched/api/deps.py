@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
+from pydantic import AfterValidator
 
 from tasksched.errors import Forbidden, InvalidInput, Unauthorized
 from tasksched.services.context import Context
@@ -68,7 +71,9 @@ async def current_principal(
 def require(role: Role) -> object:
     async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.role.allows(role):
-            raise Forbidden(f"this needs the {role.value} role; the key '{principal.name}' is {principal.role.value}")
+            raise Forbidden(
+                f"this needs the {role.value} role; the key '{principal.name}' is {principal.role.value}"
+            )
         return principal
 
     return Depends(_check)
@@ -87,4 +92,82 @@ def parse_if_match(value: str | None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise InvalidInput(f"If-Match must be a task version such as \"3\", not {value!r}", field="If-Match") from None
+        raise InvalidInput(
+            f'If-Match must be a task version such as "3", not {value!r}', field="If-Match"
+        ) from None
+
+
+# --- ids, paging and text in the URL ------------------------------------------------------------
+
+MAX_ID = 2**63 - 1
+"""The largest id (and offset) the databases can take (BIGINT); larger numbers would fail in the driver."""
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
+
+
+def _no_nul(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; refusing it everywhere keeps both databases alike.
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+SearchText = Annotated[str | None, AfterValidator(_no_nul)]
+
+
+# --- JSON bodies the databases can store --------------------------------------------------------
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not contain NUL (\\u0000) characters"
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (\\ud800-\\udfff escapes must come in pairs)"
+    return None
+
+
+def _unstorable(data: Any) -> tuple[str, str] | None:
+    """The first place in parsed JSON that a database cannot store, as (field path, message)."""
+    stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
+    while stack:  # iterative: a deeply nested body must not exhaust the recursion limit
+        path, value = stack.pop()
+        if isinstance(value, str) and (problem := _text_problem(value)):
+            return ".".join(path), problem
+        if isinstance(value, float) and not math.isfinite(value):
+            return ".".join(path), "must be a finite number (NaN and Infinity are not JSON)"
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if problem := _text_problem(key):
+                    return ".".join(path), f"keys {problem}"
+                stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, str(i)), item) for i, item in reversed(list(enumerate(value))))
+    return None
+
+
+async def storable_json(request: Request) -> None:
+    """Refuse a JSON body that parses but cannot be stored: NUL characters, NaN, Infinity, 1e999.
+
+    Python's parser accepts all of them; PostgreSQL refuses them (a 500 otherwise), and a SQLite
+    database holding them could not be copied to PostgreSQL. Malformed bodies are left to FastAPI.
+    """
+    raw = await request.body()
+    if not raw:
+        return
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return
+    found = _unstorable(data)
+    if found is not None:
+        field, message = found
+        raise InvalidInput(f"{field or 'body'}: {message}", field=field or "body")
+
+
+StorableJson = Annotated[None, Depends(storable_json)]

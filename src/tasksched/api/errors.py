@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tasksched.api.middleware import _TooLarge as BodyTooLarge
 from tasksched.errors import TaskschedError
 
 log = structlog.get_logger("tasksched.api")
@@ -86,7 +87,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TaskschedError)
     async def _domain_error(_request: Request, exc: TaskschedError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        return problem(exc.status, exc.title, exc.detail, errors=errors, **exc.extra)
+        # RFC 9110: a 401 says which scheme would be accepted.
+        headers = {"WWW-Authenticate": 'Bearer realm="tasksched"'} if exc.status == 401 else None
+        return problem(exc.status, exc.title, exc.detail, errors=errors, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,7 +101,16 @@ def install(app: FastAPI) -> None:
         return problem(422, "Invalid input", summary or "the request is invalid", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, BodyTooLarge):
+            # A body without Content-Length crossed the limit while FastAPI read it; FastAPI turns
+            # any error during that read into "400 error parsing the body". It is a 413.
+            limit = request.app.state.services.ctx.settings.max_body_bytes
+            return problem(
+                413,
+                "Payload too large",
+                f"the request body is larger than the limit of {limit} bytes (TASKSCHED_MAX_BODY_BYTES)",
+            )
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         headers = dict(exc.headers) if exc.headers else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from tasksched.domain.base import StrictModel
 from tasksched.domain.runs import Run
@@ -26,7 +26,9 @@ class RunPage(BaseModel):
 class PreviewRequest(StrictModel):
     schedule: Schedule
     count: int = Field(default=10, ge=1, le=100)
-    after: datetime | None = Field(default=None, description="Start of the preview window; default now.")
+    after: AwareDatetime | None = Field(
+        default=None, description="Start of the preview window (with a UTC offset); default now."
+    )
 
 
 class KeyCreate(StrictModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from tasksched.api.deps import Admin, ServicesDep, Viewer
+from tasksched.api.deps import Admin, PathId, ServicesDep, StorableJson, Viewer
 from tasksched.api.schemas import KeyCreate, KeyCreated, KeyOut, KeyPage, Me
 
 router = APIRouter(prefix="/api", tags=["keys"])
@@ -22,12 +22,14 @@ async def list_keys(services: ServicesDep, _: Admin) -> KeyPage:
 
 
 @router.post("/keys", status_code=201, response_model=KeyCreated, summary="Create an API key (shown once)")
-async def create_key(body: KeyCreate, services: ServicesDep, _: Admin) -> KeyCreated:
+async def create_key(body: KeyCreate, services: ServicesDep, _: Admin, _body: StorableJson) -> KeyCreated:
     key, value = await services.keys.create(body.name, body.role)
-    return KeyCreated.model_validate({**KeyOut.model_validate(key, from_attributes=True).model_dump(), "key": value})
+    return KeyCreated.model_validate(
+        {**KeyOut.model_validate(key, from_attributes=True).model_dump(), "key": value}
+    )
 
 
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
-async def revoke_key(key_id: int, services: ServicesDep, _: Admin) -> Response:
+async def revoke_key(key_id: PathId, services: ServicesDep, _: Admin) -> Response:
     await services.keys.revoke(key_id)
     return Response(status_code=204)

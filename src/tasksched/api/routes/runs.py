@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from tasksched.api.deps import Operator, ServicesDep, Viewer
+from tasksched.api.deps import Limit, Offset, Operator, PathId, QueryId, ServicesDep, Viewer
 from tasksched.api.schemas import RunPage
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.services.runs import RunQuery
@@ -18,11 +18,11 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 async def list_runs(
     services: ServicesDep,
     _: Viewer,
-    task_id: int | None = None,
+    task_id: QueryId = None,
     status: Annotated[list[RunStatus] | None, Query()] = None,
     trigger: RunTrigger | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Response:
     items, total = await services.runs.list(
         RunQuery(task_id=task_id, statuses=status or (), trigger=trigger, limit=limit, offset=offset)
@@ -31,10 +31,12 @@ async def list_runs(
 
 
 @router.get("/{run_id}", response_model=Run, summary="One run, with the tail of its output")
-async def get_run(run_id: int, services: ServicesDep, _: Viewer) -> Run:
+async def get_run(run_id: PathId, services: ServicesDep, _: Viewer) -> Run:
     return await services.runs.get(run_id)
 
 
-@router.post("/{run_id}/cancel", status_code=202, response_model=Run, summary="Cancel a queued or running run")
-async def cancel_run(run_id: int, services: ServicesDep, _: Operator) -> Run:
+@router.post(
+    "/{run_id}/cancel", status_code=202, response_model=Run, summary="Cancel a queued or running run"
+)
+async def cancel_run(run_id: PathId, services: ServicesDep, _: Operator) -> Run:
     return await services.runs.cancel(run_id)

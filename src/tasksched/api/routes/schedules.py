@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tasksched.api.deps import ServicesDep, Viewer
+from tasksched.api.deps import ServicesDep, StorableJson, Viewer
 from tasksched.api.schemas import PreviewRequest
 from tasksched.domain import schedules
 from tasksched.domain.schedules import SchedulePreview
@@ -13,6 +13,8 @@ router = APIRouter(prefix="/api/schedules", tags=["schedules"])
 
 
 @router.post("/preview", response_model=SchedulePreview, summary="Next fire times, in words, with DST notes")
-async def preview(body: PreviewRequest, services: ServicesDep, _: Viewer) -> SchedulePreview:
+async def preview(
+    body: PreviewRequest, services: ServicesDep, _: Viewer, _body: StorableJson
+) -> SchedulePreview:
     now = services.ctx.clock.now()
     return schedules.preview(body.schedule, count=body.count, after=body.after or now, anchor=now)

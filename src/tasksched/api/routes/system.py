@@ -28,7 +28,10 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     head = migrate.head_revision()
     if current != head:
         return JSONResponse(
-            {"status": "unavailable", "database": f"schema at {current}, needs {head}: run `tasksched db upgrade`"},
+            {
+                "status": "unavailable",
+                "database": f"schema at {current}, needs {head}: run `tasksched db upgrade`",
+            },
             503,
         )
     return JSONResponse({"status": "ready", "database": "ok", "schema": current})

@@ -58,7 +58,9 @@ async def list_tasks(
     sort: SortKey = "name",
 ) -> Response:
     items, total = await services.tasks.list(
-        TaskQuery(q=q, tag=tag, enabled=enabled, last_status=last_status, sort=sort, limit=limit, offset=offset)
+        TaskQuery(
+            q=q, tag=tag, enabled=enabled, last_status=last_status, sort=sort, limit=limit, offset=offset
+        )
     )
     return Response(orjson.dumps({"items": items, "total": total}), media_type="application/json")
 
