@@ -92,6 +92,12 @@ class EventBus:
         finally:
             sub.close()
 
+    def wants(self, event_type: str) -> bool:
+        """Whether anyone would receive an event of this type: hot paths skip building unwanted ones."""
+        return self._relay is not None or any(
+            sub.types is None or event_type in sub.types for sub in self._subscriptions
+        )
+
     def publish(self, *events: Event) -> None:
         """Deliver locally now; hand to the relay in batches (one round trip per loop iteration)."""
         self.deliver_local(events)

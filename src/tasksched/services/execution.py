@@ -129,7 +129,7 @@ class ExecutionService:
             for r in rows
             if r["task_id"] in tasks
         ]
-        if claimed:
+        if claimed and self.ctx.bus.wants(RUN_UPDATED):
             self.ctx.bus.publish(*(_event(c.id, c.task_id, RunStatus.RUNNING.value) for c in claimed))
         return claimed
 
@@ -169,7 +169,11 @@ class ExecutionService:
                     for o in done
                 ],
             )
-        events = [_event(o.run.id, o.run.task_id, o.status.value) for o in done]
+        events = (
+            [_event(o.run.id, o.run.task_id, o.status.value) for o in done]
+            if self.ctx.bus.wants(RUN_UPDATED)
+            else []
+        )
         events.extend(
             Event(RUN_CREATED, {"run_id": r["id"], "task_id": r["task_id"], "status": r["status"]})
             for r in inserted

@@ -44,7 +44,9 @@ async def insert_many(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     try:
-        result = await tx.execute(tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True), list(rows))
+        result = await tx.execute(
+            tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True), list(rows)
+        )
     except IntegrityError as exc:
         raise Conflict("a task in the batch has a name that already exists", field="name") from exc
     ids = [int(i) for i in result.scalars()]
