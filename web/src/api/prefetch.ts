@@ -1,4 +1,4 @@
-// Answers that public/prefetch.js started before the bundle loaded, taken once each by URL.
+// Answers that the inline script in index.html started before the bundle loaded, taken once each by URL.
 type Pending = Record<string, Promise<unknown> | undefined>;
 
 function pending(): Pending | undefined {

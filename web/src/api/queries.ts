@@ -43,7 +43,7 @@ export interface TaskListParams {
   sort?: TaskSort;
 }
 
-/** What /tasks shows without filters (public/prefetch.js asks for the same). */
+/** What /tasks shows without filters (the prefetch in index.html asks for the same). */
 export const DEFAULT_TASK_LIST: TaskListParams = { limit: 50, offset: 0, sort: "name" };
 
 export interface RunListParams {
