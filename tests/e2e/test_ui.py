@@ -261,6 +261,35 @@ def test_task_lifecycle(server: Server, page: Any) -> None:
 
 
 @browser_test
+def test_run_output_grows_live_and_cancel(server: Server, page: Any) -> None:
+    loop = "i=0; while [ $i -lt 120 ]; do i=$((i+1)); echo line $i; sleep 0.25; done"
+    task = server.create_task(
+        name="counter", action={"type": "shell", "command": ["/bin/sh", "-c", loop]}, schedule=None
+    )
+    sign_in(page, server.base, ADMIN_KEY)
+    page.goto(f"{server.base}/tasks/{task['id']}")
+    page.get_by_role("button", name="Run now").click()
+    page.get_by_role("link", name=re.compile(r"Open run #\d+")).click()
+    expect(page).to_have_url(re.compile(r"/runs/\d+$"))
+    run_id = int(page.url.rsplit("/", 1)[1])
+    page.evaluate("window.__stillTheSamePage = true")
+    output = page.get_by_test_id("run-output")
+    expect(page.get_by_test_id("run-status")).to_have_text("running", timeout=15_000)
+    expect(output).to_contain_text("line 2", timeout=15_000)
+    expect(output).to_contain_text("line 8", timeout=15_000)  # it grows without a reload
+    assert page.evaluate("window.__stillTheSamePage") is True
+    screenshot(page, "18-live-output")
+
+    page.get_by_role("button", name="Cancel run").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel run").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("cancelled", timeout=15_000)
+    expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+    assert server.admin.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
+    screenshot(page, "19-cancelled")
+    server.admin.delete(f"/api/tasks/{task['id']}")
+
+
+@browser_test
 def test_viewer_and_operator_see_only_their_controls(server: Server, page: Any) -> None:
     task = server.create_task(
         name="role check",

@@ -82,6 +82,7 @@ def running_server(folder: Path) -> Iterator[Server]:
         "TASKSCHED_DATABASE_URL": f"sqlite:///{folder / 'ui.db'}",
         "TASKSCHED_BOOTSTRAP_KEY": ADMIN_KEY,
         "TASKSCHED_HTTP_ALLOW_PRIVATE": "true",
+        "TASKSCHED_ENABLE_SHELL": "true",  # the live-output test runs a shell loop
         "TASKSCHED_PORT": str(port),
     }
     with tasksched(["serve", "--port", str(port)], env, folder / "serve.log") as proc:
