@@ -24,7 +24,8 @@ from tests.api.conftest import (
 from tests.conftest import ADMIN_KEY, OPERATOR_KEY, VIEWER_KEY
 
 # Every endpoint that needs a key, with a body where it takes one. {task} and {run} are filled in.
-PROTECTED: list[tuple[str, str, dict[str, Any] | None]] = [
+Case = tuple[str, str, dict[str, Any] | None]
+PROTECTED: list[Case] = [
     ("GET", "/api/tasks", None),
     ("POST", "/api/tasks", task_body("intruder")),
     ("GET", "/api/tasks/{task}", None),
@@ -47,7 +48,7 @@ PROTECTED: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/stats", None),
     ("GET", "/api/workers", None),
 ]
-WRITES_FOR_ADMIN_ONLY = [
+WRITES_FOR_ADMIN_ONLY: list[Case] = [
     ("POST", "/api/tasks", task_body("new")),
     ("PUT", "/api/tasks/{task}", task_body("renamed")),
     ("PATCH", "/api/tasks/{task}", {"priority": 5}),
@@ -56,13 +57,13 @@ WRITES_FOR_ADMIN_ONLY = [
     ("POST", "/api/keys", {"name": "mine", "role": "admin"}),
     ("DELETE", "/api/keys/1", None),
 ]
-OPERATIONS = [
+OPERATIONS: list[Case] = [
     ("POST", "/api/tasks/{task}/run", None),
     ("POST", "/api/tasks/{task}/pause", None),
     ("POST", "/api/tasks/{task}/resume", None),
     ("POST", "/api/runs/{run}/cancel", None),
 ]
-READS = [
+READS: list[Case] = [
     ("GET", "/api/tasks", None),
     ("GET", "/api/tasks/{task}", None),
     ("GET", "/api/tasks/{task}/runs", None),

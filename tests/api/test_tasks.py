@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -140,6 +141,15 @@ async def test_shell_command_must_be_an_argv_list(shell_api: httpx.AsyncClient) 
         "/api/tasks", json=task_body(action={"type": "shell", "command": "echo hi; rm -rf /"})
     )
     assert_problem(response, 422, field="action.command")
+
+
+async def test_concurrent_creates_with_one_name_make_one_task(api: httpx.AsyncClient) -> None:
+    responses = await asyncio.gather(*(api.post("/api/tasks", json=task_body("race")) for _ in range(5)))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409]
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409, field="name")
+    assert (await api.get("/api/tasks")).json()["total"] == 1
 
 
 # --- read ---------------------------------------------------------------------------------------
@@ -346,6 +356,51 @@ async def test_put_with_a_stale_if_match_is_412_and_changes_nothing(api: httpx.A
     assert await snapshot(api) == before
 
 
+SKIP_LOCKED_BUG = pytest.mark.xfail(
+    reason="store/tasks.py get(for_update=True) locks with store/dialect.py lock_rows, which is "
+    "FOR UPDATE SKIP LOCKED on PostgreSQL: an edit of a task another transaction holds finds no row "
+    "and answers 404 'task does not exist'",
+    strict=True,
+)
+
+
+def xfail_on_postgresql(
+    request: pytest.FixtureRequest, database_url: str, mark: pytest.MarkDecorator
+) -> None:
+    if database_url.startswith("postgresql"):
+        request.applymarker(mark)
+
+
+async def test_concurrent_edits_of_one_version_let_exactly_one_win(
+    api: httpx.AsyncClient, request: pytest.FixtureRequest, database_url: str
+) -> None:
+    xfail_on_postgresql(request, database_url, SKIP_LOCKED_BUG)
+    task = await create_task(api)
+    responses = await asyncio.gather(
+        *(
+            api.patch(f"/api/tasks/{task['id']}", json={"priority": p}, headers={"If-Match": '"1"'})
+            for p in range(1, 5)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 412, 412, 412]
+    [winner] = [r.json() for r in responses if r.status_code == 200]
+    assert (await api.get(f"/api/tasks/{task['id']}")).json() == winner
+    assert winner["version"] == 2
+
+
+async def test_concurrent_edits_without_if_match_all_apply(
+    api: httpx.AsyncClient, request: pytest.FixtureRequest, database_url: str
+) -> None:
+    xfail_on_postgresql(request, database_url, SKIP_LOCKED_BUG)
+    task = await create_task(api)
+    patches = [{"priority": 7}, {"description": "d"}, {"tags": ["t"]}, {"queue": "q"}]
+    responses = await asyncio.gather(*(api.patch(f"/api/tasks/{task['id']}", json=p) for p in patches))
+    assert [r.status_code for r in responses] == [200] * 4
+    final = (await api.get(f"/api/tasks/{task['id']}")).json()
+    assert final["version"] == 5
+    assert (final["priority"], final["description"], final["tags"], final["queue"]) == (7, "d", ["t"], "q")
+
+
 async def test_put_with_a_malformed_if_match_is_422(api: httpx.AsyncClient) -> None:
     task = await create_task(api)
     before = await snapshot(api)
@@ -525,6 +580,14 @@ async def test_run_now_twice_queues_two_runs(frozen_api: httpx.AsyncClient) -> N
     assert first["id"] != second["id"]
     assert datetime.fromisoformat(second["scheduled_for"]) > datetime.fromisoformat(first["scheduled_for"])
     assert (await frozen_api.get(f"/api/tasks/{task['id']}/runs")).json()["total"] == 2
+
+
+async def test_concurrent_run_now_requests_each_get_a_run(frozen_api: httpx.AsyncClient) -> None:
+    task = await create_task(frozen_api)
+    responses = await asyncio.gather(*(frozen_api.post(f"/api/tasks/{task['id']}/run") for _ in range(3)))
+    assert [r.status_code for r in responses] == [202] * 3
+    assert len({r.json()["id"] for r in responses}) == 3
+    assert len({r.json()["scheduled_for"] for r in responses}) == 3
 
 
 async def test_run_now_works_on_a_paused_task(api: httpx.AsyncClient) -> None:
