@@ -18,27 +18,16 @@ export interface TaskFormProps {
   onCancel?: () => void;
   /** Shown above the form (e.g. a conflict notice). */
   banner?: ReactNode;
-  /** Bump to load new initial values (e.g. "load their version"). */
-  resetKey?: number;
   previewDelayMs?: number;
 }
 
 const numberChange = (next: string | number): NumberField => (typeof next === "number" ? next : next === "" ? "" : Number(next));
 
-export function TaskForm({ initialValues, submitLabel, onSave, onConflict, onCancel, banner, resetKey = 0, previewDelayMs }: TaskFormProps) {
+/** The form for a task. To load other values (e.g. "load their version"), mount it again with a new key. */
+export function TaskForm({ initialValues, submitLabel, onSave, onConflict, onCancel, banner, previewDelayMs }: TaskFormProps) {
   const form = useForm<TaskFormValues>({ mode: "controlled", initialValues, validate: validateTask, validateInputOnBlur: false });
   const [general, setGeneral] = useState<string[]>([]);
   const [saving, setSaving] = useState(false);
-
-  useEffect(() => {
-    if (resetKey > 0) {
-      form.setValues(initialValues);
-      form.resetDirty(initialValues);
-      form.clearErrors();
-      setGeneral([]);
-    }
-    // Only an explicit reset replaces what the user typed.
-  }, [resetKey]);
 
   useEffect(() => {
     if (!form.isDirty()) return;

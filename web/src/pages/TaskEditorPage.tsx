@@ -120,9 +120,8 @@ function EditTask({ id }: { id: number }) {
     <Stack>
       <PageTitle title={`Edit “${base.name}”`} />
       <TaskForm
-        key={`${id}`}
+        key={`${id}-${resetKey}`}
         initialValues={initial}
-        resetKey={resetKey}
         submitLabel="Save changes"
         banner={banner}
         onCancel={() => void navigate(`/tasks/${id}`)}

@@ -12,7 +12,7 @@ import {
   Text,
   TextInput,
 } from "@mantine/core";
-import { useDebouncedValue } from "@mantine/hooks";
+import { useDebouncedCallback } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import {
   IconArrowDown,
@@ -139,17 +139,11 @@ export function TasksPage() {
   const client = useQueryClient();
   const [searchText, setSearchText] = useState(params.q ?? "");
   const [tagText, setTagText] = useState(params.tag ?? "");
-  const [debouncedSearch] = useDebouncedValue(searchText, 250);
-  const [debouncedTag] = useDebouncedValue(tagText, 300);
+  // Typing updates the URL (and so the query) once the user pauses.
+  const pushSearch = useDebouncedCallback((value: string) => update({ q: value.trim() }), 250);
+  const pushTag = useDebouncedCallback((value: string) => update({ tag: value.trim() }), 300);
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [busy, setBusy] = useState<TaskAction | null>(null);
-
-  useEffect(() => {
-    if ((params.q ?? "") !== debouncedSearch.trim()) update({ q: debouncedSearch.trim() });
-  }, [debouncedSearch]);
-  useEffect(() => {
-    if ((params.tag ?? "") !== debouncedTag.trim()) update({ tag: debouncedTag.trim() });
-  }, [debouncedTag]);
 
   const query = useTaskList(params);
   const items = useMemo(() => query.data?.items ?? [], [query.data]);
@@ -157,15 +151,6 @@ export function TasksPage() {
   const total = query.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / size));
   const filtered = Boolean(params.q || params.tag || params.enabled || params.last_status);
-
-  // Forget selections that are no longer on the page (deleted, or paged away).
-  useEffect(() => {
-    setSelected((previous) => {
-      const visible = new Set(items.map((task) => task.id));
-      const kept = [...previous].filter((id) => visible.has(id));
-      return kept.length === previous.size ? previous : new Set(kept);
-    });
-  }, [items]);
 
   const toggle = useCallback(
     (id: number) =>
@@ -178,11 +163,13 @@ export function TasksPage() {
     [],
   );
   const open = useCallback((id: number) => void navigate(`/tasks/${id}`), [navigate]);
-  const allSelected = items.length > 0 && items.every((task) => selected.has(task.id));
-  const someSelected = items.some((task) => selected.has(task.id));
+  // Only what is on this page counts as selected (rows deleted or paged away drop out by themselves).
+  const selectedIds = items.filter((task) => selected.has(task.id)).map((task) => task.id);
+  const allSelected = items.length > 0 && selectedIds.length === items.length;
+  const someSelected = selectedIds.length > 0;
 
   const bulk = async (action: TaskAction) => {
-    const ids = [...selected];
+    const ids = selectedIds;
     if (!ids.length) return;
     if (action === "delete") {
       const names = items.filter((task) => selected.has(task.id)).map((task) => task.name);
@@ -238,10 +225,16 @@ export function TasksPage() {
           placeholder="Name or description"
           leftSection={<IconSearch size={16} aria-hidden />}
           value={searchText}
-          onChange={(event) => setSearchText(event.currentTarget.value)}
+          onChange={(event) => {
+            setSearchText(event.currentTarget.value);
+            pushSearch(event.currentTarget.value);
+          }}
           w={240}
         />
-        <TextInput label="Tag" placeholder="any" value={tagText} onChange={(event) => setTagText(event.currentTarget.value)} w={140} />
+        <TextInput label="Tag" placeholder="any" value={tagText} onChange={(event) => {
+            setTagText(event.currentTarget.value);
+            pushTag(event.currentTarget.value);
+          }} w={140} />
         <NativeSelect
           label="State"
           data={[
@@ -273,7 +266,7 @@ export function TasksPage() {
         <Paper withBorder p="xs" role="region" aria-label="Bulk actions">
           <Group gap="xs">
             <Text size="sm" fw={500} mr="sm" aria-live="polite">
-              {selected.size} selected
+              {selectedIds.length} selected
             </Text>
             <Button size="xs" variant="light" leftSection={<IconPlayerPause size={14} aria-hidden />} loading={busy === "pause"} onClick={() => void bulk("pause")}>
               Pause
