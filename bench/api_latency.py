@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,7 @@ from bench.common import bulk_tasks, fresh_database, open_context
 from tasksched.domain.schedules import CronSchedule
 from tasksched.domain.tasks import TaskSpec
 from tasksched.services.keys import KeyService, Role
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_port, tasksched
 
 KEY = "ts_bench_admin_key_0123456789"
 EXPRESSIONS = ["0 0 1 1 *", "30 4 1 1 *", "15 2 1 1 *", "0 12 1 1 *"]
@@ -80,21 +79,9 @@ async def main_async(backend: str, count: int, seconds: int) -> None:
             "TASKSCHED_PORT": str(port),
             "TASKSCHED_LOG_LEVEL": "warning",
         }
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "tasksched"), os.environ.get("BENCH_COMMAND", "serve")],
-            env=env,
-            stdout=(folder / "serve.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        try:
+        with tasksched([os.environ.get("BENCH_COMMAND", "serve")], env, folder / "serve.log") as server:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
+            server.wait_ready(base, timeout=60)
             page = httpx.get(f"{base}/api/tasks?limit=50", headers={"Authorization": f"Bearer {KEY}"}).json()
             assert page["total"] == count
             assert len(page["items"]) == 50
@@ -113,10 +100,7 @@ async def main_async(backend: str, count: int, seconds: int) -> None:
                 text=True,
                 check=True,
             ).stdout
-            rss_kb = int(Path(f"/proc/{server.pid}/status").read_text().split("VmRSS:")[1].split()[0])
-        finally:
-            server.terminate()
-            server.wait(30)
+            rss_kb = int(Path(f"/proc/{server.popen.pid}/status").read_text().split("VmRSS:")[1].split()[0])
     percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ import httpx
 from bench.api_latency import KEY, _specs
 from bench.common import bulk_tasks, fresh_database, open_context
 from tasksched.services.keys import KeyService, Role
-from tests.helpers.processes import free_port
+from tests.helpers.processes import free_port, tasksched
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -60,35 +58,20 @@ async def main_async(backend: str, count: int, seconds: int) -> None:
             "TASKSCHED_PORT": str(port),
             "TASKSCHED_LOG_LEVEL": "warning",
         }
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "tasksched"), "serve"],
-            env=env,
-            stdout=(folder / "serve.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        try:
+        with tasksched(["serve"], env, folder / "serve.log") as server:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
+            server.wait_ready(base, timeout=60)
             headers = {"Authorization": f"Bearer {KEY}"}
             assert httpx.get(f"{base}/api/tasks?limit=50", headers=headers).json()["total"] == count
             time.sleep(5)  # let start-up work settle
-            before, t0 = cpu_seconds(server.pid), time.monotonic()
+            before, t0 = cpu_seconds(server.popen.pid), time.monotonic()
             time.sleep(seconds)
-            used, elapsed = cpu_seconds(server.pid) - before, time.monotonic() - t0
-            rss = rss_mb(server.pid)
+            used, elapsed = cpu_seconds(server.popen.pid) - before, time.monotonic() - t0
+            rss = rss_mb(server.popen.pid)
             # A few requests, then memory again: a working server, not only an idle one.
             for offset in range(0, 5000, 500):
                 httpx.get(f"{base}/api/tasks?limit=500&offset={offset}", headers=headers)
-            rss_after = rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(30)
+            rss_after = rss_mb(server.popen.pid)
     print(
         f"{backend}: {count} enabled tasks, idle `serve` for {elapsed:.0f} s: {100 * used / elapsed:.2f} % of a core, "
         f"RSS {rss:.0f} MB ({rss_after:.0f} MB after listing 5,000 tasks)"
