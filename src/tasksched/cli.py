@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import signal
 import sys
@@ -130,6 +131,10 @@ def _serve(settings: Settings, *, scheduler: bool, worker: bool) -> None:
                 err=True,
             )
         app = create_app(settings, ctx=ctx, components=Components(scheduler=scheduler, worker=worker))
+        # Everything built so far lives as long as the process: keep it out of the collector's way,
+        # so that full collections under load stay short (fewer latency spikes).
+        gc.collect()
+        gc.freeze()
         config = uvicorn.Config(
             app,
             host=settings.host,
