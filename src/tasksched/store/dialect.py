@@ -24,14 +24,14 @@ def upsert(conn: AsyncConnection, table: sa.Table, key: list[str], values: dict[
     return stmt_sqlite.on_conflict_do_update(index_elements=key, set_=values)
 
 
-def lock_rows(conn: AsyncConnection, select: sa.Select[Any]) -> sa.Select[Any]:
-    """Row locks that competing transactions skip over (PostgreSQL).
+def lock_rows(conn: AsyncConnection, select: sa.Select[Any], *, skip_locked: bool = True) -> sa.Select[Any]:
+    """Row locks that competing transactions skip over (PostgreSQL), or wait for (``skip_locked=False``).
 
     SQLite needs none: a write transaction there starts with BEGIN IMMEDIATE and holds the only
     write lock, so no other writer can see the rows until it commits.
     """
     if conn.dialect.name == "postgresql":
-        return select.with_for_update(skip_locked=True)
+        return select.with_for_update(skip_locked=skip_locked)
     return select
 
 

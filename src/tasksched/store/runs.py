@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tasksched.store import Tx
 from tasksched.store.dialect import hour_bucket, insert_ignoring_conflicts, lock_rows
-from tasksched.store.tables import runs
+from tasksched.store.tables import UTCDateTime, runs
 
 RunRow = dict[str, Any]
 
@@ -121,7 +121,10 @@ async def claim(
         .values(
             status="running",
             worker=worker,
-            started_at=sa.case((runs.c.available_at > now, runs.c.available_at), else_=now),
+            # Typed, or SQLite would store a non-UTC ``now`` as its wall-clock digits.
+            started_at=sa.case(
+                (runs.c.available_at > now, runs.c.available_at), else_=sa.literal(now, UTCDateTime())
+            ),
             lease_until=lease_until,
         )
         .returning(*_CLAIM_COLUMNS)
@@ -130,13 +133,21 @@ async def claim(
 
 
 async def owned_running(tx: Tx, worker: str, run_ids: Sequence[int]) -> set[int]:
-    """Which of these runs ``worker`` still holds (locked for the finishing transaction)."""
+    """Which of these runs ``worker`` still holds (locked for the finishing transaction).
+
+    Waits for a row another transaction has locked rather than skipping it: the lock may be the
+    worker's own heartbeat renewing the lease, and a skipped run would count as lost (the worker
+    drops the outcome; the reaper later fails and retries a run that had succeeded). Locks are
+    taken in id order, which keeps deadlocks with other batches unlikely.
+    """
     if not run_ids:
         return set()
-    query = sa.select(runs.c.id).where(
-        runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running"
+    query = (
+        sa.select(runs.c.id)
+        .where(runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
+        .order_by(runs.c.id)
     )
-    return {int(r) for r in (await tx.execute(lock_rows(tx, query))).scalars()}
+    return {int(r) for r in (await tx.execute(lock_rows(tx, query, skip_locked=False))).scalars()}
 
 
 async def finish(tx: Tx, outcomes: Sequence[dict[str, Any]]) -> None:

@@ -73,7 +73,8 @@ async def _set_tags(tx: Tx, task_id: int, tags: Iterable[str]) -> None:
 async def get(tx: Tx, task_id: int, *, for_update: bool = False) -> TaskRow | None:
     query = sa.select(tasks).where(tasks.c.id == task_id)
     if for_update:
-        query = lock_rows(tx, query)
+        # Wait for a scheduler holding the row: skipping it would report the task missing.
+        query = lock_rows(tx, query, skip_locked=False)
     row = (await tx.execute(query)).mappings().first()
     return dict(row) if row else None
 
