@@ -322,8 +322,10 @@ async def test_release_hands_runs_back_to_the_queue(db: Database, held: dict[str
     async with db.write() as tx:
         await run_store.save_outputs(tx, [(held["w1a"], "half")])
     async with db.write() as tx:
-        released = await run_store.release(tx, "w1", [held["w1a"], held["w2"], held["done"], held["queued"]])
-        assert await run_store.release(tx, "w1", []) == []
+        released = await run_store.release(
+            tx, "w1", [held["w1a"], held["w2"], held["done"], held["queued"]], now=at(8)
+        )
+        assert await run_store.release(tx, "w1", [], now=at(8)) == []
     assert released == [held["w1a"]]
     row = (await all_runs(db))[held["w1a"]]
     assert (row["status"], row["worker"], row["lease_until"], row["started_at"], row["output"]) == (
@@ -336,6 +338,15 @@ async def test_release_hands_runs_back_to_the_queue(db: Database, held: dict[str
     async with db.write() as tx:  # and it can be claimed again
         again = await run_store.claim(tx, worker="w9", queues=None, limit=10, now=T0, lease_until=LEASE)
     assert {r["id"] for r in again} == {held["w1a"], held["queued"]}
+
+
+async def test_release_ends_a_run_whose_cancel_was_asked(db: Database, held: dict[str, int]) -> None:
+    async with db.write() as tx:
+        await run_store.request_cancel(tx, [held["w1a"]])
+        released = await run_store.release(tx, "w1", [held["w1a"], held["w1b"]], now=at(8))
+    assert released == [held["w1b"]]
+    row = (await all_runs(db))[held["w1a"]]
+    assert (row["status"], row["finished_at"]) == ("cancelled", at(8))
 
 
 @pytest.mark.parametrize(

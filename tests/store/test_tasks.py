@@ -224,14 +224,7 @@ async def test_list_filters(db: Database) -> None:
     assert wrong == []
 
 
-async def test_q_folds_case_beyond_ascii(request: pytest.FixtureRequest, db: Database) -> None:
-    if db.is_sqlite:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="SQLite's lower() and LIKE fold ASCII letters only, so q='äpfel' misses 'Äpfel'",
-            )
-        )
+async def test_q_folds_case_beyond_ascii(db: Database) -> None:
     await load_catalogue(db)
     assert await names(db, q="äpfel") == ["Äpfel"]
     assert await names(db, q="GRÜ") == ["Äpfel"]  # in the description "Grüße"

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from tasksched import __version__
 from tasksched.api import errors
@@ -101,13 +102,23 @@ def create_app(
     return app
 
 
+class _ImmutableAssets(StaticFiles):
+    """The build names assets by their content's hash, so a browser may keep them for good."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
 def _mount_ui(app: FastAPI) -> None:
     """Serve the built UI at /, with client-side routes falling back to index.html."""
     index = WEB_DIR / "index.html"
     if (WEB_DIR / "assets").is_dir():
-        app.mount("/assets", StaticFiles(directory=WEB_DIR / "assets"), name="assets")
+        app.mount("/assets", _ImmutableAssets(directory=WEB_DIR / "assets"), name="assets")
 
-    @app.get("/{path:path}", include_in_schema=False)
+    @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def ui(path: str) -> Response:
         if path.startswith("api/") or path == "api":
             return errors.problem(404, "Not found", f"no API endpoint at /{path}")

@@ -75,3 +75,40 @@ class WorkerOut(BaseModel):
 
 class WorkerPage(BaseModel):
     items: list[WorkerOut]
+
+
+class TaskCounts(BaseModel):
+    total: int
+    enabled: int
+    paused: int
+
+
+class HourBucket(BaseModel):
+    """Runs that finished within one hour, by status."""
+
+    hour: datetime
+    succeeded: int
+    failed: int
+    timed_out: int
+    cancelled: int
+    skipped: int
+
+
+class DueTask(BaseModel):
+    task_id: int
+    task_name: str
+    next_run_at: datetime
+
+
+class Stats(BaseModel):
+    tasks: TaskCounts
+    runs_last_hour: dict[str, int] = Field(description="Runs finished in the last hour, by status.")
+    runs_last_day: dict[str, int] = Field(description="Runs finished in the last 24 hours, by status.")
+    runs_per_hour: list[HourBucket] = Field(description="24 hourly buckets, oldest first.")
+    success_rate_last_day: float | None = Field(description="succeeded / (succeeded + failed + timed out)")
+    queued: int
+    running: int
+    oldest_queued_at: datetime | None
+    workers_online: int
+    next_due: list[DueTask]
+    latest_failures: list[Run]

@@ -216,7 +216,7 @@ class ExecutionService:
 
     async def release(self, worker: str, run_ids: Sequence[int]) -> list[int]:
         async with self.ctx.db.write() as tx:
-            released = await run_store.release(tx, worker, run_ids)
+            released = await run_store.release(tx, worker, run_ids, now=self.ctx.clock.now())
         self.ctx.bus.publish(*(Event(RUN_CREATED, {"run_id": r, "status": "queued"}) for r in released))
         return released
 

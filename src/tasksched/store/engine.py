@@ -35,6 +35,10 @@ def async_url(url: str) -> sa.URL:
     )
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +62,9 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # SQLite's lower() folds ASCII only; searches (ILIKE compiles to lower() LIKE lower()) should
+        # find "Äpfel" for "äpfel" as PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:

@@ -244,13 +244,27 @@ async def cancel_queued(tx: Tx, run_ids: Sequence[int], *, reason: str, now: dat
     return [dict(r) for r in (await tx.execute(stmt)).mappings()]
 
 
-async def release(tx: Tx, worker: str, run_ids: Sequence[int]) -> list[int]:
-    """Hand runs back to the queue unfinished (a draining worker that ran out of grace time)."""
+async def release(tx: Tx, worker: str, run_ids: Sequence[int], *, now: datetime) -> list[int]:
+    """Hand runs back to the queue unfinished (a draining worker that ran out of grace time).
+
+    A run whose cancellation was already asked for is not queued again: it ends cancelled.
+    """
     if not run_ids:
         return []
+    held = (runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
+    await tx.execute(
+        sa.update(runs)
+        .where(*held, runs.c.cancel_requested.is_(True))
+        .values(
+            status="cancelled",
+            reason="cancelled while its worker was stopping",
+            lease_until=None,
+            finished_at=now,
+        )
+    )
     stmt = (
         sa.update(runs)
-        .where(runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
+        .where(*held)
         .values(status="queued", worker=None, lease_until=None, started_at=None, output=None)
         .returning(runs.c.id)
     )

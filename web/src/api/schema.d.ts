@@ -346,6 +346,18 @@ export interface components {
              */
             type: "cron";
         };
+        /** DueTask */
+        DueTask: {
+            /**
+             * Next Run At
+             * Format: date-time
+             */
+            next_run_at: string;
+            /** Task Id */
+            task_id: number;
+            /** Task Name */
+            task_name: string;
+        };
         /** FireTime */
         FireTime: {
             /**
@@ -358,6 +370,27 @@ export interface components {
              * Format: date-time
              */
             utc: string;
+        };
+        /**
+         * HourBucket
+         * @description Runs that finished within one hour, by status.
+         */
+        HourBucket: {
+            /** Cancelled */
+            cancelled: number;
+            /** Failed */
+            failed: number;
+            /**
+             * Hour
+             * Format: date-time
+             */
+            hour: string;
+            /** Skipped */
+            skipped: number;
+            /** Succeeded */
+            succeeded: number;
+            /** Timed Out */
+            timed_out: number;
         };
         /** HttpAction */
         HttpAction: {
@@ -688,6 +721,55 @@ export interface components {
              * @enum {string}
              */
             type: "shell";
+        };
+        /** Stats */
+        Stats: {
+            /** Latest Failures */
+            latest_failures: components["schemas"]["Run"][];
+            /** Next Due */
+            next_due: components["schemas"]["DueTask"][];
+            /** Oldest Queued At */
+            oldest_queued_at: string | null;
+            /** Queued */
+            queued: number;
+            /** Running */
+            running: number;
+            /**
+             * Runs Last Day
+             * @description Runs finished in the last 24 hours, by status.
+             */
+            runs_last_day: {
+                [key: string]: number;
+            };
+            /**
+             * Runs Last Hour
+             * @description Runs finished in the last hour, by status.
+             */
+            runs_last_hour: {
+                [key: string]: number;
+            };
+            /**
+             * Runs Per Hour
+             * @description 24 hourly buckets, oldest first.
+             */
+            runs_per_hour: components["schemas"]["HourBucket"][];
+            /**
+             * Success Rate Last Day
+             * @description succeeded / (succeeded + failed + timed out)
+             */
+            success_rate_last_day: number | null;
+            tasks: components["schemas"]["TaskCounts"];
+            /** Workers Online */
+            workers_online: number;
+        };
+        /** TaskCounts */
+        TaskCounts: {
+            /** Enabled */
+            enabled: number;
+            /** Paused */
+            paused: number;
+            /** Total */
+            total: number;
         };
         /** TaskPage */
         TaskPage: {
@@ -1194,9 +1276,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Stats"];
                 };
             };
             /** @description Validation Error */

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tasksched.api.deps import ServicesDep, Viewer
-from tasksched.api.schemas import WorkerOut, WorkerPage
+from tasksched.api.schemas import Stats, WorkerOut, WorkerPage
 from tasksched.store import migrate
 
 router = APIRouter(tags=["system"])
@@ -37,9 +35,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "database": "ok", "schema": current})
 
 
-@router.get("/api/stats", summary="Figures for the status dashboard")
-async def stats(services: ServicesDep, _: Viewer) -> dict[str, Any]:
-    return await services.stats.summary()
+@router.get("/api/stats", response_model=Stats, summary="Figures for the status dashboard")
+async def stats(services: ServicesDep, _: Viewer) -> Stats:
+    return Stats.model_validate(await services.stats.summary())
 
 
 @router.get("/api/workers", response_model=WorkerPage, summary="Workers seen in the last day")
