@@ -152,6 +152,23 @@ async def test_concurrent_creates_with_one_name_make_one_task(api: httpx.AsyncCl
     assert (await api.get("/api/tasks")).json()["total"] == 1
 
 
+@pytest.mark.xfail(
+    reason="SPEC.md Security: secret values (headers, env) are write-only in the API; services/tasks.py "
+    "and store/mapping.py TaskView answer them in clear on create, get and list",
+    strict=True,
+)
+async def test_secret_header_values_are_not_answered(api: httpx.AsyncClient) -> None:
+    action = {
+        "type": "http",
+        "url": "https://example.com/",
+        "headers": {"Authorization": "Bearer s3cret-value"},
+    }
+    created = await api.post("/api/tasks", json=task_body(action=action))
+    assert created.status_code == 201
+    for response in (created, await api.get(created.headers["location"]), await api.get("/api/tasks")):
+        assert "s3cret-value" not in response.text
+
+
 # --- read ---------------------------------------------------------------------------------------
 
 
@@ -356,25 +373,7 @@ async def test_put_with_a_stale_if_match_is_412_and_changes_nothing(api: httpx.A
     assert await snapshot(api) == before
 
 
-SKIP_LOCKED_BUG = pytest.mark.xfail(
-    reason="store/tasks.py get(for_update=True) locks with store/dialect.py lock_rows, which is "
-    "FOR UPDATE SKIP LOCKED on PostgreSQL: an edit of a task another transaction holds finds no row "
-    "and answers 404 'task does not exist'",
-    strict=True,
-)
-
-
-def xfail_on_postgresql(
-    request: pytest.FixtureRequest, database_url: str, mark: pytest.MarkDecorator
-) -> None:
-    if database_url.startswith("postgresql"):
-        request.applymarker(mark)
-
-
-async def test_concurrent_edits_of_one_version_let_exactly_one_win(
-    api: httpx.AsyncClient, request: pytest.FixtureRequest, database_url: str
-) -> None:
-    xfail_on_postgresql(request, database_url, SKIP_LOCKED_BUG)
+async def test_concurrent_edits_of_one_version_let_exactly_one_win(api: httpx.AsyncClient) -> None:
     task = await create_task(api)
     responses = await asyncio.gather(
         *(
@@ -388,10 +387,8 @@ async def test_concurrent_edits_of_one_version_let_exactly_one_win(
     assert winner["version"] == 2
 
 
-async def test_concurrent_edits_without_if_match_all_apply(
-    api: httpx.AsyncClient, request: pytest.FixtureRequest, database_url: str
-) -> None:
-    xfail_on_postgresql(request, database_url, SKIP_LOCKED_BUG)
+async def test_concurrent_edits_without_if_match_all_apply(api: httpx.AsyncClient) -> None:
+    # On PostgreSQL the edits queue on the row lock; none may find the task "missing" meanwhile.
     task = await create_task(api)
     patches = [{"priority": 7}, {"description": "d"}, {"tags": ["t"]}, {"queue": "q"}]
     responses = await asyncio.gather(*(api.patch(f"/api/tasks/{task['id']}", json=p) for p in patches))
