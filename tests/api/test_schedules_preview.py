@@ -191,24 +191,18 @@ async def test_an_invalid_preview_is_422_naming_the_field(
     assert_problem(await api.post(PREVIEW, json=body), 422, field=field, mentions=mentions)
 
 
-# --- the edges of the calendar (domain bugs, see the xfail reasons) ----------------------------
+# --- the edges of the calendar: schedules live in the years 1970-9000 -------------------------
 
 EDGE_CASES = [
     pytest.param(
         {"schedule": {"type": "interval", "seconds": 31_622_400}, "after": "9999-12-31T00:00:00Z"},
+        "after",
         id="interval-past-9999",
-        marks=pytest.mark.xfail(
-            reason="domain/schedules.py _interval_slot: base + k*interval raises OverflowError past "
-            "9999-12-31 instead of ending the schedule",
-            strict=True,
-        ),
     ),
     pytest.param(
         {"schedule": {"type": "cron", "expression": "@yearly"}, "after": "9999-06-01T00:00:00Z"},
+        "after",
         id="cron-past-9999",
-        marks=pytest.mark.xfail(
-            reason="domain/cron.py fire_times: cronsim raises OverflowError past 9999-12-31", strict=True
-        ),
     ),
     pytest.param(
         {
@@ -216,20 +210,13 @@ EDGE_CASES = [
             "after": "9999-12-31T00:00:00Z",
             "count": 100,
         },
+        "after",
         id="dst-notes-past-9999",
-        marks=pytest.mark.xfail(
-            reason="domain/cron.py transitions: cursor + 1 day raises OverflowError near 9999-12-31",
-            strict=True,
-        ),
     ),
     pytest.param(
         {"schedule": {"type": "once", "at": "0001-01-01T00:00:00+01:00"}},
+        "schedule.at",
         id="once-before-year-1-utc",
-        marks=pytest.mark.xfail(
-            reason="domain/schedules.py _iter_slots/_when: once.at 0001-01-01T00:00+01:00 converted to UTC "
-            "raises OverflowError; the model should refuse it (422 naming schedule.at)",
-            strict=True,
-        ),
     ),
     pytest.param(
         {
@@ -237,14 +224,30 @@ EDGE_CASES = [
             "after": "0001-01-01T00:00:00Z",
             "count": 2,
         },
+        "after",
         id="cron-in-year-1",
+    ),
+    pytest.param(
+        {"schedule": {"type": "interval", "seconds": 60, "end_at": "9500-01-01T00:00:00Z"}},
+        "schedule.end_at",
+        id="window-ends-after-9000",
     ),
 ]
 
 
-@pytest.mark.parametrize("body", EDGE_CASES)
-async def test_dates_at_the_edge_of_the_calendar_are_not_a_500(
-    server_api: httpx.AsyncClient, body: dict[str, Any]
+@pytest.mark.parametrize(("body", "field"), EDGE_CASES)
+async def test_dates_at_the_edge_of_the_calendar_are_refused_by_name(
+    server_api: httpx.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
+    assert_problem(await server_api.post(PREVIEW, json=body), 422, field=field, mentions="between the years")
+
+
+async def test_the_last_supported_year_still_previews(server_api: httpx.AsyncClient) -> None:
+    body = {
+        "schedule": {"type": "cron", "expression": "@yearly", "timezone": "Pacific/Kiritimati"},
+        "after": "9000-06-01T00:00:00Z",
+        "count": 3,
+    }
     response = await server_api.post(PREVIEW, json=body)
-    assert response.status_code < 500, response.text
+    assert response.status_code == 200, response.text
+    assert [t["utc"][:4] for t in response.json()["fire_times"]] == ["9000", "9001", "9002"]

@@ -647,3 +647,22 @@ def test_lord_howe_notes_show_the_half_hour_shift() -> None:
         "2026-10-04: clocks go forward 02:00→02:30 (Australia/Lord_Howe); runs keep their real cadence, "
         "so the 02:00 and 02:15 runs do not happen that day."
     ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "once", "at": "1969-12-31T23:59:59Z"},
+        {"type": "once", "at": "0001-01-01T00:00:00+01:00"},
+        {"type": "interval", "seconds": 60, "start_at": "9001-01-01T00:00:00Z"},
+        {"type": "cron", "expression": "* * * * *", "end_at": "9999-12-31T23:59:59+14:00"},
+    ],
+)
+def test_times_outside_the_supported_years_are_refused(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="between the years 1970 and 9000"):
+        TypeAdapter(Schedule).validate_python(body)
+
+
+def test_the_supported_years_include_their_edges() -> None:
+    TypeAdapter(Schedule).validate_python({"type": "once", "at": "1970-01-01T00:00:00Z"})
+    TypeAdapter(Schedule).validate_python({"type": "once", "at": "9000-12-31T23:59:59Z"})

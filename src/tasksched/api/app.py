@@ -17,6 +17,8 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
+from starlette.requests import Request
+from starlette.routing import Match, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -102,6 +104,17 @@ def create_app(
     return app
 
 
+class _OutsideApi(Route):
+    """The UI's catch-all route, which never claims a path under /api: an unknown API path, with
+    any method, is then a plain 404 problem rather than a 405 from this route."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path == "/api" or path.startswith("/api/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 class _ImmutableAssets(StaticFiles):
     """The build names assets by their content's hash, so a browser may keep them for good."""
 
@@ -118,10 +131,8 @@ def _mount_ui(app: FastAPI) -> None:
     if (WEB_DIR / "assets").is_dir():
         app.mount("/assets", _ImmutableAssets(directory=WEB_DIR / "assets"), name="assets")
 
-    @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
-    async def ui(path: str) -> Response:
-        if path.startswith("api/") or path == "api":
-            return errors.problem(404, "Not found", f"no API endpoint at /{path}")
+    async def ui(request: Request) -> Response:
+        path: str = request.path_params["path"]
         candidate = (WEB_DIR / path).resolve()
         if path and candidate.is_file() and WEB_DIR in candidate.parents:
             return FileResponse(candidate)
@@ -130,3 +141,7 @@ def _mount_ui(app: FastAPI) -> None:
         return errors.problem(
             404, "Not found", "the web UI is not built; run scripts/build-ui (the API is under /api)"
         )
+
+    app.router.routes.append(
+        _OutsideApi("/{path:path}", ui, methods=["GET", "HEAD"], include_in_schema=False)
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from tasksched.domain.base import StrictModel
 from tasksched.domain.runs import Run
-from tasksched.domain.schedules import Schedule
+from tasksched.domain.schedules import Schedule, ScheduleTime
 from tasksched.services.keys import Role
 from tasksched.store.mapping import TaskView
 
@@ -26,7 +26,7 @@ class RunPage(BaseModel):
 class PreviewRequest(StrictModel):
     schedule: Schedule
     count: int = Field(default=10, ge=1, le=100)
-    after: AwareDatetime | None = Field(
+    after: ScheduleTime | None = Field(
         default=None, description="Start of the preview window (with a UTC offset); default now."
     )
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
 from tasksched.domain import cron
 from tasksched.domain.base import StrictModel
@@ -28,14 +28,37 @@ MAX_DST_NOTES = 12
 _NOTE_HORIZON = timedelta(days=366)
 
 
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 9000
+
+
+def _within_calendar(value: datetime) -> datetime:
+    """Keep schedule times where every computation stays inside Python's calendar (years 1-9999).
+
+    Slots are computed up to a year or so past a given time, in UTC and in the schedule's zone;
+    near the calendar's edges that overflows. No real schedule needs those years.
+    """
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+ScheduleTime = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
+"""A timezone-aware time in the years schedules support."""
+
+
 class OnceSchedule(StrictModel):
     type: Literal["once"] = "once"
-    at: AwareDatetime
+    at: ScheduleTime
 
 
 class _Window(StrictModel):
-    start_at: AwareDatetime | None = None
-    end_at: AwareDatetime | None = None
+    start_at: ScheduleTime | None = None
+    end_at: ScheduleTime | None = None
     jitter_seconds: float = Field(default=0, ge=0, le=MAX_JITTER_SECONDS)
 
     @model_validator(mode="after")
