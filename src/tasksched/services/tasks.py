@@ -12,6 +12,7 @@ from tasksched import registry
 from tasksched.domain import schedules
 from tasksched.domain.actions import PythonAction, ShellAction
 from tasksched.domain.runs import RunStatus, RunTrigger
+from tasksched.domain.secrets import restore_masked
 from tasksched.domain.tasks import TaskPatch, TaskSpec
 from tasksched.errors import InvalidInput, NotFound, PreconditionFailed
 from tasksched.services.context import Context
@@ -154,6 +155,7 @@ class TaskService:
     # -- writes --------------------------------------------------------------------------------
 
     async def create(self, spec: TaskSpec) -> TaskView:
+        spec = _with_secrets_restored(spec, None)
         self.check_allowed(spec)
         now = self.ctx.clock.now()
         anchor = _whole_second(now)
@@ -195,7 +197,7 @@ class TaskService:
                     current_version=row["version"],
                 )
             old = spec_from_row(row)
-            new: TaskSpec = make_spec(old)
+            new: TaskSpec = _with_secrets_restored(make_spec(old), old)
             if new.action != old.action:
                 self.check_allowed(new)
             values = await self._change_values(tx, row, old, new)
@@ -277,3 +279,13 @@ class TaskService:
 def _whole_second(when: datetime) -> datetime:
     """Interval slots count from a whole second, so their times read cleanly (12:00:05, not 12:00:05.3297)."""
     return when.replace(microsecond=0)
+
+
+def _with_secrets_restored(spec: TaskSpec, old: TaskSpec | None) -> TaskSpec:
+    """Secret values come back masked; a task sent back with a mask keeps its stored value."""
+    try:
+        action = restore_masked(spec.action, old.action if old else None)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise InvalidInput(message, field=field) from None
+    return spec if action is spec.action else spec.model_copy(update={"action": action})

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from tasksched.domain import schedules
 from tasksched.domain.runs import Run
 from tasksched.domain.schedules import Schedule
+from tasksched.domain.secrets import mask_action
 from tasksched.domain.tasks import Task, TaskSpec
 
 _schedule_adapter: TypeAdapter[Schedule] = TypeAdapter(Schedule)
@@ -72,6 +73,7 @@ def task_document(row: dict[str, Any]) -> dict[str, Any]:
     tasks. A test checks that this equals ``TaskView``'s own serialisation.
     """
     doc = {name: row[name] for name in _SPEC_FIELDS}
+    doc["action"] = mask_action(row["action"])  # secrets are write-only
     last_run = None
     if row.get("last_run_id") is not None:
         last_run = {"id": row["last_run_id"], "status": row["last_run_status"], "at": iso(row["last_run_at"])}

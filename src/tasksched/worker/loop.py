@@ -20,6 +20,7 @@ import structlog
 
 from tasksched.aio import wait_any
 from tasksched.domain.runs import RunStatus
+from tasksched.domain.secrets import redact, secret_values
 from tasksched.services.context import Context
 from tasksched.services.events import RUN_CANCEL_REQUESTED, RUN_CREATED
 from tasksched.services.execution import PREFETCH, ClaimedRun, ExecutionService, Outcome
@@ -220,7 +221,7 @@ class Worker:
                 run=run,
                 status=status,
                 finished_at=self.ctx.clock.now(),
-                output=ectx.output.text() or None,
+                output=redact(ectx.output.text(), secret_values(run.action)) or None,
                 error=result.error,
                 exit_code=result.exit_code,
                 http_status=result.http_status,
@@ -280,7 +281,9 @@ class Worker:
             version = active.ectx.output.version
             if version != active.flushed_version:
                 active.flushed_version = version
-                outputs.append((active.run.id, active.ectx.output.text()))
+                outputs.append(
+                    (active.run.id, redact(active.ectx.output.text(), secret_values(active.run.action)))
+                )
         ids = [a.run.id for a in running]
         held, cancel = await self.execution.heartbeat(self.name, ids, outputs, running=len(self._active))
         finishing = {o.run.id for o in self._outcomes}
