@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
 
 from tasksched.errors import Forbidden, InvalidInput, Unauthorized
@@ -48,13 +48,12 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def current_principal(
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    access_token: Annotated[
-        str | None, Query(include_in_schema=False, description="For EventSource, which cannot set headers")
-    ] = None,
-) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """The caller, from ``Authorization: Bearer <key>`` or ``?access_token=<key>`` (for EventSource,
+    which cannot set headers). Read straight from the request: this runs on every call."""
+    authorization = request.headers.get("authorization")
+    access_token = request.query_params.get("access_token")
+    services: Services = request.app.state.services
     key: str | None = None
     if authorization:
         scheme, _, value = authorization.partition(" ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -69,6 +70,7 @@ class KeyService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lookups: dict[str, asyncio.Future[Principal | None]] = {}
 
     async def create(self, name: str, role: Role, *, key: str | None = None) -> tuple[ApiKey, str]:
         """A new key and its secret value, which is never stored and never shown again."""
@@ -122,24 +124,34 @@ class KeyService:
     async def authenticate(self, key: str) -> Principal:
         digest = hash_key(key)
         cached = self._cache.get(digest)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             principal = cached[1]
         else:
-            async with self.ctx.db.read() as tx:
-                row = await key_store.find_active_by_hash(tx, digest)
-            principal = (
-                Principal(key_id=row["id"], name=row["name"], role=Role(row["role"]), prefix=row["prefix"])
-                if row
-                else None
-            )
-            if principal is not None:
-                await self._touch(principal.key_id)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (now + AUTH_CACHE_SECONDS, principal)
+            # When the cached answer expires under load, every request in flight would look the key
+            # up (and record its use) at once: one lookup serves them all.
+            pending = self._lookups.get(digest)
+            if pending is None:
+                pending = asyncio.ensure_future(self._look_up(digest))
+                self._lookups[digest] = pending
+                pending.add_done_callback(lambda _f: self._lookups.pop(digest, None))
+            principal = await asyncio.shield(pending)
         if principal is None:
             raise Unauthorized("the API key is unknown or revoked")
+        return principal
+
+    async def _look_up(self, digest: str) -> Principal | None:
+        async with self.ctx.db.read() as tx:
+            row = await key_store.find_active_by_hash(tx, digest)
+        principal = (
+            Principal(key_id=row["id"], name=row["name"], role=Role(row["role"]), prefix=row["prefix"])
+            if row
+            else None
+        )
+        if principal is not None:
+            await self._touch(principal.key_id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (time.monotonic() + AUTH_CACHE_SECONDS, principal)
         return principal
 
     async def _touch(self, key_id: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -62,7 +62,22 @@ async def list_tasks(
             q=q, tag=tag, enabled=enabled, last_status=last_status, sort=sort, limit=limit, offset=offset
         )
     )
-    return Response(orjson.dumps({"items": items, "total": total}), media_type="application/json")
+    return Response(_encoded_page(items, total), media_type="application/json")
+
+
+# The service hands out the same page object until the data changes: encode each page once.
+_ENCODED: dict[int, tuple[list[dict[str, Any]], int, bytes]] = {}
+
+
+def _encoded_page(items: list[dict[str, Any]], total: int) -> bytes:
+    hit = _ENCODED.get(id(items))
+    if hit is not None and hit[0] is items and hit[1] == total:
+        return hit[2]
+    body = orjson.dumps({"items": items, "total": total})
+    if len(_ENCODED) >= 64:
+        _ENCODED.clear()
+    _ENCODED[id(items)] = (items, total, body)  # holding ``items`` keeps its id from being reused
+    return body
 
 
 @router.post("", status_code=201, response_model=TaskView, summary="Create a task")
