@@ -61,12 +61,23 @@ async def _seed(url: str, count: int) -> None:
         await ctx.close()
 
 
+def _spread_script(folder: Path, count: int) -> Path:
+    """A wrk script asking for a random page of 50 each time, so pages are rarely served twice."""
+    script = folder / "spread.lua"
+    script.write_text(
+        "request = function()\n"
+        f'  return wrk.format(nil, "/api/tasks?limit=50&offset=" .. math.random(0, {count // 50 - 1}) * 50)\n'
+        "end\n"
+    )
+    return script
+
+
 def _ms(text: str) -> float:
     number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-async def main_async(backend: str, count: int, seconds: int) -> None:
+async def main_async(backend: str, count: int, seconds: int, spread: bool) -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     async with fresh_database(backend) as url:
@@ -94,6 +105,7 @@ async def main_async(backend: str, count: int, seconds: int) -> None:
                     "--latency",
                     "-H",
                     f"Authorization: Bearer {KEY}",
+                    *(["-s", str(_spread_script(folder, count))] if spread else []),
                     f"{base}/api/tasks?limit=50",
                 ],
                 capture_output=True,
@@ -105,7 +117,7 @@ async def main_async(backend: str, count: int, seconds: int) -> None:
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     print(
-        f"{backend}: GET /api/tasks?limit=50 of {count} tasks, 64 connections, {seconds} s: "
+        f"{backend}: GET /api/tasks?limit=50{' at random offsets' if spread else ''} of {count} tasks, 64 connections, {seconds} s: "
         f"p50 {_ms(percentiles['50']):.1f} ms, p90 {_ms(percentiles['90']):.1f} ms, p99 {_ms(percentiles['99']):.1f} ms, "
         f"{float(rate.group(1)) if rate else 0:.0f} req/s, errors {errors.group(1) if errors else 0}, server RSS {rss_kb / 1024:.0f} MB"
     )
@@ -116,8 +128,13 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="ask for a random page each time (offsets across all tasks): measures uncached pages",
+    )
     args = parser.parse_args()
-    asyncio.run(main_async(args.backend, args.tasks, args.seconds))
+    asyncio.run(main_async(args.backend, args.tasks, args.seconds, args.spread))
 
 
 if __name__ == "__main__":
