@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import bulk_tasks, fresh_database, open_context
+from bench.common import bulk_tasks, fresh_database, open_context, rss_mb
 from tasksched.domain.schedules import CronSchedule
 from tasksched.domain.tasks import TaskSpec
 from tasksched.services.keys import KeyService, Role
@@ -112,14 +112,14 @@ async def main_async(backend: str, count: int, seconds: int, spread: bool) -> No
                 text=True,
                 check=True,
             ).stdout
-            rss_kb = int(Path(f"/proc/{server.popen.pid}/status").read_text().split("VmRSS:")[1].split()[0])
+            rss = rss_mb(server.popen.pid)
     percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     print(
         f"{backend}: GET /api/tasks?limit=50{' at random offsets' if spread else ''} of {count} tasks, 64 connections, {seconds} s: "
         f"p50 {_ms(percentiles['50']):.1f} ms, p90 {_ms(percentiles['90']):.1f} ms, p99 {_ms(percentiles['99']):.1f} ms, "
-        f"{float(rate.group(1)) if rate else 0:.0f} req/s, errors {errors.group(1) if errors else 0}, server RSS {rss_kb / 1024:.0f} MB"
+        f"{float(rate.group(1)) if rate else 0:.0f} req/s, errors {errors.group(1) if errors else 0}, server RSS {rss:.0f} MB"
     )
 
 

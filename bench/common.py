@@ -45,6 +45,11 @@ def sync_noop() -> None:
     return None
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB."""
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+
+
 async def _pg(sql: str) -> None:
     import asyncpg
 

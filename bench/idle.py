@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from bench.api_latency import KEY, _specs
-from bench.common import bulk_tasks, fresh_database, open_context
+from bench.common import bulk_tasks, fresh_database, open_context, rss_mb
 from tasksched.services.keys import KeyService, Role
 from tests.helpers.processes import free_port, tasksched
 
@@ -28,10 +28,6 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def rss_mb(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
 
 
 async def seed(url: str, count: int) -> None:
