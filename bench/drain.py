@@ -30,7 +30,7 @@ async def drain(backend: str, runs: int, function: str, concurrency: int) -> dic
             (task_id,) = await bulk_tasks(ctx, [spec], [None])
             await bulk_runs(ctx, task_id, "noop", runs)
             executors = ExecutorSet(ctx.settings)
-            worker = Worker(ctx, executors, burst=True)
+            worker = Worker(ctx, executors, queues=ctx.settings.queue_list, burst=True)
             started, cpu_started = time.perf_counter(), time.process_time()
             stats = await worker.run()
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started

@@ -45,7 +45,7 @@ async def lateness(backend: str, count: int, concurrency: int) -> list[float]:
                 await task_store.advance(tx, [{"id": i, "next_run_at": due} for i in ids])
             scheduler = Scheduler(ctx)
             executors = ExecutorSet(ctx.settings)
-            worker = Worker(ctx, executors)
+            worker = Worker(ctx, executors, queues=ctx.settings.queue_list)
             loops = [asyncio.create_task(scheduler.run()), asyncio.create_task(worker.run())]
             service = RunService(ctx)
             while True:

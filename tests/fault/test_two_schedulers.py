@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tasksched.config import Settings
+from tasksched.domain.runs import RunStatus
 from tasksched.domain.tasks import TaskSpec
 from tasksched.runtime import start_relay
 from tasksched.services.context import Context
@@ -51,7 +52,7 @@ async def _create(url: str) -> list[int]:
         await ctx.close()
 
 
-async def _slots(url: str, task_ids: list[int]) -> dict[int, list[tuple[object, str]]]:
+async def _slots(url: str, task_ids: list[int]) -> dict[int, list[tuple[datetime, RunStatus]]]:
     ctx = Context.open(Settings(database_url=url))
     try:
         out = {}
@@ -79,7 +80,7 @@ def test_two_schedulers_never_double_fire(pg_url: str, tmp_path: Path) -> None:
         times = [t for t, _ in runs]
         assert len(times) == len(set(times)), f"task {task_id} fired a slot twice"
         assert len(times) >= 4, f"task {task_id} fired only {len(times)} slots in 5 s"
-        gaps = {b - a for a, b in itertools.pairwise(times)}  # type: ignore[operator]
+        gaps = {b - a for a, b in itertools.pairwise(times)}
         assert gaps == {timedelta(seconds=1)}, f"task {task_id} skipped or doubled a slot: {gaps}"
         assert {status for _, status in runs} == {"queued"}
     for proc in (a, b):

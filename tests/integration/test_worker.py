@@ -209,3 +209,37 @@ async def test_many_runs_all_recorded(frozen_ctx: Context, make_task: Any) -> No
     assert stats.finished == 300
     _, total = await service.list(RunQuery(task_id=task.id, statuses=[RunStatus.SUCCEEDED]))
     assert total == 300
+
+
+async def test_leases_of_runs_awaiting_their_outcome_record_are_renewed(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
+    """A run whose work is done but whose outcome the database has not taken yet (a slow commit)
+    is still the worker's: its lease is renewed, so the reaper does not fail and retry it, and its
+    outcome lands once the database answers."""
+    task = await make_task(action={"type": "python", "function": "tests.async_noop"})
+    run = await RunService(frozen_ctx).run_now(task.id)
+    executors = ExecutorSet(frozen_ctx.settings)
+    worker = Worker(frozen_ctx, executors, burst=True)
+    record = worker.execution.finish
+    writing, database_answers = asyncio.Event(), asyncio.Event()
+
+    async def slow_finish(name: str, outcomes: Any) -> set[int]:
+        writing.set()
+        await database_answers.wait()
+        return await record(name, outcomes)
+
+    worker.execution.finish = slow_finish  # type: ignore[method-assign,assignment]
+    working = asyncio.create_task(worker.run())
+    await asyncio.wait_for(writing.wait(), 10)
+    assert worker.running == 0  # its slot is free already
+    clock.advance(frozen_ctx.settings.lease_seconds - 1)
+    await worker.heartbeat()
+    clock.advance(frozen_ctx.settings.lease_seconds - 1)
+    assert await ExecutionService(frozen_ctx).reap() == 0
+    database_answers.set()
+    stats = await asyncio.wait_for(working, 10)
+    await executors.aclose()
+    assert stats.finished == 1
+    recorded = await RunService(frozen_ctx).get(run.id)
+    assert (recorded.status, recorded.attempt) == ("succeeded", 1)

@@ -121,8 +121,8 @@ async def test_due_tasks_go_to_one_scheduler(db: Database, other_db: Database) -
 
 
 async def test_finishing_waits_for_the_workers_own_heartbeat(db: Database, other_db: Database) -> None:
-    """A heartbeat transaction renewing a lease must not make ``owned_running`` (the finishing
-    transaction's check) answer "not yours": the worker would drop the outcome, and the reaper would
+    """A heartbeat transaction renewing a lease must not make finishing (which records only the
+    runs the worker holds) answer "not yours": the worker would drop the outcome, and the reaper would
     later fail and retry a run that had succeeded."""
     async with db.write() as tx:
         task = await add_task(tx)
@@ -141,11 +141,9 @@ async def test_finishing_waits_for_the_workers_own_heartbeat(db: Database, other
     async def finish() -> set[int]:
         await renewing.wait()
         async with other_db.write() as tx:
-            owned = await run_store.owned_running(tx, "w", [run_id])
-            await run_store.finish(
-                tx, [{"id": i, "status": "succeeded", "finished_at": at(1)} for i in owned]
+            return await run_store.finish(
+                tx, [{"id": run_id, "status": "succeeded", "finished_at": at(1)}], worker="w"
             )
-        return owned
 
     beat, done = asyncio.create_task(heartbeat()), asyncio.create_task(finish())
     await renewing.wait()

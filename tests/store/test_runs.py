@@ -223,13 +223,25 @@ async def held(db: Database) -> dict[str, int]:
     return dict(zip(["w1a", "w1b", "w2", "queued", "done"], [r["id"] for r in rows], strict=True))
 
 
-async def test_owned_running(db: Database, held: dict[str, int]) -> None:
+async def test_finish_for_a_worker_records_only_the_runs_it_holds(db: Database, held: dict[str, int]) -> None:
     everything = [*held.values(), 9999]
+    before = await all_runs(db)
     async with db.write() as tx:
-        assert await run_store.owned_running(tx, "w1", everything) == {held["w1a"], held["w1b"]}
-        assert await run_store.owned_running(tx, "w2", everything) == {held["w2"]}
-        assert await run_store.owned_running(tx, "w3", everything) == set()
-        assert await run_store.owned_running(tx, "w1", []) == set()
+        assert await run_store.finish(tx, [], worker="w1") == set()
+        assert (
+            await run_store.finish(
+                tx, [{"id": i, "status": "failed", "finished_at": at(1)} for i in everything], worker="w3"
+            )
+            == set()
+        )
+        recorded = await run_store.finish(
+            tx, [{"id": i, "status": "succeeded", "finished_at": at(1)} for i in everything], worker="w1"
+        )
+    assert recorded == {held["w1a"], held["w1b"]}
+    after = await all_runs(db)
+    assert {after[i]["status"] for i in recorded} == {"succeeded"}
+    for name in ("w2", "queued", "done"):
+        assert after[held[name]] == before[held[name]], name
 
 
 async def test_finish_records_outcomes_of_running_runs_only(db: Database, held: dict[str, int]) -> None:
@@ -245,8 +257,8 @@ async def test_finish_records_outcomes_of_running_runs_only(db: Database, held: 
     }
     before = await all_runs(db)
     async with db.write() as tx:
-        await run_store.finish(tx, [])
-        await run_store.finish(
+        assert await run_store.finish(tx, []) == set()
+        recorded = await run_store.finish(
             tx,
             [
                 {"id": held["w1a"], **outcome},
@@ -255,6 +267,7 @@ async def test_finish_records_outcomes_of_running_runs_only(db: Database, held: 
                 {"id": held["done"], **outcome},  # finished already: left alone
             ],
         )
+    assert recorded == {held["w1a"], held["w1b"]}
     after = await all_runs(db)
     assert {k: after[held["w1a"]][k] for k in outcome} == outcome
     assert after[held["w1a"]]["lease_until"] is None

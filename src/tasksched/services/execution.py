@@ -138,9 +138,7 @@ class ExecutionService:
         if not outcomes:
             return set()
         async with self.ctx.db.write() as tx:
-            held = await run_store.owned_running(tx, worker, [o.run.id for o in outcomes])
-            done = [o for o in outcomes if o.run.id in held]
-            await run_store.finish(
+            held = await run_store.finish(
                 tx,
                 [
                     {
@@ -153,22 +151,18 @@ class ExecutionService:
                         "output": o.output,
                         "error": o.error,
                     }
-                    for o in done
+                    for o in outcomes
                 ],
+                worker=worker,
             )
+            done = [o for o in outcomes if o.run.id in held]
             retries = [
                 row
                 for o in done
                 if (row := self._retry_row(o.run, o.status, o.finished_at, o.retry_after)) is not None
             ]
             inserted = await run_store.insert(tx, retries)
-            await task_store.record_last_runs(
-                tx,
-                [
-                    {"id": o.run.task_id, "run_id": o.run.id, "status": o.status.value, "at": o.finished_at}
-                    for o in done
-                ],
-            )
+            await task_store.record_last_runs(tx, _latest_per_task(done))
         events = (
             [_event(o.run.id, o.run.task_id, o.status.value) for o in done]
             if self.ctx.bus.wants(RUN_UPDATED)

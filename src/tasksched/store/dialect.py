@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 
 def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -35,6 +39,33 @@ def lock_rows(conn: AsyncConnection, select: sa.Select[Any], *, skip_locked: boo
     return select
 
 
+def lock_first(conn: AsyncConnection, update: sa.Update, rows: sa.Select[Any]) -> sa.Update:
+    """Have an UPDATE lock the rows of ``rows`` (one key column) first, in its order, and touch only them.
+
+    PostgreSQL locks an UPDATE's rows in whatever order its plan visits them; two transactions
+    updating overlapping sets in different orders can deadlock. Locking them first in a fixed order
+    (a materialized ``SELECT … FOR UPDATE``) makes the second one wait instead. SQLite has one writer
+    at a time and needs nothing.
+    """
+    if conn.dialect.name != "postgresql":
+        return update
+    (key,) = rows.selected_columns
+    locked = rows.with_for_update().cte("locked").prefix_with("MATERIALIZED")
+    return update.add_cte(locked).where(key == locked.c[key.name])
+
+
+def unindexed(conn: AsyncConnection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The column in a form SQLite's planner will not look up through an index (the unary ``+``).
+
+    For a join against a batch (``rows_source``), SQLite would otherwise drive the join from an
+    index on a condition such as ``status = 'running'`` and scan the batch once per matching row,
+    instead of looking each batch row up by primary key. PostgreSQL plans this well by itself.
+    """
+    if conn.dialect.name != "sqlite":
+        return column
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
 def hour_bucket(conn: AsyncConnection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
     """The start of the hour a timestamp falls in, as ISO text, for per-hour charts."""
     if conn.dialect.name == "postgresql":
@@ -42,3 +73,31 @@ def hour_bucket(conn: AsyncConnection, column: sa.ColumnElement[Any]) -> sa.Colu
             sa.func.date_trunc("hour", sa.func.timezone("UTC", column)), 'YYYY-MM-DD"T"HH24:00:00'
         )
     return sa.func.strftime("%Y-%m-%dT%H:00:00", column)
+
+
+def rows_source(
+    conn: AsyncConnection, name: str, columns: Sequence[sa.ColumnClause[Any]], rows: Sequence[Sequence[Any]]
+) -> sa.FromClause:
+    """A batch of rows as a table to join against, in one statement whatever the batch size.
+
+    The SQL text stays the same for every batch (so it is compiled and prepared once): PostgreSQL
+    gets one array per column through ``unnest``; SQLite one JSON document read by ``json_each``,
+    with each value first put in the form the column's type stores (timestamps as fixed text).
+    """
+    names = [c.name for c in columns]
+    if conn.dialect.name == "postgresql":
+        arrays = [
+            sa.bindparam(f"{name}_{c.name}", [row[i] for row in rows], type_=postgresql.ARRAY(c.type))
+            for i, c in enumerate(columns)
+        ]
+        return sa.func.unnest(*arrays).table_valued(*columns).render_derived(name=name)
+    processors = [c.type.bind_processor(conn.dialect) for c in columns]
+    document = orjson.dumps(
+        [[p(v) if p else v for p, v in zip(processors, row, strict=True)] for row in rows]
+    ).decode()
+    each = sa.func.json_each(sa.bindparam(f"{name}_rows", document, type_=sa.Text)).table_valued("value")
+    fields = [
+        sa.type_coerce(sa.func.json_extract(each.c.value, f"$[{i}]"), c.type).label(names[i])
+        for i, c in enumerate(columns)
+    ]
+    return sa.select(*fields).subquery(name)

@@ -9,7 +9,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from tasksched.store import Tx
-from tasksched.store.dialect import hour_bucket, insert_ignoring_conflicts, lock_rows
+from tasksched.store.dialect import (
+    hour_bucket,
+    insert_ignoring_conflicts,
+    lock_first,
+    lock_rows,
+    rows_source,
+    unindexed,
+)
 from tasksched.store.tables import UTCDateTime, runs
 
 RunRow = dict[str, Any]
@@ -132,72 +139,67 @@ async def claim(
     return [dict(r) for r in (await tx.execute(stmt)).mappings()]
 
 
-async def owned_running(tx: Tx, worker: str, run_ids: Sequence[int]) -> set[int]:
-    """Which of these runs ``worker`` still holds (locked for the finishing transaction).
+_OUTCOME_COLUMNS: list[sa.ColumnClause[Any]] = [
+    sa.column("id", sa.BigInteger),
+    sa.column("status", sa.String),
+    sa.column("finished_at", UTCDateTime),
+    sa.column("duration_ms", sa.BigInteger),
+    sa.column("exit_code", sa.Integer),
+    sa.column("http_status", sa.Integer),
+    sa.column("output", sa.Text),
+    sa.column("error", sa.Text),
+    sa.column("reason", sa.Text),
+]
 
-    Waits for a row another transaction has locked rather than skipping it: the lock may be the
-    worker's own heartbeat renewing the lease, and a skipped run would count as lost (the worker
-    drops the outcome; the reaper later fails and retries a run that had succeeded). Locks are
-    taken in id order, which keeps deadlocks with other batches unlikely.
+
+async def finish(tx: Tx, outcomes: Sequence[dict[str, Any]], *, worker: str | None = None) -> set[int]:
+    """Record outcomes of running runs: [{"id", "status", "finished_at", "duration_ms", …}].
+
+    With ``worker``, only runs that worker still holds are recorded (a worker that lost its lease
+    cannot overwrite what the reaper decided). Returns the ids recorded. One statement for the whole
+    batch. On PostgreSQL the rows are locked first, in id order, so that two transactions finishing
+    or renewing overlapping runs wait for each other instead of deadlocking; and a row locked by
+    the worker's own heartbeat is waited for, not skipped (a skipped run would count as lost).
     """
-    if not run_ids:
-        return set()
-    query = (
-        sa.select(runs.c.id)
-        .where(runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
-        .order_by(runs.c.id)
-    )
-    return {int(r) for r in (await tx.execute(lock_rows(tx, query, skip_locked=False))).scalars()}
-
-
-async def finish(tx: Tx, outcomes: Sequence[dict[str, Any]]) -> None:
-    """Record outcomes of runs the caller owns: [{"id", "status", "finished_at", "duration_ms", …}]."""
     if not outcomes:
-        return
+        return set()
+    source = rows_source(
+        tx,
+        "outcome",
+        _OUTCOME_COLUMNS,
+        [[o["id"], *(o.get(c.name) for c in _OUTCOME_COLUMNS[1:])] for o in outcomes],
+    )
+    held: list[sa.ColumnElement[bool]] = [unindexed(tx, runs.c.status) == "running"]
+    if worker is not None:
+        held.append(unindexed(tx, runs.c.worker) == worker)
+    in_id_order = sa.select(runs.c.id).where(runs.c.id.in_(sa.select(source.c.id)), *held).order_by(runs.c.id)
+    stmt = lock_first(tx, sa.update(runs), in_id_order)
     stmt = (
-        sa.update(runs)
-        .where(runs.c.id == sa.bindparam("b_id"), runs.c.status == "running")
+        stmt.where(runs.c.id == source.c.id, *held)
         .values(
-            status=sa.bindparam("b_status"),
-            finished_at=sa.bindparam("b_finished_at"),
-            duration_ms=sa.bindparam("b_duration_ms"),
-            exit_code=sa.bindparam("b_exit_code"),
-            http_status=sa.bindparam("b_http_status"),
-            output=sa.bindparam("b_output"),
-            error=sa.bindparam("b_error"),
-            reason=sa.bindparam("b_reason"),
+            status=source.c.status,
+            finished_at=source.c.finished_at,
+            duration_ms=source.c.duration_ms,
+            exit_code=source.c.exit_code,
+            http_status=source.c.http_status,
+            output=source.c.output,
+            error=source.c.error,
+            reason=source.c.reason,
             lease_until=None,
         )
+        .returning(runs.c.id)
     )
-    await tx.execute(
-        stmt,
-        [
-            {
-                "b_id": o["id"],
-                "b_status": o["status"],
-                "b_finished_at": o["finished_at"],
-                "b_duration_ms": o.get("duration_ms"),
-                "b_exit_code": o.get("exit_code"),
-                "b_http_status": o.get("http_status"),
-                "b_output": o.get("output"),
-                "b_error": o.get("error"),
-                "b_reason": o.get("reason"),
-            }
-            for o in outcomes
-        ],
-    )
+    return {int(r) for r in (await tx.execute(stmt)).scalars()}
 
 
 async def extend_leases(tx: Tx, worker: str, run_ids: Sequence[int], lease_until: datetime) -> set[int]:
     """Heartbeat: push the lease of runs the worker still holds; returns those it holds."""
     if not run_ids:
         return set()
-    stmt = (
-        sa.update(runs)
-        .where(runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
-        .values(lease_until=lease_until)
-        .returning(runs.c.id)
-    )
+    held = (runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
+    # Locked in id order, as finishing does: the worker's heartbeat and finisher overlap.
+    stmt = lock_first(tx, sa.update(runs), sa.select(runs.c.id).where(*held).order_by(runs.c.id))
+    stmt = stmt.where(*held).values(lease_until=lease_until).returning(runs.c.id)
     return {int(r) for r in (await tx.execute(stmt)).scalars()}
 
 

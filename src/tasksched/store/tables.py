@@ -150,6 +150,8 @@ runs = sa.Table(
 # In the claim's own order (priority descending), so claiming reads the index instead of sorting
 # every queued run.
 sa.Index("ix_runs_claim", runs.c.status, runs.c.queue, runs.c.priority.desc(), runs.c.available_at, runs.c.id)
+# The same order for workers that take every queue ('*').
+sa.Index("ix_runs_claim_any_queue", runs.c.status, runs.c.priority.desc(), runs.c.available_at, runs.c.id)
 
 api_keys = sa.Table(
     "api_keys",

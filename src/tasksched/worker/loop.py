@@ -2,7 +2,10 @@
 
 - Claims take up to the free concurrency at once, highest priority first (one transaction).
 - Outcomes are recorded by one finisher task: while a batch is being written, the next one fills
-  up, so the database sees one transaction per batch rather than one per run.
+  up, so the database sees one transaction per batch rather than one per run. A run's slot is free
+  as soon as its work ends: claiming the next runs overlaps with recording the last outcomes (the
+  leases of runs whose outcome is not yet recorded are still renewed). At most twice
+  ``concurrency`` outcomes wait to be recorded; past that, claiming pauses.
 - A heartbeat renews leases, saves live output and picks up cancel requests from other processes.
 - ``stop()`` drains: no new claims, running work gets ``drain_seconds`` to finish, the rest is
   released back to the queue for another worker.
@@ -36,6 +39,9 @@ MAX_CLAIM_BATCH = 500
 REAP_EVERY_BEATS = 5
 FINISH_BATCH = 200
 FINISH_LINGER_SECONDS = 0.002
+# How many finished runs per slot may wait for their outcome to be recorded before claiming pauses:
+# with 2, one batch is written while the next one runs.
+UNRECORDED_PER_SLOT = 2
 
 
 @dataclass
@@ -76,8 +82,12 @@ class Worker:
         self.burst = burst
         self.stats = WorkerStats()
         self._claim_threshold = max(1, self.concurrency // 4)
-        self._active: dict[int, _Active] = {}
-        self._outcomes: list[Outcome] = []
+        self._active: dict[int, _Active] = {}  # executing now: these take the slots
+        self._outcomes: list[Outcome] = []  # waiting for the finisher
+        self._unrecorded: dict[
+            int, Outcome
+        ] = {}  # done, outcome not yet committed (waiting or being written)
+        self._closing = False
         self._outcome_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -116,8 +126,9 @@ class Worker:
             for task in (heartbeat, cancels):
                 task.cancel()
             await asyncio.gather(heartbeat, cancels, return_exceptions=True)
+            # The finisher records what is left, then returns (cancelling it mid-write would lose a batch).
+            self._closing = True
             self._outcome_ready.set()
-            finisher.cancel()
             await asyncio.gather(finisher, return_exceptions=True)
             await self._flush_outcomes()
             with contextlib.suppress(Exception):
@@ -130,6 +141,8 @@ class Worker:
     ) -> None:
         while not self._stopping.is_set():
             free = self.concurrency - len(self._active)
+            if len(self._unrecorded) >= self.concurrency * UNRECORDED_PER_SLOT:
+                free = 0  # the database is behind with outcomes: let it catch up before claiming more
             claimed: list[ClaimedRun] = []
             # While busy, wait until a quarter of the slots are free and claim them in one
             # transaction, rather than one transaction per finished run; when idle, claim at once.
@@ -146,7 +159,7 @@ class Worker:
                 if len(claimed) == min(free, MAX_CLAIM_BATCH):
                     await asyncio.sleep(0)  # let the started runs get going, then claim again
                     continue
-            if self.burst and not claimed and not self._active and not self._outcomes:
+            if self.burst and not claimed and not self._active and not self._unrecorded:
                 return
             timeout = await self._idle_timeout() if free > 0 and not self._active else IDLE_POLL_SECONDS
             self._slot_free.clear()
@@ -216,27 +229,29 @@ class Worker:
             log.warning(
                 "run did not succeed", **fields, status=status.value, error=result.error, ms=elapsed_ms
             )
-        self._outcomes.append(
-            Outcome(
-                run=run,
-                status=status,
-                finished_at=self.ctx.clock.now(),
-                output=redact(ectx.output.text(), secret_values(run.action)) or None,
-                error=result.error,
-                exit_code=result.exit_code,
-                http_status=result.http_status,
-                retry_after=getattr(result, "retry_after", None),
-            )
+        outcome = Outcome(
+            run=run,
+            status=status,
+            finished_at=self.ctx.clock.now(),
+            output=redact(ectx.output.text(), secret_values(run.action)) or None,
+            error=result.error,
+            exit_code=result.exit_code,
+            http_status=result.http_status,
+            retry_after=getattr(result, "retry_after", None),
         )
+        self._active.pop(run.id, None)
+        self._unrecorded[run.id] = outcome
+        self._outcomes.append(outcome)
         self._outcome_ready.set()
+        self._slot_free.set()
 
     # -- finishing -----------------------------------------------------------------------------
 
     async def _finish_forever(self) -> None:
-        while True:
+        while not (self._closing and not self._outcomes):
             await self._outcome_ready.wait()
             self._outcome_ready.clear()
-            if len(self._outcomes) < FINISH_BATCH and len(self._outcomes) < len(self._active):
+            if not self._closing and len(self._outcomes) < FINISH_BATCH and self._active:
                 # Others are about to finish: a moment's wait turns many transactions into one.
                 await asyncio.sleep(FINISH_LINGER_SECONDS)
             await self._flush_outcomes()
@@ -253,7 +268,7 @@ class Worker:
                 await asyncio.sleep(1.0)
                 continue
             for outcome in batch:
-                self._active.pop(outcome.run.id, None)
+                self._unrecorded.pop(outcome.run.id, None)
                 self.stats.finished += 1
                 key = outcome.status.value
                 self.stats.by_status[key] = self.stats.by_status.get(key, 0) + 1
@@ -285,12 +300,13 @@ class Worker:
                     (active.run.id, redact(active.ectx.output.text(), secret_values(active.run.action)))
                 )
         ids = [a.run.id for a in running]
-        held, cancel = await self.execution.heartbeat(self.name, ids, outputs, running=len(self._active))
-        finishing = {o.run.id for o in self._outcomes}
+        # Runs whose outcome is not recorded yet are still ours: their leases must not lapse either.
+        leases = ids + [run_id for run_id in self._unrecorded if run_id not in self._active]
+        held, cancel = await self.execution.heartbeat(self.name, leases, outputs, running=len(self._active))
         for run_id in ids:
             if run_id in cancel:
                 self.cancel_run(run_id, "cancel requested")
-            elif run_id not in held and run_id not in finishing and run_id in self._active:
+            elif run_id not in held and run_id in self._active:
                 # Reaped or deleted: someone else owns its fate now; stop spending effort on it.
                 self.cancel_run(run_id, "lease lost")
 
