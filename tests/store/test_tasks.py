@@ -58,6 +58,20 @@ async def test_insert_returns_the_stored_row(db: Database) -> None:
     assert await tags_of(db, inserted["id"]) == ["a", "b"]
 
 
+async def test_json_the_fast_parser_refuses_reads_back_unchanged(db: Database) -> None:
+    """Stored JSON is read with orjson, which refuses integers beyond 64 bits; those still read back."""
+    kwargs = {"big": 2**70, "negative": -(2**65), "text": "ünïcödé ✓", "nested": [{"x": 1.5}]}
+    values = make_task_values(
+        name="big numbers", action={"type": "python", "function": "f", "kwargs": kwargs}
+    )
+    async with db.write() as tx:
+        inserted = await task_store.insert(tx, values)
+    async with db.read() as tx:
+        fetched = await task_store.get(tx, inserted["id"])
+    assert fetched is not None
+    assert fetched["action"]["kwargs"] == kwargs
+
+
 async def test_insert_many_returns_ids_in_order_and_stores_tags(db: Database) -> None:
     rows = [make_task_values(name=f"bulk-{i:04d}", tags=[f"t{i % 3}"] if i % 2 else []) for i in range(300)]
     async with db.write() as tx:

@@ -40,7 +40,9 @@ class Services:
         )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async, though it awaits nothing: FastAPI runs plain ``def`` dependencies in a thread pool,
+    # a thread hop on every request for a dictionary lookup.
     services: Services = request.app.state.services
     return services
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from tasksched.clock import Clock, SystemClock
 from tasksched.config import Settings
@@ -16,10 +19,24 @@ class Context:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     bus: EventBus = field(default_factory=EventBus)
+    # Bookkeeping writes no request waits for (an API key's last use): held until done.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None) -> Context:
         return cls(db=connect(settings.database_url), settings=settings, clock=clock or SystemClock())
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background; ``settle`` and ``close`` wait for it. It must not raise."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def settle(self) -> None:
+        """Wait until the background work started so far is done."""
+        while self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
+
     async def close(self) -> None:
+        await self.settle()
         await self.db.dispose()

@@ -10,14 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+import structlog
+
 from tasksched.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from tasksched.services.context import Context
 from tasksched.store import keys as key_store
 
+log = structlog.get_logger("tasksched.keys")
+
 KEY_PREFIX = "ts_"
 # How long a checked key is trusted without asking the database again; a revocation takes at most
-# this long to reach every API instance.
+# this long (plus the grace below) to reach every API instance.
 AUTH_CACHE_SECONDS = 5.0
+# Past that, a request within this grace still gets the cached answer while one lookup refreshes it
+# in the background: under load, the refresh would otherwise hold up every request in flight.
+AUTH_REFRESH_GRACE_SECONDS = 1.0
 
 
 class Role(StrEnum):
@@ -70,7 +77,7 @@ class KeyService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._lookups: dict[str, asyncio.Future[Principal | None]] = {}
+        self._lookups: dict[str, asyncio.Task[Principal | None]] = {}  # held while they run
 
     async def create(self, name: str, role: Role, *, key: str | None = None) -> tuple[ApiKey, str]:
         """A new key and its secret value, which is never stored and never shown again."""
@@ -106,6 +113,8 @@ class KeyService:
         return value
 
     async def list(self) -> list[ApiKey]:
+        # Uses are recorded in the background: the list shows every use this process has seen.
+        await self.ctx.settle()
         async with self.ctx.db.read() as tx:
             return [_from_row(r) for r in await key_store.list_(tx)]
 
@@ -124,20 +133,26 @@ class KeyService:
     async def authenticate(self, key: str) -> Principal:
         digest = hash_key(key)
         cached = self._cache.get(digest)
-        if cached is not None and cached[0] > time.monotonic():
+        now = time.monotonic()
+        if cached is not None and now < cached[0]:
             principal = cached[1]
+        elif cached is not None and now < cached[0] + AUTH_REFRESH_GRACE_SECONDS:
+            principal = cached[1]
+            self._lookup(digest)  # refreshed in the background
         else:
-            # When the cached answer expires under load, every request in flight would look the key
-            # up (and record its use) at once: one lookup serves them all.
-            pending = self._lookups.get(digest)
-            if pending is None:
-                pending = asyncio.ensure_future(self._look_up(digest))
-                self._lookups[digest] = pending
-                pending.add_done_callback(lambda _f: self._lookups.pop(digest, None))
-            principal = await asyncio.shield(pending)
+            # One lookup serves every request waiting for the same key.
+            principal = await asyncio.shield(self._lookup(digest))
         if principal is None:
             raise Unauthorized("the API key is unknown or revoked")
         return principal
+
+    def _lookup(self, digest: str) -> asyncio.Task[Principal | None]:
+        task = self._lookups.get(digest)
+        if task is None:
+            task = asyncio.create_task(self._look_up(digest))
+            self._lookups[digest] = task
+            task.add_done_callback(lambda _t: self._lookups.pop(digest, None))
+        return task
 
     async def _look_up(self, digest: str) -> Principal | None:
         async with self.ctx.db.read() as tx:
@@ -148,12 +163,18 @@ class KeyService:
             else None
         )
         if principal is not None:
-            await self._touch(principal.key_id)
+            # Recording the use is a write: kept off the path of the requests waiting for this answer.
+            self.ctx.spawn(self._touch(principal.key_id))
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (time.monotonic() + AUTH_CACHE_SECONDS, principal)
         return principal
 
     async def _touch(self, key_id: int) -> None:
-        async with self.ctx.db.write() as tx:
-            await key_store.touch(tx, key_id, self.ctx.clock.now())
+        try:
+            async with self.ctx.db.write() as tx:
+                await key_store.touch(tx, key_id, self.ctx.clock.now())
+        except Exception as exc:  # a missed "last used" time is no reason to fail anything
+            log.warning(
+                "recording an API key's use failed", key_id=key_id, error=f"{type(exc).__name__}: {exc}"
+            )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import structlog
 
 from tasksched import registry
 from tasksched.domain import schedules
@@ -34,6 +37,8 @@ Page = tuple[list[dict[str, Any]], int]
 
 SORT_KEYS = frozenset(task_store.SORTABLE) | {f"-{k}" for k in task_store.SORTABLE}
 
+log = structlog.get_logger("tasksched.tasks")
+
 
 @dataclass(frozen=True)
 class TaskQuery:
@@ -53,18 +58,27 @@ class _PageCache:
     bus's version and so retires every page. Events from other processes arrive through the relay on
     PostgreSQL; the short time-to-live bounds staleness where no relay exists (several processes on
     one SQLite file). Many viewers of the same list then cost one query, not one each.
+
+    A page past its time-to-live, but with no change seen since, is still served while one refresh
+    runs in the background (up to ``stale_for`` seconds): under load, a refresh would otherwise make
+    every request for that page wait behind it.
     """
 
-    def __init__(self, ttl: float = 2.0, size: int = 256) -> None:
+    def __init__(self, ttl: float = 2.0, stale_for: float = 3.0, size: int = 256) -> None:
         self.ttl = ttl
+        self.stale_for = stale_for
         self.size = size
         self._pages: dict[TaskQuery, tuple[int, float, Page]] = {}
 
-    def get(self, query: TaskQuery, version: int) -> Page | None:
+    def get(self, query: TaskQuery, version: int) -> tuple[Page, bool] | None:
+        """(page, still fresh), or None when there is no page for this version worth serving."""
         hit = self._pages.get(query)
-        if hit is None or hit[0] != version or time.monotonic() - hit[1] > self.ttl:
+        if hit is None or hit[0] != version:
             return None
-        return hit[2]
+        age = time.monotonic() - hit[1]
+        if age > self.stale_for:
+            return None
+        return hit[2], age <= self.ttl
 
     def put(self, query: TaskQuery, version: int, page: Page) -> None:
         if len(self._pages) >= self.size:
@@ -76,7 +90,7 @@ class TaskService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._pages = _PageCache()
-        self._loading: dict[tuple[TaskQuery, int], asyncio.Future[Page]] = {}
+        self._loading: dict[tuple[TaskQuery, int], asyncio.Task[Page]] = {}  # held while they run
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -118,25 +132,35 @@ class TaskService:
         version = self.ctx.bus.version  # read before querying: a change meanwhile retires the page
         cached = self._pages.get(query, version)
         if cached is not None:
-            return cached
-        # Concurrent requests for the same page share one query rather than all running it.
-        pending = self._loading.get((query, version))
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
-        self._loading[(query, version)] = future
-        try:
-            page = await self._load_page(query)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here, so an unawaited failure is not reported twice
-            raise
-        else:
-            future.set_result(page)
-            self._pages.put(query, version, page)
+            page, fresh = cached
+            if not fresh:
+                self._loading_task(query, version)  # refresh in the background; serve this one meanwhile
             return page
-        finally:
-            del self._loading[(query, version)]
+        # Concurrent requests for the same page share one query rather than all running it; the
+        # shield keeps a caller that gives up (a closed connection) from cancelling it for the others.
+        return await asyncio.shield(self._loading_task(query, version))
+
+    def _loading_task(self, query: TaskQuery, version: int) -> asyncio.Task[Page]:
+        """The load of this page, started now unless one is running already."""
+        key = (query, version)
+        task = self._loading.get(key)
+        if task is None:
+            task = asyncio.create_task(self._load_into_cache(query, version))
+            self._loading[key] = task  # registered before any await, so no second load can start
+            task.add_done_callback(functools.partial(self._loaded, key))
+        return task
+
+    async def _load_into_cache(self, query: TaskQuery, version: int) -> Page:
+        page = await self._load_page(query)
+        self._pages.put(query, version, page)
+        return page
+
+    def _loaded(self, key: tuple[TaskQuery, int], task: asyncio.Task[Page]) -> None:
+        del self._loading[key]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Waiting requests get the error themselves; a background refresh is retried by the next
+            # request past the time-to-live.
+            log.warning("loading a page of tasks failed", error=f"{type(error).__name__}: {error}")
 
     async def _load_page(self, query: TaskQuery) -> Page:
         async with self.ctx.db.read() as tx:

@@ -9,11 +9,13 @@ Reads use their own connections and, in WAL mode, never block on the writer.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -35,6 +37,15 @@ def async_url(url: str) -> sa.URL:
     )
 
 
+def _json_loads(text: str | bytes) -> Any:
+    """orjson's parser (several times faster on task lists), with the standard one for what orjson
+    refuses but the standard library wrote: integers beyond 64 bits, unpaired surrogate escapes."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
@@ -48,6 +59,7 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
         max_overflow=0,
         pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        json_deserializer=_json_loads,
     )
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -115,5 +127,11 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
         write = _sqlite_engine(parsed, immediate=True, pool_size=1)
         read = _sqlite_engine(parsed, immediate=False, pool_size=pool_size)
         return Database(url=url, write_engine=write, read_engine=read)
-    engine = create_async_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_deserializer=_json_loads,
+    )
     return Database(url=url, write_engine=engine, read_engine=engine)
