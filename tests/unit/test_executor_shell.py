@@ -72,13 +72,23 @@ async def test_arguments_are_not_interpreted_by_a_shell() -> None:
 
 
 async def test_env_adds_to_the_workers_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TASKSCHED_TEST_FROM_WORKER", "worker")
+    monkeypatch.setenv("FROM_THE_WORKER", "worker")
     ctx = make_ctx()
-    action = ShellAction(
-        command=["sh", "-c", 'echo "$GREETING $TASKSCHED_TEST_FROM_WORKER"'], env={"GREETING": "hi"}
-    )
+    action = ShellAction(command=["sh", "-c", 'echo "$GREETING $FROM_THE_WORKER"'], env={"GREETING": "hi"})
     assert (await ShellExecutor(ENABLED).execute(action, ctx)).ok
     assert ctx.output.text() == "hi worker\n"
+
+
+async def test_tasksched_settings_are_not_passed_to_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database URL and the bootstrap key stay with tasksched; an action may still set such a name."""
+    monkeypatch.setenv("TASKSCHED_DATABASE_URL", "postgresql://app:s3cret@db/tasksched")
+    monkeypatch.setenv("TASKSCHED_BOOTSTRAP_KEY", "ts_bootstrap_secret_value")
+    ctx = make_ctx()
+    action = ShellAction(command=["env"], env={"TASKSCHED_CHOSEN_BY_THE_TASK": "yes"})
+    assert (await ShellExecutor(ENABLED).execute(action, ctx)).ok
+    seen = dict(line.split("=", 1) for line in ctx.output.text().splitlines() if "=" in line)
+    assert {name for name in seen if name.startswith("TASKSCHED_")} == {"TASKSCHED_CHOSEN_BY_THE_TASK"}
+    assert "PATH" in seen
 
 
 async def test_cwd(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ class ShellExecutor:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,  # one stream, in the order the command wrote it
                 cwd=action.cwd,
-                env={**os.environ, **action.env},
+                env={**_inherited_environment(), **action.env},
                 start_new_session=True,
             )
         except OSError as exc:
@@ -116,3 +116,13 @@ async def _copy_output(proc: asyncio.subprocess.Process, ctx: ExecutionContext) 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # the group is already gone
         os.killpg(pgid, sig)
+
+
+def _inherited_environment() -> dict[str, str]:
+    """The worker's environment without tasksched's own settings.
+
+    ``TASKSCHED_*`` hold the database URL (with its password, if any) and the bootstrap key: a command
+    has no business reading them. Everything else (PATH, HOME, proxies, locale) is passed on, and the
+    action's ``env`` is added on top.
+    """
+    return {name: value for name, value in os.environ.items() if not name.startswith("TASKSCHED_")}
