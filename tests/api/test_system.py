@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -191,9 +192,21 @@ async def test_openapi_schema_describes_every_endpoint(api: httpx.AsyncClient) -
     assert get_task["schema"]["minimum"] == 1
 
 
-async def test_api_docs_are_served(api: httpx.AsyncClient) -> None:
+async def test_api_docs_are_served_with_their_own_assets(api: httpx.AsyncClient) -> None:
+    """/api/docs works offline: Swagger UI's script and style come from this server (scripts/build-ui
+    copies them into the package), not from a CDN."""
     response = await send_without_auth(api, "GET", "/api/docs")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert "swagger-ui" in response.text
     assert "/api/openapi.json" in response.text
+    referenced = re.findall(r"""(?:src|href)=["']([^"']+)["']""", response.text)
+    assets = [url for url in referenced if url.endswith((".js", ".css", ".png"))]
+    assert sorted(assets) == [
+        "/api/docs/assets/favicon-32x32.png",
+        "/api/docs/assets/swagger-ui-bundle.js",
+        "/api/docs/assets/swagger-ui.css",
+    ], "run scripts/build-ui: the docs' assets are not in the package"
+    for url in assets:
+        asset = await send_without_auth(api, "GET", url)
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 500, url

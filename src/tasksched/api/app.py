@@ -12,11 +12,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.staticfiles import StaticFiles
@@ -35,6 +37,8 @@ from tasksched.store import migrate
 log = structlog.get_logger("tasksched.api")
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+API_DOCS_DIR = WEB_DIR / "api-docs"
+API_DOCS_ASSETS = "/api/docs/assets"
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def create_app(
         version=__version__,
         description="Schedule HTTP calls, commands and Python functions; see every run.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below, from the package's own copy of Swagger UI
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -100,8 +104,67 @@ def create_app(
             expose_headers=["ETag", "Location"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _declare_bearer_auth(app)
+    _mount_api_docs(app)
     _mount_ui(app)
     return app
+
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Say in the OpenAPI document that calls take ``Authorization: Bearer <key>``.
+
+    The key is read straight from the request (``deps.current_principal``, on every call, kept
+    cheap), so FastAPI cannot infer it; declared here, /api/docs gets its "Authorize" button and
+    "Try it out" sends the key.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key: the one `tasksched serve` printed on first start, or one "
+                "made with `tasksched keys create` or on the UI's API keys page.",
+            }
+        }
+        for path, operations in schema["paths"].items():
+            if path not in OPEN_PATHS:
+                for operation in operations.values():
+                    operation["security"] = [{"apiKey": []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _mount_api_docs(app: FastAPI) -> None:
+    """Swagger UI at /api/docs, its script and style served by us (no CDN: works offline).
+
+    ``scripts/build-ui`` copies them from the swagger-ui-dist package; an unbuilt checkout falls
+    back to FastAPI's defaults, which fetch them from a CDN.
+    """
+    local = (API_DOCS_DIR / "swagger-ui-bundle.js").is_file()
+    if local:
+        app.mount(API_DOCS_ASSETS, StaticFiles(directory=API_DOCS_DIR), name="api-docs-assets")
+
+    async def api_docs(request: Request) -> HTMLResponse:
+        if not local:
+            return get_swagger_ui_html(openapi_url="/api/openapi.json", title="tasksched API")
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="tasksched API",
+            swagger_js_url=f"{API_DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{API_DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+    app.add_route("/api/docs", api_docs, methods=["GET", "HEAD"], include_in_schema=False)
 
 
 class _OutsideApi(Route):
