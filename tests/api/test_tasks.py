@@ -626,3 +626,23 @@ async def test_resume_records_the_slots_the_pause_skipped(
 @pytest.mark.parametrize("action", ["pause", "resume"])
 async def test_pause_or_resume_an_unknown_task_is_404(api: httpx.AsyncClient, action: str) -> None:
     assert_problem(await api.post(f"/api/tasks/{MISSING_ID}/{action}"), 404)
+
+
+async def test_every_page_reports_the_current_total(api: httpx.AsyncClient) -> None:
+    """Pages of one filter share a counted total; a change anywhere makes it count again."""
+    for i in range(3):
+        await create_task(api, f"paged-{i}", tags=["paged"])
+
+    async def total(offset: int, **params: Any) -> int:
+        response = await api.get("/api/tasks", params={"limit": 1, "offset": offset, **params})
+        assert response.status_code == 200
+        return int(response.json()["total"])
+
+    assert [await total(1), await total(2), await total(1, tag="paged")] == [3, 3, 3]
+    await create_task(api, "paged-3")
+    assert [await total(1), await total(2), await total(1, tag="paged")] == [4, 4, 3]
+    deleted = await api.delete(
+        f"/api/tasks/{(await api.get('/api/tasks', params={'q': 'paged-0'})).json()['items'][0]['id']}"
+    )
+    assert deleted.status_code == 204
+    assert [await total(1), await total(2), await total(1, tag="paged")] == [3, 3, 2]

@@ -91,6 +91,8 @@ class TaskService:
         self.ctx = ctx
         self._pages = _PageCache()
         self._loading: dict[tuple[TaskQuery, int], asyncio.Task[Page]] = {}  # held while they run
+        # filters → (bus version, when counted, total)
+        self._totals: dict[tuple[object, ...], tuple[int, float, int]] = {}
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class TaskService:
         return task
 
     async def _load_into_cache(self, query: TaskQuery, version: int) -> Page:
-        page = await self._load_page(query)
+        page = await self._load_page(query, version)
         self._pages.put(query, version, page)
         return page
 
@@ -162,7 +164,11 @@ class TaskService:
             # request past the time-to-live.
             log.warning("loading a page of tasks failed", error=f"{type(error).__name__}: {error}")
 
-    async def _load_page(self, query: TaskQuery) -> Page:
+    async def _load_page(self, query: TaskQuery, version: int) -> Page:
+        # Pages of one filter share its total: counted once per change (and time-to-live), not per page.
+        matching = (query.q, query.tag, query.enabled, query.last_status)
+        known = self._totals.get(matching)
+        fresh = known is not None and known[0] == version and time.monotonic() - known[1] <= self._pages.ttl
         async with self.ctx.db.read() as tx:
             rows, total = await task_store.list_(
                 tx,
@@ -173,7 +179,12 @@ class TaskService:
                 sort=query.sort,
                 limit=query.limit,
                 offset=query.offset,
+                total=known[2] if known is not None and fresh else None,
             )
+        if not fresh:
+            if len(self._totals) >= self._pages.size:
+                self._totals.clear()
+            self._totals[matching] = (version, time.monotonic(), total)
         return [task_document(r) for r in rows], total
 
     # -- writes --------------------------------------------------------------------------------

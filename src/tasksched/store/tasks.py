@@ -109,7 +109,9 @@ async def list_(
     sort: str = "name",
     limit: int = 50,
     offset: int = 0,
+    total: int | None = None,
 ) -> tuple[list[TaskRow], int]:
+    """A page of tasks and the number matching; a ``total`` the caller already knows is not recounted."""
     conditions: list[sa.ColumnElement[bool]] = []
     if q:
         pattern = f"%{_escape_like(q)}%"
@@ -138,7 +140,7 @@ async def list_(
     rows = [dict(r) for r in (await tx.execute(query)).mappings()]
     if offset == 0 and len(rows) < limit:
         total = len(rows)
-    else:
+    elif total is None:
         count = sa.select(sa.func.count()).select_from(tasks).where(*conditions)
         total = int((await tx.execute(count)).scalar_one())
     return rows, total
