@@ -223,6 +223,24 @@ async def test_redirect_is_followed_when_private_addresses_are_allowed(
         assert second.hits["/ok"] == 1
 
 
+async def test_a_redirect_to_another_origin_drops_the_actions_headers(executor: HttpExecutor) -> None:
+    """Headers the task sets (credentials, often) go only to the origin it names."""
+    secret = {"Authorization": "Bearer task-secret", "X-Api-Key": "k-123", "X-Trace": "t"}
+    with HttpTarget() as first, HttpTarget() as elsewhere:
+        away = first.url("/redirect?to=" + elsewhere.url("/ok"))
+        hop = first.url("/redirect?to=" + away)
+        result = await executor.execute(HttpAction(url=hop, headers=secret), make_ctx())
+        assert result.ok, result.error
+        same_origin = [r.headers for r in first.requests]
+        other_origin = [r.headers for r in elsewhere.requests]
+    assert len(same_origin) == 2
+    for headers in same_origin:  # the first hop stays on the task's origin: everything is sent
+        assert {k: headers.get(k) for k in secret} == secret
+    (arrived,) = other_origin
+    assert not {k.lower() for k in arrived} & {k.lower() for k in secret}
+    assert arrived.get("User-Agent") == "tasksched"
+
+
 @pytest.mark.parametrize(
     ("address", "reason"),
     [

@@ -10,6 +10,10 @@ would connect on our behalf, out of the guard's sight.
 
 httpx does not take a network backend directly, so a small transport adapts httpx requests to an
 ``httpcore.AsyncConnectionPool`` built with the guarded backend.
+
+The action's own headers (which often carry credentials: the API treats their values as secrets) go
+to the origin the task names and to nowhere else: a redirect to another origin drops them all, not
+only ``Authorization`` as httpx does. An http → https upgrade of the same host keeps them.
 """
 
 from __future__ import annotations
@@ -257,6 +261,29 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
+# Request extensions carried through httpx's redirect chain: where the action pointed, what it added.
+_ORIGIN = "tasksched_origin"
+_OWN_HEADERS = "tasksched_headers"
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def _keeps_headers(original: tuple[str, str, int | None], url: httpx.URL) -> bool:
+    here = _origin(url)
+    upgrade = original[0] == "http" and original[2] == 80 and here == ("https", original[1], 443)
+    return here == original or upgrade
+
+
+async def _drop_own_headers_off_origin(request: httpx.Request) -> None:
+    """httpx calls this before every request of a redirect chain (extensions are carried along)."""
+    original = request.extensions.get(_ORIGIN)
+    if original is not None and not _keeps_headers(original, request.url):
+        for name in request.extensions.get(_OWN_HEADERS, ()):
+            request.headers.pop(name, None)
+
+
 class HttpExecutor:
     """Sends HTTP actions through one pooled client; call ``aclose()`` when done.
 
@@ -274,6 +301,7 @@ class HttpExecutor:
             max_redirects=MAX_REDIRECTS,
             # identity: a compressed body could inflate far past the output limit in a single chunk.
             headers={"User-Agent": "tasksched", "Accept-Encoding": "identity"},
+            event_hooks={"request": [_drop_own_headers_off_origin]},
         )
 
     async def execute(self, action: HttpAction, ctx: ExecutionContext) -> ExecutionResult:
@@ -291,6 +319,7 @@ class HttpExecutor:
                 content=content,
                 json=json_body,
                 follow_redirects=action.follow_redirects,
+                extensions={_ORIGIN: _origin(httpx.URL(action.url)), _OWN_HEADERS: tuple(action.headers)},
             ) as response:
                 status = response.status_code
                 await self._copy_body(response, ctx)
