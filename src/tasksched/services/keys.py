@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import time
@@ -151,8 +152,14 @@ class KeyService:
         if task is None:
             task = asyncio.create_task(self._look_up(digest))
             self._lookups[digest] = task
-            task.add_done_callback(lambda _t: self._lookups.pop(digest, None))
+            task.add_done_callback(functools.partial(self._looked_up, digest))
         return task
+
+    def _looked_up(self, digest: str, task: asyncio.Task[Principal | None]) -> None:
+        self._lookups.pop(digest, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Requests waiting for it get the error; a background refresh is retried by the next one.
+            log.warning("looking up an API key failed", error=f"{type(error).__name__}: {error}")
 
     async def _look_up(self, digest: str) -> Principal | None:
         async with self.ctx.db.read() as tx:
