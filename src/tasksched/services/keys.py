@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import secrets
 import time
@@ -13,6 +11,7 @@ from enum import StrEnum
 
 import structlog
 
+from tasksched.aio import SingleFlight
 from tasksched.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from tasksched.services.context import Context
 from tasksched.store import keys as key_store
@@ -78,7 +77,7 @@ class KeyService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._lookups: dict[str, asyncio.Task[Principal | None]] = {}  # held while they run
+        self._lookups: SingleFlight[str, Principal | None] = SingleFlight("looking up an API key")
 
     async def create(self, name: str, role: Role, *, key: str | None = None) -> tuple[ApiKey, str]:
         """A new key and its secret value, which is never stored and never shown again."""
@@ -139,27 +138,13 @@ class KeyService:
             principal = cached[1]
         elif cached is not None and now < cached[0] + AUTH_REFRESH_GRACE_SECONDS:
             principal = cached[1]
-            self._lookup(digest)  # refreshed in the background
+            self._lookups.start(digest, lambda: self._look_up(digest))  # refreshed in the background
         else:
             # One lookup serves every request waiting for the same key.
-            principal = await asyncio.shield(self._lookup(digest))
+            principal = await self._lookups.join(digest, lambda: self._look_up(digest))
         if principal is None:
             raise Unauthorized("the API key is unknown or revoked")
         return principal
-
-    def _lookup(self, digest: str) -> asyncio.Task[Principal | None]:
-        task = self._lookups.get(digest)
-        if task is None:
-            task = asyncio.create_task(self._look_up(digest))
-            self._lookups[digest] = task
-            task.add_done_callback(functools.partial(self._looked_up, digest))
-        return task
-
-    def _looked_up(self, digest: str, task: asyncio.Task[Principal | None]) -> None:
-        self._lookups.pop(digest, None)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            # Requests waiting for it get the error; a background refresh is retried by the next one.
-            log.warning("looking up an API key failed", error=f"{type(error).__name__}: {error}")
 
     async def _look_up(self, digest: str) -> Principal | None:
         async with self.ctx.db.read() as tx:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import structlog
+from typing import Any, Generic, TypeVar
 
 from tasksched import registry
+from tasksched.aio import SingleFlight
 from tasksched.domain import schedules
 from tasksched.domain.actions import PythonAction, ShellAction
 from tasksched.domain.runs import RunStatus, RunTrigger
@@ -37,7 +34,8 @@ Page = tuple[list[dict[str, Any]], int]
 
 SORT_KEYS = frozenset(task_store.SORTABLE) | {f"-{k}" for k in task_store.SORTABLE}
 
-log = structlog.get_logger("tasksched.tasks")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -51,8 +49,8 @@ class TaskQuery:
     offset: int = 0
 
 
-class _PageCache:
-    """Recently listed pages, reused until anything changes.
+class _VersionedCache(Generic[K, V]):
+    """Recently listed pages (and counted totals), reused until anything changes.
 
     Any event (a task edited, a run queued or finished: each can change a listed field) moves the
     bus's version and so retires every page. Events from other processes arrive through the relay on
@@ -68,11 +66,11 @@ class _PageCache:
         self.ttl = ttl
         self.stale_for = stale_for
         self.size = size
-        self._pages: dict[TaskQuery, tuple[int, float, Page]] = {}
+        self._entries: dict[K, tuple[int, float, V]] = {}
 
-    def get(self, query: TaskQuery, version: int) -> tuple[Page, bool] | None:
-        """(page, still fresh), or None when there is no page for this version worth serving."""
-        hit = self._pages.get(query)
+    def get(self, key: K, version: int) -> tuple[V, bool] | None:
+        """(value, still fresh), or None when there is none for this version worth serving."""
+        hit = self._entries.get(key)
         if hit is None or hit[0] != version:
             return None
         age = time.monotonic() - hit[1]
@@ -80,19 +78,19 @@ class _PageCache:
             return None
         return hit[2], age <= self.ttl
 
-    def put(self, query: TaskQuery, version: int, page: Page) -> None:
-        if len(self._pages) >= self.size:
-            self._pages.clear()
-        self._pages[query] = (version, time.monotonic(), page)
+    def put(self, key: K, version: int, value: V) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (version, time.monotonic(), value)
 
 
 class TaskService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._pages = _PageCache()
-        self._loading: dict[tuple[TaskQuery, int], asyncio.Task[Page]] = {}  # held while they run
-        # filters → (bus version, when counted, total)
-        self._totals: dict[tuple[object, ...], tuple[int, float, int]] = {}
+        self._pages: _VersionedCache[TaskQuery, Page] = _VersionedCache()
+        self._loading: SingleFlight[tuple[TaskQuery, int], Page] = SingleFlight("loading a page of tasks")
+        # Pages of one filter share its total: counted once per change (and time-to-live), not per page.
+        self._totals: _VersionedCache[tuple[object, ...], int] = _VersionedCache()
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -133,44 +131,26 @@ class TaskService:
         """
         version = self.ctx.bus.version  # read before querying: a change meanwhile retires the page
         cached = self._pages.get(query, version)
+        key = (query, version)
         if cached is not None:
             page, fresh = cached
-            if not fresh:
-                self._loading_task(query, version)  # refresh in the background; serve this one meanwhile
+            if not fresh:  # refreshed in the background (once), this one served meanwhile
+                self._loading.start(key, lambda: self._load_into_cache(query, version))
             return page
-        # Concurrent requests for the same page share one query rather than all running it; the
-        # shield keeps a caller that gives up (a closed connection) from cancelling it for the others.
-        return await asyncio.shield(self._loading_task(query, version))
-
-    def _loading_task(self, query: TaskQuery, version: int) -> asyncio.Task[Page]:
-        """The load of this page, started now unless one is running already."""
-        key = (query, version)
-        task = self._loading.get(key)
-        if task is None:
-            task = asyncio.create_task(self._load_into_cache(query, version))
-            self._loading[key] = task  # registered before any await, so no second load can start
-            task.add_done_callback(functools.partial(self._loaded, key))
-        return task
+        # Concurrent requests for the same page share one query rather than all running it.
+        return await self._loading.join(key, lambda: self._load_into_cache(query, version))
 
     async def _load_into_cache(self, query: TaskQuery, version: int) -> Page:
         page = await self._load_page(query, version)
         self._pages.put(query, version, page)
         return page
 
-    def _loaded(self, key: tuple[TaskQuery, int], task: asyncio.Task[Page]) -> None:
-        del self._loading[key]
-        if not task.cancelled() and (error := task.exception()) is not None:
-            # Waiting requests get the error themselves; a background refresh is retried by the next
-            # request past the time-to-live.
-            log.warning("loading a page of tasks failed", error=f"{type(error).__name__}: {error}")
-
     async def _load_page(self, query: TaskQuery, version: int) -> Page:
-        # Pages of one filter share its total: counted once per change (and time-to-live), not per page.
         matching = (query.q, query.tag, query.enabled, query.last_status)
-        known = self._totals.get(matching)
-        fresh = known is not None and known[0] == version and time.monotonic() - known[1] <= self._pages.ttl
+        known = self._totals.get(matching, version)
+        total = known[0] if known is not None and known[1] else None
         async with self.ctx.db.read() as tx:
-            rows, total = await task_store.list_(
+            rows, counted = await task_store.list_(
                 tx,
                 q=query.q,
                 tag=query.tag,
@@ -179,13 +159,11 @@ class TaskService:
                 sort=query.sort,
                 limit=query.limit,
                 offset=query.offset,
-                total=known[2] if known is not None and fresh else None,
+                total=total,
             )
-        if not fresh:
-            if len(self._totals) >= self._pages.size:
-                self._totals.clear()
-            self._totals[matching] = (version, time.monotonic(), total)
-        return [task_document(r) for r in rows], total
+        if total is None:
+            self._totals.put(matching, version, counted)
+        return [task_document(r) for r in rows], counted
 
     # -- writes --------------------------------------------------------------------------------
 

@@ -39,19 +39,21 @@ def lock_rows(conn: AsyncConnection, select: sa.Select[Any], *, skip_locked: boo
     return select
 
 
-def lock_first(conn: AsyncConnection, update: sa.Update, rows: sa.Select[Any]) -> sa.Update:
-    """Have an UPDATE lock the rows of ``rows`` (one key column) first, in its order, and touch only them.
+def lock_first(
+    conn: AsyncConnection, update: sa.Update, key: sa.ColumnElement[Any], *conditions: sa.ColumnElement[bool]
+) -> sa.Update:
+    """Have an UPDATE lock the rows matching ``conditions`` first, in ``key`` order, and touch only them.
 
     PostgreSQL locks an UPDATE's rows in whatever order its plan visits them; two transactions
     updating overlapping sets in different orders can deadlock. Locking them first in a fixed order
-    (a materialized ``SELECT … FOR UPDATE``) makes the second one wait instead. SQLite has one writer
-    at a time and needs nothing.
+    (a materialized ``SELECT … FOR UPDATE`` that waits for locked rows) makes the second one wait
+    instead. SQLite has one writer at a time and needs nothing.
     """
     if conn.dialect.name != "postgresql":
         return update
-    (key,) = rows.selected_columns
-    locked = rows.with_for_update().cte("locked").prefix_with("MATERIALIZED")
-    return update.add_cte(locked).where(key == locked.c[key.name])
+    in_order = sa.select(key.label("key")).where(*conditions).order_by(key)
+    locked = lock_rows(conn, in_order, skip_locked=False).cte("locked").prefix_with("MATERIALIZED")
+    return update.add_cte(locked).where(key == locked.c.key)
 
 
 def unindexed(conn: AsyncConnection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

@@ -172,8 +172,7 @@ async def finish(tx: Tx, outcomes: Sequence[dict[str, Any]], *, worker: str | No
     held: list[sa.ColumnElement[bool]] = [unindexed(tx, runs.c.status) == "running"]
     if worker is not None:
         held.append(unindexed(tx, runs.c.worker) == worker)
-    in_id_order = sa.select(runs.c.id).where(runs.c.id.in_(sa.select(source.c.id)), *held).order_by(runs.c.id)
-    stmt = lock_first(tx, sa.update(runs), in_id_order)
+    stmt = lock_first(tx, sa.update(runs), runs.c.id, runs.c.id.in_(sa.select(source.c.id)), *held)
     stmt = (
         stmt.where(runs.c.id == source.c.id, *held)
         .values(
@@ -198,7 +197,7 @@ async def extend_leases(tx: Tx, worker: str, run_ids: Sequence[int], lease_until
         return set()
     held = (runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
     # Locked in id order, as finishing does: the worker's heartbeat and finisher overlap.
-    stmt = lock_first(tx, sa.update(runs), sa.select(runs.c.id).where(*held).order_by(runs.c.id))
+    stmt = lock_first(tx, sa.update(runs), runs.c.id, *held)
     stmt = stmt.where(*held).values(lease_until=lease_until).returning(runs.c.id)
     return {int(r) for r in (await tx.execute(stmt)).scalars()}
 

@@ -84,9 +84,8 @@ class Worker:
         self._claim_threshold = max(1, self.concurrency // 4)
         self._active: dict[int, _Active] = {}  # executing now: these take the slots
         self._outcomes: list[Outcome] = []  # waiting for the finisher
-        self._unrecorded: dict[
-            int, Outcome
-        ] = {}  # done, outcome not yet committed (waiting or being written)
+        # Done, outcome not yet committed (waiting for the finisher or being written): still ours.
+        self._unrecorded: dict[int, Outcome] = {}
         self._closing = False
         self._outcome_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
