@@ -20,7 +20,7 @@ async def start_relay(ctx: Context) -> Callable[[], None] | None:
     """On PostgreSQL, carry events between processes with LISTEN/NOTIFY."""
     if ctx.db.is_sqlite:
         return None
-    from tasksched.store.notify import PgRelay
+    from tasksched.events.pg import PgRelay
 
     relay = PgRelay(ctx.db.url, ctx.bus)
     await relay.start()

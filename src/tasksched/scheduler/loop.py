@@ -15,8 +15,8 @@ from datetime import datetime
 import structlog
 
 from tasksched.aio import wait_any
+from tasksched.events.bus import TASK_EVENTS
 from tasksched.services.context import Context
-from tasksched.services.events import TASK_EVENTS
 from tasksched.services.execution import ExecutionService
 from tasksched.services.firing import LOOKAHEAD, FiringService
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from tasksched.clock import Clock, SystemClock
 from tasksched.config import Settings
-from tasksched.services.events import EventBus
+from tasksched.events.bus import EventBus
 from tasksched.store.engine import Database, connect
 
 

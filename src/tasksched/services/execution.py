@@ -20,8 +20,8 @@ from pydantic import TypeAdapter
 
 from tasksched.domain.actions import Action
 from tasksched.domain.runs import RETRYABLE_STATUSES, RetryPolicy, RunStatus, RunTrigger, retry_delay
+from tasksched.events.bus import RUN_CREATED, RUN_OUTPUT, RUN_UPDATED, Event
 from tasksched.services.context import Context
-from tasksched.services.events import RUN_CREATED, RUN_OUTPUT, RUN_UPDATED, Event
 from tasksched.services.runs import new_run_row
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store

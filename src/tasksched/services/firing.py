@@ -17,8 +17,8 @@ from tasksched.domain import schedules
 from tasksched.domain.runs import RunStatus, RunTrigger
 from tasksched.domain.schedules import Schedule
 from tasksched.domain.tasks import ConcurrencyPolicy, MisfirePolicy
+from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
 from tasksched.services.context import Context
-from tasksched.services.events import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
 from tasksched.services.runs import new_run_row
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store

@@ -9,8 +9,8 @@ from typing import Any
 
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.errors import Conflict, NotFound
+from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
 from tasksched.services.context import Context
-from tasksched.services.events import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
 from tasksched.store.mapping import run_from_row

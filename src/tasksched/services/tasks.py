@@ -15,8 +15,8 @@ from tasksched.domain.runs import RunStatus, RunTrigger
 from tasksched.domain.secrets import restore_masked
 from tasksched.domain.tasks import TaskPatch, TaskSpec
 from tasksched.errors import InvalidInput, NotFound, PreconditionFailed
+from tasksched.events.bus import RUN_CANCEL_REQUESTED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
 from tasksched.services.context import Context
-from tasksched.services.events import RUN_CANCEL_REQUESTED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
 from tasksched.store import Tx
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store

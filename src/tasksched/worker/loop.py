@@ -24,8 +24,8 @@ import structlog
 from tasksched.aio import wait_any
 from tasksched.domain.runs import RunStatus
 from tasksched.domain.secrets import redact, secret_values
+from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED
 from tasksched.services.context import Context
-from tasksched.services.events import RUN_CANCEL_REQUESTED, RUN_CREATED
 from tasksched.services.execution import PREFETCH, ClaimedRun, ExecutionService, Outcome
 from tasksched.services.workers import WorkerService
 from tasksched.worker.executors import ExecutorSet

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from tasksched.api.deps import ServicesDep, Viewer
-from tasksched.services.events import (
+from tasksched.events.bus import (
+    RESYNC,
     RUN_CREATED,
     RUN_OUTPUT,
     RUN_UPDATED,
@@ -49,7 +50,7 @@ async def events(request: Request, services: ServicesDep, _: Viewer) -> Streamin
                 if subscription.dropped:
                     # The client fell behind and lost events: tell it to refetch everything.
                     subscription.dropped = 0
-                    yield "event: resync\ndata: {}\n\n"
+                    yield f"event: {RESYNC}\ndata: {{}}\n\n"
                 yield f"event: {event.type}\ndata: {json.dumps(event.data, default=str)}\n\n"
         finally:
             subscription.close()

@@ -2,7 +2,11 @@
 
 Within a process, subscribers (SSE streams, the scheduler's and the workers' wake-ups) get events
 through bounded queues: a slow subscriber loses old events instead of slowing publishers down.
-Across processes a ``Relay`` (PostgreSQL LISTEN/NOTIFY, see ``store/notify.py``) carries them.
+Across processes a ``Relay`` (PostgreSQL LISTEN/NOTIFY, see ``events/pg.py``) carries them.
+
+``resync`` is an event of its own: it says "events may have been lost, re-read the database" (a
+relay that reconnected, a subscriber that fell behind). Every subscriber gets it, whatever types it
+asked for, because every subscriber keeps some state that a lost event leaves stale.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ RUN_CREATED = "run.created"
 RUN_UPDATED = "run.updated"
 RUN_OUTPUT = "run.output"
 RUN_CANCEL_REQUESTED = "run.cancel_requested"
+RESYNC = "resync"
 
 TASK_EVENTS = frozenset({TASK_CREATED, TASK_UPDATED, TASK_DELETED})
 
@@ -44,7 +49,7 @@ class Subscription:
         self.dropped = 0
 
     def offer(self, event: Event) -> None:
-        if self.types is not None and event.type not in self.types:
+        if self.types is not None and event.type not in self.types and event.type != RESYNC:
             return
         if self.queue.full():
             self.dropped += 1
@@ -95,7 +100,8 @@ class EventBus:
     def wants(self, event_type: str) -> bool:
         """Whether anyone would receive an event of this type: hot paths skip building unwanted ones."""
         return self._relay is not None or any(
-            sub.types is None or event_type in sub.types for sub in self._subscriptions
+            sub.types is None or event_type in sub.types or event_type == RESYNC
+            for sub in self._subscriptions
         )
 
     def publish(self, *events: Event) -> None:

@@ -3,7 +3,7 @@
 Each process keeps one dedicated asyncpg connection that listens on a channel and sends its own
 events there in batches. Messages from this process are ignored on the way back (it delivered them
 locally already). When the connection drops (a database restart), it reconnects with backoff and
-publishes a ``resync`` so loops re-read the database: notifications sent meanwhile are lost, and the
+publishes a ``resync`` event so loops re-read the database: notifications sent meanwhile are lost, and the
 slow safety polls of the scheduler and workers cover that gap too.
 """
 
@@ -17,9 +17,8 @@ from typing import Any
 
 import asyncpg
 import structlog
-from sqlalchemy.engine import make_url
 
-from tasksched.services.events import TASK_UPDATED, Event, EventBus
+from tasksched.events.bus import RESYNC, Event, EventBus
 
 log = structlog.get_logger("tasksched.notify")
 
@@ -29,8 +28,9 @@ MAX_PAYLOAD = 7000
 
 
 def _dsn(url: str) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    return parsed.render_as_string(hide_password=False)
+    """``postgresql+asyncpg://…`` (SQLAlchemy's form) → ``postgresql://…`` (asyncpg's)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
 
 
 def _chunks(origin: str, events: list[Event]) -> list[str]:
@@ -97,7 +97,7 @@ class PgRelay:
                         continue
                     delay = 0.5
                     log.info("event relay reconnected")
-                    self._bus.deliver_local([Event(TASK_UPDATED, {"resync": True})])
+                    self._bus.deliver_local([Event(RESYNC)])
                     break
         finally:
             if self._conn is not None:
