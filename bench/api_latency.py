@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 
 from bench.common import bulk_tasks, fresh_database, open_context, rss_mb
+from tasksched.domain.principals import Role
 from tasksched.domain.schedules import CronSchedule
 from tasksched.domain.tasks import TaskSpec
-from tasksched.services.keys import KeyService, Role
+from tasksched.services.keys import KeyService
 from tests.helpers.processes import free_port, tasksched
 
 KEY = "ts_bench_admin_key_0123456789"

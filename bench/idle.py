@@ -19,7 +19,8 @@ import httpx
 
 from bench.api_latency import KEY, _specs
 from bench.common import bulk_tasks, fresh_database, open_context, rss_mb
-from tasksched.services.keys import KeyService, Role
+from tasksched.domain.principals import Role
+from tasksched.services.keys import KeyService
 from tests.helpers.processes import free_port, tasksched
 
 TICKS = os.sysconf("SC_CLK_TCK")

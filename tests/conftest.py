@@ -21,8 +21,9 @@ import pytest
 from tasksched.api.app import create_app
 from tasksched.clock import FrozenClock
 from tasksched.config import Settings
+from tasksched.domain.principals import Role
 from tasksched.services.context import Context
-from tasksched.services.keys import KeyService, Role
+from tasksched.services.keys import KeyService
 from tasksched.store import migrate
 
 PG_ADMIN_URL = os.environ.get("TASKSCHED_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

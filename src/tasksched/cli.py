@@ -343,7 +343,7 @@ def keys() -> None:
 )
 def keys_create(name: str, role: str, **options: Any) -> None:
     """Create a key and print it (it is shown only once)."""
-    from tasksched.services.keys import Role
+    from tasksched.domain.principals import Role
 
     async def body(service: Any) -> str:
         _, value = await service.create(name, Role(role))

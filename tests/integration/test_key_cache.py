@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from tasksched.domain.principals import Role
 from tasksched.errors import Unauthorized
 from tasksched.services import keys as key_module
 from tasksched.services.context import Context
-from tasksched.services.keys import AUTH_CACHE_SECONDS, AUTH_REFRESH_GRACE_SECONDS, KeyService, Role
+from tasksched.services.keys import AUTH_CACHE_SECONDS, AUTH_REFRESH_GRACE_SECONDS, KeyService
 from tasksched.store import keys as key_store
 
 

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
 
+from tasksched.domain.principals import Principal, Role
 from tasksched.errors import Forbidden, InvalidInput, Unauthorized
 from tasksched.services.context import Context
-from tasksched.services.keys import KeyService, Principal, Role
+from tasksched.services.keys import KeyService
 from tasksched.services.runs import RunService
 from tasksched.services.stats import StatsService
 from tasksched.services.tasks import TaskService

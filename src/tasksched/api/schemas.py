@@ -7,9 +7,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from tasksched.domain.base import StrictModel
+from tasksched.domain.principals import Role
 from tasksched.domain.runs import Run
 from tasksched.domain.schedules import Schedule, ScheduleTime
-from tasksched.services.keys import Role
 from tasksched.store.mapping import TaskView
 
 

@@ -7,11 +7,11 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 import structlog
 
 from tasksched.aio import SingleFlight
+from tasksched.domain.principals import Principal, Role
 from tasksched.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from tasksched.services.context import Context
 from tasksched.store import keys as key_store
@@ -25,24 +25,6 @@ AUTH_CACHE_SECONDS = 5.0
 # Past that, a request within this grace still gets the cached answer while one lookup refreshes it
 # in the background: under load, the refresh would otherwise hold up every request in flight.
 AUTH_REFRESH_GRACE_SECONDS = 1.0
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    OPERATOR = "operator"
-    VIEWER = "viewer"
-
-    def allows(self, needed: Role) -> bool:
-        order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
-        return order.index(self) >= order.index(needed)
-
-
-@dataclass(frozen=True)
-class Principal:
-    key_id: int
-    name: str
-    role: Role
-    prefix: str
 
 
 @dataclass(frozen=True)
