@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -203,6 +203,57 @@ async def test_invalid_tasks_are_refused_naming_the_field(
     await assert_refused(api, body, 422, field, mentions=mentions)
 
 
+@pytest.mark.parametrize(
+    ("url", "mentions"),
+    [
+        ("http://0177.0.0.1/", "Invalid IPv4 address"),  # octal: passed validation, failed every run
+        ("http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/", "Invalid IDNA hostname"),  # full-width digits
+        ("http://exa\u200bmple.com/", "Invalid IDNA hostname"),  # a zero-width space
+        ("http://2130706433/", "four decimal numbers"),  # getaddrinfo reads these three as 127.0.0.1
+        ("http://0x7f.1/", "four decimal numbers"),
+        ("http://127.1/", "four decimal numbers"),
+        ("http://1.2.3.4.5/", "four decimal numbers"),
+        ("http://127.0.0.1./", "four decimal numbers"),
+        ("http://a b.example/", "not a valid host name"),
+        ("http://ex%41mple.com/", "not a valid host name"),
+        ("http://example..com/", "not a valid host name"),
+        ("http://example.com\\@evil.example/", "backslash"),  # a browser's host is example.com, httpx's evil.example
+        ("http://example.com:99999/", "invalid port 99999"),
+        ("http://example.com:0/", "invalid port 0"),
+        ("http://[zz::1]/", "Invalid IPv6 address"),
+        ("http:///path", "must name a host"),
+        ("ftp://example.com/", "http:// or https://"),
+    ],
+)  # fmt: skip
+async def test_urls_the_http_client_would_not_request_as_written_are_refused(
+    api: httpx.AsyncClient, url: str, mentions: str
+) -> None:
+    await assert_refused(
+        api, task_body(action={"type": "http", "url": url}), 422, "action.url", mentions=mentions
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/a b?q=\u00e9#top",  # the client percent-encodes path and query
+        "http://b\u00fccher.example/",  # an international name: the client encodes it with IDNA
+        "http://xn--bcher-kva.example/",
+        "http://93.184.216.34:8080/",
+        "http://[2001:db8::1]/",
+        "http://user:secret@example.com/",
+        "HTTPS://EXAMPLE.COM/",
+        "http://my_host.internal./",
+        "http://10.0.0.1/",  # private: the executor's guard refuses it at run time unless allowed
+    ],
+)
+async def test_urls_the_http_client_requests_as_written_are_accepted(
+    api: httpx.AsyncClient, url: str
+) -> None:
+    task = await create_task(api, action={"type": "http", "url": url})
+    assert task["action"]["url"] == url
+
+
 async def test_every_invalid_field_is_named_at_once(api: httpx.AsyncClient) -> None:
     body = task_body(name="", priority=5000, schedule={"type": "cron", "expression": "0 0 30 2 *"})
     problem = await assert_refused(api, body, 422, None)
@@ -235,23 +286,128 @@ async def test_a_body_that_is_not_json_is_422(api: httpx.AsyncClient) -> None:
     assert (await snapshot(api))["tasks"]["total"] == 0
 
 
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b'{"name": "x",\n "action": {"type": "http",,}}', "Expecting property name enclosed in double quotes at line 2, column 28"),
+        (b'{"name": ', "Expecting value at line 1, column 10"),
+        (b'{"name": "x"} trailing', "Extra data at line 1, column 15"),
+    ],
+)  # fmt: skip
+async def test_malformed_json_says_what_and_where(api: httpx.AsyncClient, raw: bytes, where: str) -> None:
+    response = await api.post("/api/tasks", content=raw, headers={"Content-Type": "application/json"})
+    problem = assert_problem(response, 400)
+    assert problem["title"] == "Malformed JSON"
+    assert problem["detail"] == f"the request body is not valid JSON: {where}"
+
+
+async def test_a_body_that_is_not_utf8_says_so(api: httpx.AsyncClient) -> None:
+    raw = b'{"name": "caf\xe9", "action": {"type": "http", "url": "https://e.com/"}}'  # Latin-1
+    response = await api.post("/api/tasks", content=raw, headers={"Content-Type": "application/json"})
+    problem = assert_problem(response, 400, mentions="not UTF-8")
+    assert "byte 0xe9 at offset 13" in problem["detail"]
+
+
+async def test_an_empty_body_says_one_is_required(api: httpx.AsyncClient) -> None:
+    response = await api.post("/api/tasks", content=b"", headers={"Content-Type": "application/json"})
+    assert_problem(response, 422, field="body", mentions="a JSON request body is required")
+
+
+def _nested_body(levels: int) -> bytes:
+    """A task body that nests ``levels`` deep in all (the body object and the action are two)."""
+    inner = levels - 2
+    return (
+        b'{"name": "deep", "action": {"type": "http", "url": "https://e.com/", "method": "POST", "body": '
+        + b"[" * inner
+        + b"]" * inner
+        + b"}}"
+    )
+
+
 async def test_deeply_nested_json_is_refused_without_a_500(server_api: httpx.AsyncClient) -> None:
-    depth = 100_000
-    raw = b'{"name": "deep", "action": {"type": "http", "url": "https://e.com/", "body": ' + b"[" * depth
-    raw += b"]" * depth + b"}}"
-    response = await server_api.post("/api/tasks", content=raw, headers={"Content-Type": "application/json"})
-    assert 400 <= response.status_code < 500
-    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    """Deep enough to exhaust the parser's recursion: FastAPI alone says only "error parsing the body"."""
+    response = await server_api.post(
+        "/api/tasks", content=_nested_body(100_000), headers={"Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 400, mentions="deeper than the limit of 200 levels")
+    assert problem["title"] == "Body nested too deeply"
+
+
+async def test_nesting_beyond_the_limit_is_refused_naming_the_field(api: httpx.AsyncClient) -> None:
+    """201 levels parse, but a task saved that deep made every page of tasks a 500 (orjson stops at 255)."""
+    before = await snapshot(api)
+    response = await api.post(
+        "/api/tasks", content=_nested_body(201), headers={"Content-Type": "application/json"}
+    )
+    problem = assert_problem(response, 400, field="action.body", mentions="limit of 200 levels")
+    assert problem["title"] == "Body nested too deeply"
+    assert await snapshot(api) == before
+
+
+async def test_nesting_up_to_the_limit_is_stored_listed_and_read_back(api: httpx.AsyncClient) -> None:
+    created = await api.post(
+        "/api/tasks", content=_nested_body(200), headers={"Content-Type": "application/json"}
+    )
+    assert created.status_code == 201, created.text
+    listed = await api.get("/api/tasks")
+    assert listed.status_code == 200
+    body = listed.json()["items"][0]["action"]["body"]
+    assert body == json.loads(_nested_body(200))["action"]["body"]
+    assert (await api.get(f"/api/tasks/{created.json()['id']}")).json()["action"]["body"] == body
 
 
 async def test_moderately_nested_json_is_stored_and_read_back(api: httpx.AsyncClient) -> None:
     nested: Any = "leaf"
-    for _ in range(100):
+    for _ in range(99):  # 198 levels, with the body and the action 200: the limit
         nested = {"k": [nested]}
     task = await create_task(
         api, action={"type": "http", "url": "https://e.com/", "method": "POST", "body": nested}
     )
     assert (await api.get(f"/api/tasks/{task['id']}")).json()["action"]["body"] == nested
+
+
+INT64_MAX = 2**63 - 1
+NUMBERS_FUNCTION = "api_tests.numbers"
+
+
+@pytest.fixture
+def numbers_function() -> Iterator[str]:
+    registry.task(name=NUMBERS_FUNCTION)(_fuzz_function)
+    try:
+        yield NUMBERS_FUNCTION
+    finally:
+        registry.unregister(NUMBERS_FUNCTION)
+
+
+@pytest.mark.parametrize(
+    ("action", "field"),
+    [
+        ({"type": "python", "function": NUMBERS_FUNCTION, "args": [10**30]}, "action.args.0"),
+        ({"type": "python", "function": NUMBERS_FUNCTION, "kwargs": {"n": -(2**63) - 1}}, "action.kwargs.n"),
+        ({"type": "http", "url": "https://e.com/", "method": "POST", "body": {"ids": [1, 2**64]}}, "action.body.ids.1"),
+    ],
+)  # fmt: skip
+async def test_integers_beyond_64_bits_are_refused_naming_the_field(
+    api: httpx.AsyncClient, numbers_function: str, action: dict[str, Any], field: str
+) -> None:
+    """They used to be saved and read back as floats: 10**30 became 1e+30."""
+    before = await snapshot(api)
+    response = await api.post("/api/tasks", json=task_body(action=action))
+    assert_problem(response, 422, field=field, mentions="64 bits")
+    assert await snapshot(api) == before
+
+
+async def test_64_bit_integers_are_kept_exactly(api: httpx.AsyncClient, numbers_function: str) -> None:
+    edges = [INT64_MAX, -(2**63), 2**53 + 1]
+    action = {"type": "python", "function": numbers_function, "args": edges, "kwargs": {"n": INT64_MAX}}
+    task = await create_task(api, action=action)
+    for got in (
+        task,
+        (await api.get(f"/api/tasks/{task['id']}")).json(),
+        (await api.get("/api/tasks")).json()["items"][0],
+    ):
+        assert got["action"]["args"] == edges
+        assert got["action"]["kwargs"] == {"n": INT64_MAX}
 
 
 @pytest.mark.parametrize(

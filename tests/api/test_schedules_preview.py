@@ -159,6 +159,18 @@ async def test_a_viewer_may_preview_and_nothing_is_written(api: httpx.AsyncClien
     assert await snapshot(api) == before
 
 
+async def test_the_description_uses_english_ordinals(api: httpx.AsyncClient) -> None:
+    body = await preview(
+        api, {"type": "cron", "expression": "*/21 * * * *"}, count=3, after="2026-01-01T00:00:00Z"
+    )
+    assert body["description"] == "Every 21st minute of every hour (UTC)"
+    assert [t["utc"] for t in body["fire_times"]] == [
+        "2026-01-01T00:21:00Z",
+        "2026-01-01T00:42:00Z",
+        "2026-01-01T01:00:00Z",
+    ]
+
+
 async def test_preview_needs_a_key(api: httpx.AsyncClient) -> None:
     response = await send_without_auth(
         api, "POST", PREVIEW, json={"schedule": {"type": "interval", "seconds": 60}}
@@ -171,6 +183,10 @@ async def test_preview_needs_a_key(api: httpx.AsyncClient) -> None:
     [
         ({"schedule": {"type": "cron", "expression": "0 0 30 2 *"}}, "schedule.expression", "can never fire"),
         ({"schedule": {"type": "cron", "expression": "every day"}}, "schedule.expression", "expected 5 fields"),
+        # Steps beyond the field: the preview said "Every 61th minute" while listing hourly times.
+        ({"schedule": {"type": "cron", "expression": "*/61 * * * *"}}, "schedule.expression", "(1-60)"),
+        ({"schedule": {"type": "cron", "expression": "*/99999999999999999999 * * * *"}}, "schedule.expression", "(1-60)"),
+        ({"schedule": {"type": "cron", "expression": "0 */25 * * *"}}, "schedule.expression", "(1-24)"),
         ({"schedule": {"type": "cron", "expression": "0 0 * * *", "timezone": "Moon/Base"}}, "schedule.timezone", "Moon/Base"),
         ({"schedule": {"type": "interval", "seconds": -60}}, "schedule.seconds", None),
         ({"schedule": {"type": "interval"}}, "schedule.seconds", "field required"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -12,8 +13,11 @@ import pytest
 
 from tasksched import registry
 from tasksched.clock import FrozenClock
+from tasksched.domain.actions import HttpAction
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
+from tasksched.services.execution import _parse_action
+from tasksched.store import tasks as task_store
 from tests.api.conftest import (
     HTTP_ACTION,
     MISSING_ID,
@@ -24,6 +28,7 @@ from tests.api.conftest import (
     snapshot,
     task_body,
 )
+from tests.store.rows import make_task_values
 
 FUNCTION_NAME = "api_tests.greet"
 
@@ -89,9 +94,9 @@ async def test_create_sorts_and_deduplicates_tags(api: httpx.AsyncClient) -> Non
         ),
         ({"type": "cron", "expression": "@hourly"}, "2026-06-01T13:00:00Z", "(UTC)"),
         ({"type": "once", "at": "2026-07-01T08:30:00+02:00"}, "2026-07-01T06:30:00Z", "once at"),
-        ({"type": "once", "at": "2026-01-01T00:00:00Z"}, None, "once at 2026-01-01 00:00 UTC"),
+        ({"type": "once", "at": "2026-06-01T12:00:00.001Z"}, "2026-06-01T12:00:00.001000Z", "once at"),
     ],
-    ids=["interval", "cron-berlin", "cron-macro", "once", "once-past"],
+    ids=["interval", "cron-berlin", "cron-macro", "once", "once-just-ahead"],
 )
 async def test_create_computes_next_run_and_description(
     frozen_api: httpx.AsyncClient, schedule: dict[str, Any], next_run_at: str | None, words: str
@@ -99,6 +104,86 @@ async def test_create_computes_next_run_and_description(
     task = await create_task(frozen_api, schedule=schedule)
     assert task["next_run_at"] == next_run_at
     assert words in task["schedule_description"]
+
+
+# The frozen clock reads 2026-06-01 12:00 UTC.
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        ({"type": "once", "at": "2026-01-01T00:00:00Z"}, "schedule.at"),
+        ({"type": "once", "at": "2026-06-01T12:00:00Z"}, "schedule.at"),
+        ({"type": "once", "at": "2026-06-01T13:59:59+02:00"}, "schedule.at"),
+        ({"type": "interval", "seconds": 60, "end_at": "2026-06-01T11:00:00Z"}, "schedule.end_at"),
+        ({"type": "cron", "expression": "@daily", "end_at": "2026-05-01T00:00:00Z"}, "schedule.end_at"),
+    ],
+    ids=["past", "now", "zone", "interval-ended", "cron-ended"],
+)
+async def test_create_refuses_a_schedule_with_nothing_ahead(
+    frozen_api: httpx.AsyncClient, schedule: dict[str, Any], field: str
+) -> None:
+    """It used to be saved (201) with no next run: a task that silently never ran."""
+    before = await snapshot(frozen_api)
+    response = await frozen_api.post("/api/tasks", json=task_body(schedule=schedule))
+    assert_problem(response, 422, field=field, mentions="not in the future")
+    assert "the server's time is 2026-06-01 12:00 UTC" in response.json()["detail"]
+    assert await snapshot(frozen_api) == before
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+async def test_setting_a_once_schedule_in_the_past_is_refused(
+    frozen_api: httpx.AsyncClient, method: str
+) -> None:
+    task = await create_task(frozen_api, schedule={"type": "interval", "seconds": 60})
+    before = await snapshot(frozen_api)
+    past = {"type": "once", "at": "2026-05-31T12:00:00Z"}
+    body = task_body(schedule=past) if method == "put" else {"schedule": past}
+    response = await frozen_api.request(method.upper(), f"/api/tasks/{task['id']}", json=body)
+    assert_problem(response, 422, field="schedule.at")
+    assert await snapshot(frozen_api) == before
+
+
+async def test_a_once_task_whose_time_has_passed_stays_editable(
+    frozen_api: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    """Only a schedule being set must lie ahead: time passing does not make a saved task invalid."""
+    schedule = {"type": "once", "at": "2026-06-01T12:05:00Z"}
+    task = await create_task(frozen_api, schedule=schedule)
+    clock.advance(3600)
+    url = f"/api/tasks/{task['id']}"
+
+    patched = await frozen_api.patch(url, json={"description": "ran at noon", "schedule": schedule})
+    assert patched.status_code == 200, patched.text
+    replaced = await frozen_api.put(url, json=task_body(description="again", schedule=schedule))
+    assert replaced.status_code == 200, replaced.text
+    assert (await frozen_api.post(f"{url}/pause")).status_code == 200
+    assert (await frozen_api.post(f"{url}/resume")).status_code == 200
+    later = {"type": "once", "at": "2026-06-01T14:00:00Z"}
+    moved = await frozen_api.patch(url, json={"schedule": later})
+    assert moved.json()["next_run_at"] == "2026-06-01T14:00:00Z"
+
+
+async def test_rows_saved_before_stricter_checks_still_load(api: httpx.AsyncClient, ctx: Context) -> None:
+    """A cron step beyond its field and an ambiguous IPv4 host were accepted once; rows holding them
+    must still list, show, pause and run (or one old row would break every page and the scheduler),
+    while a write that sends them again is refused naming them."""
+    values = make_task_values(name="legacy", action=dict(HTTP_ACTION), schedule=None)
+    values["schedule"] = {"type": "cron", "expression": "*/61 * * * *", "timezone": "UTC"}
+    values["action"] = {**values["action"], "url": "http://0x7f.1/"}
+    async with ctx.db.write() as tx:
+        row = await task_store.insert(tx, values)
+    url = f"/api/tasks/{row['id']}"
+
+    shown = await api.get(url)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["schedule"]["expression"] == "*/61 * * * *"
+    assert (await api.get("/api/tasks")).json()["total"] == 1
+    assert (await api.post(f"{url}/pause")).status_code == 200
+    loaded = _parse_action(json.dumps(values["action"]))  # what a worker loads
+    assert isinstance(loaded, HttpAction)
+    assert loaded.url == "http://0x7f.1/"
+
+    problem = assert_problem(await api.patch(url, json={"description": "edited"}), 422)
+    assert {e["field"] for e in problem["errors"]} == {"schedule.expression", "action.url"}
 
 
 async def test_create_python_action_with_registered_function(

@@ -11,12 +11,15 @@ import cronsim
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from tasksched.domain.base import STORED
+from tasksched.domain.cron import ordinal
 from tasksched.domain.schedules import (
     COUNT_CAP,
     CronSchedule,
     IntervalSchedule,
     OnceSchedule,
     Schedule,
+    check_ahead,
     count_slots_between,
     describe,
     jitter_offset,
@@ -128,6 +131,18 @@ def test_the_clock_changes_found_are_the_known_ones() -> None:
         ("0 0 L-2 * *", "day-of-month field: 'L' is not a number"),
         ("0 0 ? * *", "day-of-month field"),
         ("@reboot", "unknown macro '@reboot'"),
+        # Steps beyond the field read as "every 61st minute" but fire only at the field's first value.
+        ("*/61 * * * *", "minute field: step 61 in '*/61' is out of range (1-60)"),
+        ("*/99999999999999999999 * * * *", "minute field: step 99999999999999999999 in"),
+        ("0 */25 * * *", "hour field: step 25 in '*/25' is out of range (1-24)"),
+        ("0 0 */32 * *", "day-of-month field: step 32 in '*/32' is out of range (1-31)"),
+        ("0 0 * 1-6/13 *", "month field: step 13 in '1-6/13' is out of range (1-12)"),
+        ("0 0 * * */8", "day-of-week field: step 8 in '*/8' is out of range (1-7)"),
+        ("*/61 * * * * *", "second field: step 61 in '*/61' is out of range (1-60)"),
+        ("10-20/100 * * * *", "minute field: step 100 in '10-20/100' is out of range (1-60)"),
+        ("*/\uff15 * * * *", "must be a whole number from 1 to 60"),  # a full-width 5
+        ("*/\u00b2 * * * *", "must be a whole number from 1 to 60"),  # superscript 2: int() refuses it
+        ("0 0 * * MON#\uff12", "the number after # must be 1-5"),
         ("0 0 30 2 *", "can never fire: day-of-month '30' does not occur in month '2'"),
         ("0 0 31 4 *", "can never fire"),
         ("0 0 31 2,4,6 *", "can never fire"),
@@ -145,6 +160,21 @@ def test_bad_expressions_are_refused_with_the_reason(expression: str, message: s
 )
 def test_rare_but_possible_expressions_are_accepted(expression: str) -> None:
     assert next_fire_after(cron(expression), T0, anchor=T0) is not None
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["*/60 * * * *", "0 */24 * * *", "0 0 */31 * *", "0 0 * */12 *", "0 0 * * */7", "*/60 * * * * *"],
+)
+def test_a_step_as_large_as_its_field_is_accepted(expression: str) -> None:
+    assert next_fire_after(cron(expression), T0, anchor=T0) is not None
+
+
+def test_a_stored_step_beyond_its_field_still_loads() -> None:
+    """Saved before the step check existed: reading the row back must not fail (docs/schedules.md)."""
+    stored = {"type": "cron", "expression": "*/61 * * * *"}
+    schedule = TypeAdapter(Schedule).validate_python(stored, context=STORED)
+    assert next_fire_after(schedule, T0, anchor=T0) == utc(2027, 1, 1, 1)
 
 
 def test_expression_whitespace_is_collapsed_and_the_result_round_trips() -> None:
@@ -393,6 +423,30 @@ def test_no_jitter_when_zero() -> None:
 )
 def test_describe(schedule: OnceSchedule | IntervalSchedule | CronSchedule, words: str) -> None:
     assert describe(schedule) == words
+
+
+@pytest.mark.parametrize(
+    ("number", "words"),
+    [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"), (21, "21st"),
+     (22, "22nd"), (23, "23rd"), (61, "61st"), (101, "101st"), (111, "111th"), (112, "112th"), (113, "113th"),
+     (122, "122nd")],
+)  # fmt: skip
+def test_ordinals_are_english(number: int, words: str) -> None:
+    assert ordinal(number) == words
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("*/21 * * * *", "Every 21st minute of every hour (UTC)"),
+        ("*/22 * * * * *", "Every 22nd second of every minute (UTC)"),
+        ("0 0 23 * *", "At 00:00 on the 23rd day of every month (UTC)"),
+        ("0 0 11 * *", "At 00:00 on the 11th day of every month (UTC)"),
+        ("0 0 12,13,31 * *", "the 12th, the 13th, and the 31st day"),
+    ],
+)
+def test_cron_descriptions_use_english_ordinals(expression: str, words: str) -> None:
+    assert words in describe(cron(expression))
 
 
 def test_describe_falls_back_to_the_expression(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -661,6 +715,36 @@ def test_lord_howe_notes_show_the_half_hour_shift() -> None:
 def test_times_outside_the_supported_years_are_refused(body: dict[str, object]) -> None:
     with pytest.raises(ValidationError, match="between the years 1970 and 9000"):
         TypeAdapter(Schedule).validate_python(body)
+
+
+@pytest.mark.parametrize("at", [utc(2027, 1, 1), utc(2026, 12, 31, 23, 59, 59, 999_999), utc(1970, 1, 1)])
+def test_a_once_schedule_at_or_before_now_is_refused(at: datetime) -> None:
+    problem = check_ahead(OnceSchedule(at=at), T0)
+    assert problem is not None
+    assert problem[0] == "at"
+    assert "is not in the future (the server's time is 2027-01-01 00:00 UTC)" in problem[1]
+
+
+@pytest.mark.parametrize(
+    "schedule", [IntervalSchedule(seconds=60, end_at=T0), cron("* * * * *", end_at=utc(2026, 1, 1))]
+)
+def test_a_schedule_that_has_ended_is_refused(schedule: Schedule) -> None:
+    problem = check_ahead(schedule, T0)
+    assert problem is not None
+    assert problem[0] == "end_at"
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        OnceSchedule(at=utc(2027, 1, 1, 0, 0, 0, 1)),
+        IntervalSchedule(seconds=60, start_at=utc(2000, 1, 1)),  # a start in the past has slots ahead
+        cron("* * * * *", end_at=utc(2027, 1, 1, 0, 0, 1)),
+        None,
+    ],
+)
+def test_schedules_with_time_ahead_pass_the_check(schedule: Schedule | None) -> None:
+    assert check_ahead(schedule, T0) is None
 
 
 def test_the_supported_years_include_their_edges() -> None:

@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
 
 from tasksched.domain.principals import Principal, Role
-from tasksched.errors import Forbidden, InvalidInput, Unauthorized
+from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
 from tasksched.services.context import Context
 from tasksched.services.keys import KeyService
 from tasksched.services.runs import RunService
@@ -122,6 +122,31 @@ SearchText = Annotated[str | None, AfterValidator(_no_nul)]
 
 # --- JSON bodies the databases can store --------------------------------------------------------
 
+MAX_BODY_DEPTH = 200
+"""How deeply arrays and objects may nest in a request body (the body itself is level 1).
+
+orjson, which encodes pages of tasks, gives up at 255 levels, and a page puts a stored value four
+levels down where a request body has it two: a task saved deeper would break every listing of it.
+"""
+
+INT64 = range(-(2**63), 2**63)
+"""The integers a body may hold.
+
+orjson, which reads stored JSON back, reads a larger integer as a float (10**30 came back as 1e+30)
+and cannot write one at all; many JSON clients cannot hold one either. Refused with the field named
+rather than kept exact in one place and rounded in another; a larger number can travel as a string.
+"""
+
+
+class BodyTooDeep(TaskschedError):
+    """A body nested beyond ``MAX_BODY_DEPTH``: a limit on the document's form, so a 400 like bad JSON."""
+
+    status = 400
+    title = "Body nested too deeply"
+
+
+TOO_DEEP = f"the request body nests arrays and objects deeper than the limit of {MAX_BODY_DEPTH} levels"
+
 
 def _text_problem(text: str) -> str | None:
     if "\x00" in text:
@@ -143,6 +168,12 @@ def _unstorable(data: Any) -> tuple[str, str] | None:
             return ".".join(path), problem
         if isinstance(value, float) and not math.isfinite(value):
             return ".".join(path), "must be a finite number (NaN and Infinity are not JSON)"
+        if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+            return ".".join(path), (
+                f"integers must be from {INT64.start} to {INT64.stop - 1} (64 bits); send larger ones as strings"
+            )
+        if isinstance(value, dict | list) and len(path) >= MAX_BODY_DEPTH:
+            raise BodyTooDeep(TOO_DEEP, field=".".join(path[:2]) or "body")
         if isinstance(value, dict):
             for key, item in reversed(value.items()):
                 if problem := _text_problem(key):
@@ -154,17 +185,21 @@ def _unstorable(data: Any) -> tuple[str, str] | None:
 
 
 async def storable_json(request: Request) -> None:
-    """Refuse a JSON body that parses but cannot be stored: NUL characters, NaN, Infinity, 1e999.
+    """Refuse a JSON body that parses but cannot be stored: NUL characters, NaN, Infinity, 1e999,
+    integers beyond 64 bits, nesting beyond ``MAX_BODY_DEPTH``.
 
-    Python's parser accepts all of them; PostgreSQL refuses them (a 500 otherwise), and a SQLite
-    database holding them could not be copied to PostgreSQL. Malformed bodies are left to FastAPI.
+    Python's parser accepts all of them; PostgreSQL refuses the first ones (a 500 otherwise), and a
+    SQLite database holding them could not be copied to PostgreSQL; the last two would not read back
+    or list as sent. Malformed bodies are left to FastAPI (``api/errors.py`` words its refusals).
     """
     raw = await request.body()
     if not raw:
         return
     try:
         data = json.loads(raw)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise BodyTooDeep(TOO_DEEP) from None
+    except ValueError:
         return
     found = _unstorable(data)
     if found is not None:

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tasksched.api.deps import TOO_DEEP
 from tasksched.api.middleware import _TooLarge as BodyTooLarge
 from tasksched.errors import TaskschedError
 
@@ -61,7 +62,11 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
-        return "field required"
+        return (
+            "a JSON request body is required"
+            if tuple(error.get("loc", ())) == ("body",)
+            else "field required"
+        )
     if kind == "union_tag_invalid":
         expected = error.get("ctx", {}).get("expected_tags", "")
         return f"unknown type; expected one of {expected}"
@@ -69,6 +74,33 @@ def _message(error: dict[str, Any]) -> str:
         return "a 'type' field is required"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ")
+
+
+def _json_error_detail(error: dict[str, Any], document: Any) -> str:
+    """ "not valid JSON: Expecting ',' delimiter at line 3, column 7", from FastAPI's json_invalid error."""
+    reason = str(error.get("ctx", {}).get("error", "")) or "invalid JSON"
+    loc = error.get("loc", ())
+    position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if position is None or not isinstance(document, str):
+        return f"the request body is not valid JSON: {reason}"
+    line = document.count("\n", 0, position) + 1
+    column = position - document.rfind("\n", 0, position)
+    return f"the request body is not valid JSON: {reason} at line {line}, column {column}"
+
+
+def body_parse_problem(cause: BaseException | None) -> tuple[str, str] | None:
+    """(title, detail) for a body FastAPI could not parse, which it reports only as "There was an
+    error parsing the body"; None for causes it does not come from."""
+    if isinstance(cause, RecursionError):
+        return "Body nested too deeply", TOO_DEEP
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start : cause.start + 1].hex()
+        return (
+            "Malformed JSON",
+            f"the request body is not UTF-8 text: byte 0x{byte} at offset {cause.start} ({cause.reason}); "
+            "JSON must be sent as UTF-8",
+        )
+    return None
 
 
 def validation_errors(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -94,8 +126,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         raw = list(exc.errors())
-        if any(e.get("type") == "json_invalid" for e in raw):
-            return problem(400, "Malformed JSON", "the request body is not valid JSON")
+        invalid = next((e for e in raw if e.get("type") == "json_invalid"), None)
+        if invalid is not None:
+            return problem(400, "Malformed JSON", _json_error_detail(invalid, exc.body))
         errors = validation_errors(raw)
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem(422, "Invalid input", summary or "the request is invalid", errors=errors)
@@ -111,6 +144,8 @@ def install(app: FastAPI) -> None:
                 "Payload too large",
                 f"the request body is larger than the limit of {limit} bytes (TASKSCHED_MAX_BODY_BYTES)",
             )
+        if exc.status_code == 400 and (parse_problem := body_parse_problem(exc.__cause__)):
+            return problem(400, *parse_problem)
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         headers = dict(exc.headers) if exc.headers else None

@@ -2,18 +2,74 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+# httpx's URL parser, not its client: parsing is pure, and a URL checked by the parser the executor
+# requests it with is a URL that will be requested as it was checked (the standard library's urlsplit
+# accepts hosts like 0177.0.0.1 or full-width digits that httpx then refuses on every run).
+from httpx import URL, InvalidURL
+from pydantic import Field, ValidationInfo, field_validator
 
-from tasksched.domain.base import JSONValue, StrictModel
+from tasksched.domain.base import JSONValue, StrictModel, from_storage
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# After IDNA encoding (which httpx does) a host name is ASCII; underscores occur in real DNS names.
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
+# WHATWG's "ends in a number": browsers, and resolvers via inet_aton, then read the host as IPv4.
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*")
+
+
+def _check_host(host: str) -> None:
+    """Refuse host names that parse but that resolvers, browsers and httpx would not agree on."""
+    if ":" in host:
+        return  # an IPv6 literal: httpx has checked it
+    labels = host.removesuffix(".").split(".")
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        # 2130706433, 0x7f.1, 127.1 or 1.2.3.4.5: httpx sends them as names, getaddrinfo reads most as
+        # IPv4 addresses (all of the first three as 127.0.0.1), a browser others. Only the plain form
+        # means one thing everywhere.
+        try:
+            canonical = str(ipaddress.IPv4Address(host)) == host
+        except ValueError:
+            canonical = False
+        if not canonical:
+            raise ValueError(
+                f"host {host!r} reads as an IPv4 address in a form clients disagree on (a number, hex, "
+                "octal or not four parts); write it as four decimal numbers, like 192.0.2.10"
+            )
+        return
+    if len(host) > 253:
+        raise ValueError("host name is longer than 253 characters")
+    for label in labels:
+        if not _HOST_LABEL.fullmatch(label):
+            raise ValueError(
+                f"host {host!r} is not a valid host name: each dot-separated part must be 1-63 letters, "
+                "digits, - or _"
+            )
+
+
+def check_http_url(value: str) -> None:
+    """Raise ValueError unless ``value`` is an absolute http(s) URL the executor can request as is."""
+    if "\\" in value:
+        # Browsers (WHATWG) read \ as /, httpx as a character: http://a.example\@b.example/ names a
+        # different host for each.
+        raise ValueError("must not contain a backslash (\\); write / or %5C")
+    try:
+        url = URL(value)
+    except InvalidURL as exc:
+        raise ValueError(f"is not a URL the HTTP client can request: {exc}") from None
+    if url.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if not url.host:
+        raise ValueError("must name a host")
+    if url.port is not None and not 1 <= url.port <= 65_535:
+        raise ValueError(f"has an invalid port {url.port} (ports are 1-65535)")
+    _check_host(url.raw_host.decode("ascii", "replace"))
 
 
 class HttpAction(StrictModel):
@@ -39,7 +95,11 @@ class HttpAction(StrictModel):
 
     @field_validator("url")
     @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
+    def _absolute_http_url(cls, value: str, info: ValidationInfo) -> str:
+        if not from_storage(info):
+            check_http_url(value)
+            return value
+        # A stored URL saved before check_http_url existed: the checks it was saved under.
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https"):
             raise ValueError("must be an http:// or https:// URL")

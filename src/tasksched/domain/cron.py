@@ -41,18 +41,21 @@ class _FieldSpec:
     name: str
     low: int
     high: int
+    cycle: int
+    """How many distinct values the field has: the largest step that means what it says."""
     names: tuple[str, ...] = ()
     name_base: int = 0
 
 
-_SECOND = _FieldSpec("second", 0, 59)
-_MINUTE = _FieldSpec("minute", 0, 59)
-_HOUR = _FieldSpec("hour", 0, 23)
-_DAY = _FieldSpec("day-of-month", 1, 31)
+_SECOND = _FieldSpec("second", 0, 59, 60)
+_MINUTE = _FieldSpec("minute", 0, 59, 60)
+_HOUR = _FieldSpec("hour", 0, 23, 24)
+_DAY = _FieldSpec("day-of-month", 1, 31, 31)
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-_MONTH = _FieldSpec("month", 1, 12, _MONTHS, 1)
-_WEEKDAY = _FieldSpec("day-of-week", 0, 7, _WEEKDAYS, 0)
+_MONTH = _FieldSpec("month", 1, 12, 12, _MONTHS, 1)
+# 0 and 7 both name Sunday: seven days.
+_WEEKDAY = _FieldSpec("day-of-week", 0, 7, 7, _WEEKDAYS, 0)
 _FIELDS = (_SECOND, _MINUTE, _HOUR, _DAY, _MONTH, _WEEKDAY)
 
 
@@ -60,7 +63,7 @@ _FIELDS = (_SECOND, _MINUTE, _HOUR, _DAY, _MONTH, _WEEKDAY)
 
 
 def _check_value(spec: _FieldSpec, text: str) -> int:
-    if text.isdigit() and text.isascii():
+    if _is_number(text):
         value = int(text)
         if not spec.low <= value <= spec.high:
             raise ValueError(f"{spec.name} field: {value} is out of range ({spec.low}-{spec.high})")
@@ -71,26 +74,41 @@ def _check_value(spec: _FieldSpec, text: str) -> int:
     raise ValueError(f"{spec.name} field: {text!r} is not {kind}")
 
 
-def _check_term(spec: _FieldSpec, term: str) -> None:
+def _is_number(text: str) -> bool:
+    # str.isdigit alone also accepts full-width and superscript digits, which int() reads or refuses.
+    return text.isascii() and text.isdigit()
+
+
+def _check_step(spec: _FieldSpec, term: str, step: str, *, stored: bool) -> None:
+    if not (_is_number(step) and int(step) >= 1):
+        raise ValueError(
+            f"{spec.name} field: step {step!r} in {term!r} must be a whole number from 1 to {spec.cycle}"
+        )
+    if int(step) > spec.cycle and not stored:
+        # cron takes a step beyond the field as "the first value only": */61 fires at minute 0, hourly,
+        # while reading as "every 61st minute". Refused rather than let the words and the times disagree.
+        raise ValueError(f"{spec.name} field: step {step} in {term!r} is out of range (1-{spec.cycle})")
+
+
+def _check_term(spec: _FieldSpec, term: str, *, stored: bool) -> None:
     if term == "":
         raise ValueError(f"{spec.name} field: empty item in a comma list")
     if term == "*" or (spec is _DAY and term.upper() in ("L", "LW")):
         return
     if spec is _WEEKDAY and term.upper().endswith("L"):
-        if not term[:-1].isdigit():
+        if not _is_number(term[:-1]):
             raise ValueError(f"{spec.name} field: {term!r} needs a weekday number before L, like 5L")
         _check_value(spec, term[:-1])
         return
     if spec is _WEEKDAY and "#" in term:
         weekday, nth = term.split("#", 1)
         _check_value(spec, weekday)
-        if not (nth.isdigit() and 1 <= int(nth) <= 5):
+        if not (_is_number(nth) and 1 <= int(nth) <= 5):
             raise ValueError(f"{spec.name} field: in {term!r} the number after # must be 1-5")
         return
     if "/" in term:
         base, step = term.split("/", 1)
-        if not (step.isdigit() and int(step) >= 1):
-            raise ValueError(f"{spec.name} field: step {step!r} in {term!r} must be a whole number >= 1")
+        _check_step(spec, term, step, stored=stored)
         if base != "*":
             _check_range_or_value(spec, base)
         return
@@ -106,10 +124,11 @@ def _check_range_or_value(spec: _FieldSpec, text: str) -> None:
         raise ValueError(f"{spec.name} field: range {text!r} runs backwards")
 
 
-def normalize_expression(raw: str) -> str:
+def normalize_expression(raw: str, *, stored: bool = False) -> str:
     """Validate a cron expression and return the form to store (whitespace collapsed, macros lowercase).
 
     Raises ValueError naming the field and the problem, or saying the expression can never fire.
+    ``stored``: the expression was read back from the database, so checks newer than it are skipped.
     """
     parts = raw.split()
     if len(parts) == 1 and parts[0].startswith("@"):
@@ -125,7 +144,7 @@ def normalize_expression(raw: str) -> str:
     specs = _FIELDS[1:] if len(parts) == 5 else _FIELDS
     for spec, field in zip(specs, parts, strict=True):
         for term in field.split(","):
-            _check_term(spec, term)
+            _check_term(spec, term, stored=stored)
     expression = " ".join(parts)
     _check_can_fire(expression)
     return expression
@@ -183,7 +202,21 @@ def explain(expression: str) -> str:
         text = CronSim(fields, datetime(2000, 1, 1)).explain()
     except Exception:
         return expression
-    return text if isinstance(text, str) and text else expression
+    if not (isinstance(text, str) and text):
+        return expression
+    # cronsim spells 1-9 as words and every other number with "th" ("61th", "22th", "21th").
+    return _NUMERIC_ORDINAL.sub(lambda match: ordinal(int(match[1])), text)
+
+
+_NUMERIC_ORDINAL = re.compile(r"\b([0-9]+)th\b")
+
+
+def ordinal(number: int) -> str:
+    """English ordinal: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 22nd, 111th, 112th, 123rd."""
+    if number % 100 in (11, 12, 13):
+        return f"{number}th"
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 # --- time zones ---------------------------------------------------------------------------------

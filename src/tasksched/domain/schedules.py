@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
 from tasksched.domain import cron
-from tasksched.domain.base import StrictModel
+from tasksched.domain.base import StrictModel, from_storage
 
 MAX_JITTER_SECONDS = 86_400
 MAX_PREVIEW_COUNT = 100
@@ -80,8 +80,8 @@ class CronSchedule(_Window):
 
     @field_validator("expression")
     @classmethod
-    def _valid_expression(cls, value: str) -> str:
-        return cron.normalize_expression(value)
+    def _valid_expression(cls, value: str, info: ValidationInfo) -> str:
+        return cron.normalize_expression(value, stored=from_storage(info))
 
     @field_validator("timezone")
     @classmethod
@@ -104,6 +104,26 @@ class SchedulePreview(StrictModel):
     timezone: str
     fire_times: list[FireTime]
     dst_notes: list[str]
+
+
+def check_ahead(schedule: Schedule | None, now: datetime) -> tuple[str, str] | None:
+    """Why ``schedule`` has nothing ahead of ``now`` and would be saved to never run, as (the field
+    at fault, a message); None when it can still fire (or is no schedule).
+
+    A once schedule's ``at`` and any ``end_at`` must lie after ``now``. It is a check against the
+    clock, so it applies to a schedule being set: one saved while still ahead stays valid after its
+    time has passed (the task ran, or its run is recorded).
+    """
+    if schedule is None:
+        return None
+    field, moment = ("at", schedule.at) if isinstance(schedule, OnceSchedule) else ("end_at", schedule.end_at)
+    if moment is None or moment > now:
+        return None
+    what = "a once schedule" if field == "at" else "a schedule that has ended"
+    return field, (
+        f"{_when(moment)} is not in the future (the server's time is {_when(now)}); {what} would never "
+        "run: choose a later time, or save the task without a schedule and run it on demand"
+    )
 
 
 def _require_aware(name: str, value: datetime) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from tasksched.domain.actions import Action
+from tasksched.domain.base import STORED
 from tasksched.domain.runs import RETRYABLE_STATUSES, RetryPolicy, RunStatus, RunTrigger, retry_delay
 from tasksched.events.bus import RUN_CREATED, RUN_OUTPUT, RUN_UPDATED, Event
 from tasksched.services.context import Context
@@ -36,7 +37,7 @@ PREFETCH = timedelta(seconds=1)
 
 @functools.lru_cache(maxsize=4096)
 def _parse_action(text: str) -> Action:
-    return _action_adapter.validate_json(text)
+    return _action_adapter.validate_json(text, context=STORED)
 
 
 @functools.lru_cache(maxsize=4096)

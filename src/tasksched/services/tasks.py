@@ -171,6 +171,7 @@ class TaskService:
         spec = _with_secrets_restored(spec, None)
         self.check_allowed(spec)
         now = self.ctx.clock.now()
+        _check_schedule_ahead(spec, now)
         anchor = _whole_second(now)
         values = spec_values(spec)
         values.update(
@@ -228,6 +229,9 @@ class TaskService:
         values = spec_values(new)
         values["updated_at"] = now
         if new.schedule != old.schedule:
+            # Only a schedule being set must lie ahead: an edit of other fields keeps a once
+            # schedule whose time has passed since it was saved.
+            _check_schedule_ahead(new, now)
             values["schedule_anchor"] = _whole_second(now)
             values["next_run_at"] = self._next_run(new, after=now, anchor=values["schedule_anchor"])
         if old.enabled and not new.enabled:
@@ -292,6 +296,14 @@ class TaskService:
 def _whole_second(when: datetime) -> datetime:
     """Interval slots count from a whole second, so their times read cleanly (12:00:05, not 12:00:05.3297)."""
     return when.replace(microsecond=0)
+
+
+def _check_schedule_ahead(spec: TaskSpec, now: datetime) -> None:
+    """A schedule set to fire only in the past would be saved with no next run, and never run."""
+    problem = schedules.check_ahead(spec.schedule, now)
+    if problem is not None:
+        field, message = problem
+        raise InvalidInput(message, field=f"schedule.{field}")
 
 
 def _with_secrets_restored(spec: TaskSpec, old: TaskSpec | None) -> TaskSpec:

@@ -1,4 +1,7 @@
-"""Rows ↔ domain models. The domain's Pydantic models are the one definition of each shape."""
+"""Rows ↔ domain models. The domain's Pydantic models are the one definition of each shape.
+
+Rows are validated with ``context=STORED``: a value saved before a check was added still loads.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from tasksched.domain import schedules
+from tasksched.domain.base import STORED
 from tasksched.domain.runs import Run
 from tasksched.domain.schedules import Schedule
 from tasksched.domain.secrets import mask_action
@@ -26,12 +30,12 @@ def spec_values(spec: TaskSpec) -> dict[str, Any]:
 
 
 def spec_from_row(row: dict[str, Any]) -> TaskSpec:
-    return TaskSpec.model_validate({name: row[name] for name in _SPEC_FIELDS})
+    return TaskSpec.model_validate({name: row[name] for name in _SPEC_FIELDS}, context=STORED)
 
 
 @functools.lru_cache(maxsize=4096)
 def _schedule_from_json(text: str) -> Schedule:
-    return _schedule_adapter.validate_json(text)
+    return _schedule_adapter.validate_json(text, context=STORED)
 
 
 def schedule_from_row(row: dict[str, Any]) -> Schedule | None:
@@ -90,7 +94,7 @@ def task_document(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_from_row(row: dict[str, Any]) -> TaskView:
-    return TaskView.model_validate(task_document(row))
+    return TaskView.model_validate(task_document(row), context=STORED)
 
 
 def run_from_row(row: dict[str, Any]) -> Run:
