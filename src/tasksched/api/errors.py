@@ -16,8 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tasksched.api.middleware import _TooLarge as BodyTooLarge
-from tasksched.errors import TaskschedError
+from tasksched.errors import ServiceUnavailable, TaskschedError
 
 log = structlog.get_logger("tasksched.api")
 
@@ -40,6 +39,19 @@ def problem(
         body["errors"] = list(errors)
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class BodyTooLarge(Exception):
+    """Raised by the body size limit (``api/middleware.py``) while a body is being read."""
+
+
+def payload_too_large(limit: int) -> JSONResponse:
+    """The one 413 problem, whether refused by Content-Length or while the body streamed in."""
+    return problem(
+        413,
+        "Payload too large",
+        f"the request body is larger than the limit of {limit} bytes (TASKSCHED_MAX_BODY_BYTES)",
+    )
 
 
 def _field_path(loc: Sequence[int | str]) -> tuple[str, str]:
@@ -87,8 +99,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TaskschedError)
     async def _domain_error(_request: Request, exc: TaskschedError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        # RFC 9110: a 401 says which scheme would be accepted.
-        headers = {"WWW-Authenticate": 'Bearer realm="tasksched"'} if exc.status == 401 else None
+        headers: dict[str, str] | None = None
+        if exc.status == 401:  # RFC 9110: a 401 says which scheme would be accepted
+            headers = {"WWW-Authenticate": 'Bearer realm="tasksched"'}
+        elif isinstance(exc, ServiceUnavailable):  # the database is down: when to try again
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem(exc.status, exc.title, exc.detail, errors=errors, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
@@ -105,12 +120,7 @@ def install(app: FastAPI) -> None:
         if isinstance(exc.__cause__, BodyTooLarge):
             # A body without Content-Length crossed the limit while FastAPI read it; FastAPI turns
             # any error during that read into "400 error parsing the body". It is a 413.
-            limit = request.app.state.services.ctx.settings.max_body_bytes
-            return problem(
-                413,
-                "Payload too large",
-                f"the request body is larger than the limit of {limit} bytes (TASKSCHED_MAX_BODY_BYTES)",
-            )
+            return payload_too_large(request.app.state.services.ctx.settings.max_body_bytes)
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         headers = dict(exc.headers) if exc.headers else None
