@@ -194,6 +194,10 @@ class _PgError(Exception):
         self.sqlstate = sqlstate
 
 
+class InternalClientError(Exception):
+    """Stands for asyncpg's error of the same name (the store knows it by name)."""
+
+
 @pytest.mark.parametrize(
     "error",
     [
@@ -209,6 +213,11 @@ class _PgError(Exception):
         sa.exc.DBAPIError("SELECT …", {"v": SECRET}, _PgError("terminating connection", "57P01")),
         sa.exc.DBAPIError("SELECT …", {"v": SECRET}, _PgError("connection failure", "08006")),
         _PgError("the database system is shutting down", "57P03"),  # raised by connect, unwrapped
+        sa.exc.InternalError(
+            "SELECT …",
+            {},
+            InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+        ),
         ConnectionRefusedError(111, "Connect call failed"),
         TimeoutError(),
     ],

@@ -53,6 +53,11 @@ def unreachable_reason(exc: BaseException) -> str | None:
     # (compared by name: importing asyncpg here would load it on SQLite too).
     if type(cause).__name__ == "ConnectionDoesNotExistError":
         return reason
+    # asyncpg's protocol left mid-operation by a connection the server terminated, seen before
+    # SQLAlchemy notices the connection is closed ("cannot switch to state 12; another operation
+    # (2) is in progress"): the pool's pre-ping replaces that connection at its next checkout.
+    if type(cause).__name__ == "InternalClientError" and "another operation" in str(cause):
+        return reason
     if isinstance(exc, sa.exc.OperationalError) and any(m in str(cause).lower() for m in _SQLITE_UNREACHABLE):
         return reason
     # Refused, reset, no route, DNS failure, connect timeout (TimeoutError is an OSError): raised
