@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasksched.errors import ServiceUnavailable, TaskschedError
 
@@ -126,7 +127,35 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, headers=headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path, method=request.method)
-        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+    app.add_middleware(_LastResort)
+
+
+class _LastResort:
+    """An exception no handler took: logged once, with its traceback, and answered as a 500 problem.
+
+    Starlette's own last resort answers too, but then re-raises: the server logs the traceback a
+    second time and closes the connection, dropping whatever request the client had sent next on it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", path=scope.get("path"), method=scope.get("method"))
+            if started:  # too late for an answer: the server closes the connection
+                raise
+            response = problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+            await response(scope, receive, send)
