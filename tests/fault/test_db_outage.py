@@ -101,7 +101,10 @@ def _log_events(text: str) -> list[str]:
     return events
 
 
-def test_database_restart_under_load(tmp_path: Path) -> None:
+# fast: a clean shutdown that ends every session; immediate: the server's processes stop dead, as in
+# a crash, and it recovers from its WAL when started.
+@pytest.mark.parametrize("stop_mode", ["fast", "immediate"])
+def test_database_restart_under_load(tmp_path: Path, stop_mode: str) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with own_cluster() as cluster:
@@ -123,7 +126,7 @@ def test_database_restart_under_load(tmp_path: Path) -> None:
                 thread.start()
             time.sleep(2.0)
             before = len(tally.created)
-            cluster.stop("fast")
+            cluster.stop(stop_mode)
             stopped_at = time.monotonic()
             time.sleep(DOWN_SECONDS)
             during = tally.statuses[503]
