@@ -73,7 +73,9 @@ async def test_unopenable_sqlite_file_is_503_and_logged_once(sqlite_ctx: Context
             "database unreachable; answering 503 until it is back",
             "database reachable again",
         ]
-        assert not [e for e in logs if "exc_info" in e or e["log_level"] in ("critical", "exception")]
+        # Nothing else: no line per failed key lookup, request or "last used" write, no traceback.
+        assert [e["event"] for e in logs] == outage_lines(logs)
+        assert not [e for e in logs if "exc_info" in e or "exception" in e]
         names = [t["name"] for t in (await api.get("/api/tasks")).json()["items"]]
         assert sorted(names) == ["after", "before"]
 
