@@ -9,6 +9,8 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
+from tasksched.errors import ServiceUnavailable
+
 log = structlog.get_logger("tasksched")
 
 K = TypeVar("K")
@@ -53,4 +55,6 @@ class SingleFlight(Generic[K, V]):
     def _done(self, key: K, task: asyncio.Task[V]) -> None:
         del self._running[key]
         if not task.cancelled() and (error := task.exception()) is not None:
+            if isinstance(error, ServiceUnavailable):
+                return  # an outage, which the store logs once: not a line per lookup
             log.warning(f"{self._what} failed", error=f"{type(error).__name__}: {error}")

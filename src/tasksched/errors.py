@@ -48,12 +48,6 @@ class InvalidInput(TaskschedError):
     title = "Invalid input"
 
 
-class InvalidSchedule(InvalidInput):
-    """A schedule that cannot be parsed or can never fire."""
-
-    title = "Invalid schedule"
-
-
 class Unauthorized(TaskschedError):
     status = 401
     title = "Unauthorized"
@@ -65,5 +59,20 @@ class Forbidden(TaskschedError):
 
 
 class ServiceUnavailable(TaskschedError):
+    """Something the request needs is down for now: the same request may succeed later."""
+
     status = 503
     title = "Service unavailable"
+    # Seconds a client should wait before trying again (the ``Retry-After`` header of the 503).
+    retry_after = 5
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (stopped, restarting, the SQLite file unopenable).
+
+    The store raises it for every connection-level failure, so callers above it never see a
+    driver's exception; the store also logs the outage, once when it starts and once when it ends.
+    """
+
+    def __init__(self, detail: str = "the database is unreachable; try again shortly") -> None:
+        super().__init__(detail)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from tasksched import registry
 from tasksched.services.context import Context
@@ -474,6 +475,24 @@ async def test_an_unexpected_error_is_a_500_problem_that_leaks_nothing(
     problem = assert_problem(response, 500)
     assert "secret" not in response.text
     assert problem["title"] == "Internal error"
+
+
+async def test_an_unexpected_error_is_answered_inside_the_app(
+    ctx: Context, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It does not escape to the server, which would log it again and close the connection (the
+    client's next request on it dropped); the client's next request is answered."""
+    async with client_on(ctx, raise_app_exceptions=True) as client:
+        services = client._transport.app.state.services  # type: ignore[attr-defined]
+
+        async def broken(_task_id: int) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(services.tasks, "get", broken)
+        with capture_logs() as logs:
+            assert_problem(await client.get("/api/tasks/1"), 500)
+        assert (await client.get("/api/tasks")).status_code == 200
+    assert [e["event"] for e in logs] == ["unhandled error"]
 
 
 # --- dates out of the supported years (1970-9000): refused by name, never a 500 -----------------

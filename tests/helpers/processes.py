@@ -29,7 +29,9 @@ class Proc:
         self.args = args
         self.log_path = log_path
         self._log = log_path.open("wb")
-        full_env = {**os.environ, "PYTHONPATH": str(REPO), "TASKSCHED_LOG_FORMAT": "json", **env}
+        # This checkout's source first: the shared venv's `tasksched` would import another one's.
+        python_path = os.pathsep.join([str(REPO / "src"), str(REPO)])
+        full_env = {**os.environ, "PYTHONPATH": python_path, "TASKSCHED_LOG_FORMAT": "json", **env}
         self.popen = subprocess.Popen(
             [str(TASKSCHED), *args],
             env=full_env,

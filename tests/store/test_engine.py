@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 
 from tasksched.store import Tx
 from tasksched.store import tasks as task_store
-from tasksched.store.engine import SQLITE_BUSY_TIMEOUT_MS, Database, async_url, connect
+from tasksched.store.engine import SQLITE_BUSY_TIMEOUT_MS, Database, async_url, connect, unreachable_reason
 from tests.store.rows import add_task
 
 HOLD_SECONDS = 1.0
@@ -178,3 +179,77 @@ async def test_a_write_waits_while_another_process_holds_the_lock(
         assert await task_store.get(tx, task["id"]) == task
         names = (await tx.exec_driver_sql("SELECT name FROM workers")).scalars().all()
     assert names == ["other-process"]
+
+
+# --- a database that cannot be reached ----------------------------------------------------------
+
+SECRET = "hdr-secret-in-a-parameter"
+
+
+class _PgError(Exception):
+    """Stands for an asyncpg error: what the store reads of one is its SQLSTATE."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class InternalClientError(Exception):
+    """Stands for asyncpg's error of the same name (the store knows it by name)."""
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        sa.exc.OperationalError(
+            "INSERT …", {"v": SECRET}, sqlite3.OperationalError("unable to open database file")
+        ),
+        sa.exc.OperationalError("INSERT …", {"v": SECRET}, sqlite3.OperationalError("disk I/O error")),
+        sa.exc.OperationalError(
+            "INSERT …", {"v": SECRET}, sqlite3.OperationalError("attempt to write a readonly database")
+        ),
+        sa.exc.DBAPIError("SELECT …", {"v": SECRET}, Exception("closed"), connection_invalidated=True),
+        sa.exc.DBAPIError("SELECT …", {"v": SECRET}, _PgError("the database system is starting up", "57P03")),
+        sa.exc.DBAPIError("SELECT …", {"v": SECRET}, _PgError("terminating connection", "57P01")),
+        sa.exc.DBAPIError("SELECT …", {"v": SECRET}, _PgError("connection failure", "08006")),
+        _PgError("the database system is shutting down", "57P03"),  # raised by connect, unwrapped
+        sa.exc.InternalError(
+            "SELECT …",
+            {},
+            InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+        ),
+        ConnectionRefusedError(111, "Connect call failed"),
+        TimeoutError(),
+    ],
+)
+def test_connection_level_errors_mean_unreachable(error: Exception) -> None:
+    reason = unreachable_reason(error)
+    assert reason is not None
+    assert SECRET not in reason  # the driver's message, not SQLAlchemy's with its parameters
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        sa.exc.IntegrityError("INSERT …", {}, sqlite3.IntegrityError("UNIQUE constraint failed")),
+        sa.exc.OperationalError("SELECT …", {}, sqlite3.OperationalError("no such table: tasks")),
+        sa.exc.DBAPIError("SELECT …", {}, _PgError("syntax error", "42601")),
+        ValueError("a bug"),
+    ],
+)
+def test_other_errors_are_left_alone(error: Exception) -> None:
+    assert unreachable_reason(error) is None
+
+
+async def test_a_failure_inside_a_transaction_is_not_translated(sqlite_db: Database) -> None:
+    with pytest.raises(sa.exc.OperationalError, match="no such table"):
+        async with sqlite_db.read() as conn:
+            await conn.execute(sa.text("SELECT * FROM nowhere"))
+    assert not sqlite_db.outage.down
+
+
+async def test_statement_errors_never_show_parameters(sqlite_db: Database) -> None:
+    with pytest.raises(sa.exc.IntegrityError) as raised:
+        async with sqlite_db.write() as conn:
+            await conn.execute(sa.text("INSERT INTO workers (name) VALUES (:name)"), {"name": SECRET})
+    assert SECRET not in str(raised.value)

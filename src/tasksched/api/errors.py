@@ -15,10 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasksched.api.deps import TOO_DEEP
-from tasksched.api.middleware import _TooLarge as BodyTooLarge
-from tasksched.errors import TaskschedError
+from tasksched.errors import ServiceUnavailable, TaskschedError
 
 log = structlog.get_logger("tasksched.api")
 
@@ -41,6 +41,19 @@ def problem(
         body["errors"] = list(errors)
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class BodyTooLarge(Exception):
+    """Raised by the body size limit (``api/middleware.py``) while a body is being read."""
+
+
+def payload_too_large(limit: int) -> JSONResponse:
+    """The one 413 problem, whether refused by Content-Length or while the body streamed in."""
+    return problem(
+        413,
+        "Payload too large",
+        f"the request body is larger than the limit of {limit} bytes (TASKSCHED_MAX_BODY_BYTES)",
+    )
 
 
 def _field_path(loc: Sequence[int | str]) -> tuple[str, str]:
@@ -119,8 +132,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TaskschedError)
     async def _domain_error(_request: Request, exc: TaskschedError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        # RFC 9110: a 401 says which scheme would be accepted.
-        headers = {"WWW-Authenticate": 'Bearer realm="tasksched"'} if exc.status == 401 else None
+        headers: dict[str, str] | None = None
+        if exc.status == 401:  # RFC 9110: a 401 says which scheme would be accepted
+            headers = {"WWW-Authenticate": 'Bearer realm="tasksched"'}
+        elif isinstance(exc, ServiceUnavailable):  # the database is down: when to try again
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem(exc.status, exc.title, exc.detail, errors=errors, headers=headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
@@ -138,12 +154,7 @@ def install(app: FastAPI) -> None:
         if isinstance(exc.__cause__, BodyTooLarge):
             # A body without Content-Length crossed the limit while FastAPI read it; FastAPI turns
             # any error during that read into "400 error parsing the body". It is a 413.
-            limit = request.app.state.services.ctx.settings.max_body_bytes
-            return problem(
-                413,
-                "Payload too large",
-                f"the request body is larger than the limit of {limit} bytes (TASKSCHED_MAX_BODY_BYTES)",
-            )
+            return payload_too_large(request.app.state.services.ctx.settings.max_body_bytes)
         if exc.status_code == 400 and (parse_problem := body_parse_problem(exc.__cause__)):
             return problem(400, *parse_problem)
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
@@ -151,7 +162,35 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, headers=headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path, method=request.method)
-        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+    app.add_middleware(_LastResort)
+
+
+class _LastResort:
+    """An exception no handler took: logged once, with its traceback, and answered as a 500 problem.
+
+    Starlette's own last resort answers too, but then re-raises: the server logs the traceback a
+    second time and closes the connection, dropping whatever request the client had sent next on it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", path=scope.get("path"), method=scope.get("method"))
+            if started:  # too late for an answer: the server closes the connection
+                raise
+            response = problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+            await response(scope, receive, send)

@@ -91,7 +91,8 @@ class PgRelay:
                     try:
                         await self._connect()
                     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                        log.warning("event relay reconnect failed", error=str(exc), retry_in=delay)
+                        # One line per attempt only at debug: "lost" and "reconnected" bracket it.
+                        log.debug("event relay reconnect failed", error=str(exc), retry_in=delay)
                         await asyncio.sleep(delay)
                         delay = min(delay * 2, 10.0)
                         continue

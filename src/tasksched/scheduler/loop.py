@@ -16,6 +16,7 @@ import structlog
 
 from tasksched.aio import wait_any
 from tasksched.events.bus import TASK_EVENTS
+from tasksched.observability.outage import log_failure
 from tasksched.services.context import Context
 from tasksched.services.execution import ExecutionService
 from tasksched.services.firing import LOOKAHEAD, FiringService
@@ -65,8 +66,8 @@ class Scheduler:
                 while not self._stop.is_set():
                     try:
                         delay = await self.tick()
-                    except Exception:  # a database outage must not kill the loop: retry shortly
-                        log.exception("scheduler pass failed; retrying")
+                    except Exception as exc:  # a database outage must not kill the loop: retry shortly
+                        log_failure(log, "scheduler pass failed; retrying", exc)
                         delay = 1.0
                     changes.drain()
                     await wait_any(self._stop.wait(), changes.get(), timeout=delay)
@@ -82,7 +83,7 @@ class Scheduler:
                 reaped = await self.execution.reap()
                 if reaped:
                     log.warning("reaped runs whose worker stopped heartbeating", runs=reaped)
-            except Exception:
-                log.exception("lease reaper pass failed")
+            except Exception as exc:
+                log_failure(log, "lease reaper pass failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), REAP_EVERY_SECONDS)

@@ -12,7 +12,7 @@ import structlog
 
 from tasksched.aio import SingleFlight
 from tasksched.domain.principals import Principal, Role
-from tasksched.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from tasksched.errors import Conflict, DatabaseUnavailable, InvalidInput, NotFound, Unauthorized
 from tasksched.services.context import Context
 from tasksched.store import keys as key_store
 
@@ -148,6 +148,8 @@ class KeyService:
         try:
             async with self.ctx.db.write() as tx:
                 await key_store.touch(tx, key_id, self.ctx.clock.now())
+        except DatabaseUnavailable:
+            pass  # the store logs the outage once; the next use records the time
         except Exception as exc:  # a missed "last used" time is no reason to fail anything
             log.warning(
                 "recording an API key's use failed", key_id=key_id, error=f"{type(exc).__name__}: {exc}"

@@ -4,6 +4,10 @@ SQLite allows one writer at a time. Inside a process we give writes a single poo
 writers queue in the pool instead of failing with "database is locked"; across processes every
 write transaction starts with ``BEGIN IMMEDIATE`` and waits up to the busy timeout for the lock.
 Reads use their own connections and, in WAL mode, never block on the writer.
+
+Every connection and transaction begins here (``Database.read``/``write``), so this is also where a
+database that cannot be reached becomes one error, ``DatabaseUnavailable`` (a 503 in the API): the
+layers above never see a driver's or SQLAlchemy's exception for it, and the outage is logged once.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,46 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from tasksched.errors import DatabaseUnavailable
+from tasksched.observability.outage import OutageLog
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# PostgreSQL SQLSTATEs meaning "no server to talk to": class 08 (connection exceptions),
+# 57P01-57P03 (shut down by an administrator, crashed, starting up or shutting down).
+_PG_UNREACHABLE = ("08", "57P01", "57P02", "57P03")
+# SQLite's messages for a file that cannot be opened, read or written (gone, permissions, disk).
+_SQLITE_UNREACHABLE = ("unable to open database file", "disk i/o error", "readonly database")
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """What made the database unreachable, if ``exc`` says it is, else None (a bug, a conflict…).
+
+    The reason is the driver's message, never SQLAlchemy's, which would quote the statement.
+    """
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+    reason = f"{type(cause).__name__}: {cause}"
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return reason  # SQLAlchemy saw the connection die under a statement
+    sqlstate = getattr(cause, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_PG_UNREACHABLE):
+        return reason
+    # asyncpg's "connection was closed in the middle of operation" when SQLAlchemy did not wrap it
+    # (compared by name: importing asyncpg here would load it on SQLite too).
+    if type(cause).__name__ == "ConnectionDoesNotExistError":
+        return reason
+    # asyncpg's protocol left mid-operation by a connection the server terminated, seen before
+    # SQLAlchemy notices the connection is closed ("cannot switch to state 12; another operation
+    # (2) is in progress"): the pool's pre-ping replaces that connection at its next checkout.
+    if type(cause).__name__ == "InternalClientError" and "another operation" in str(cause):
+        return reason
+    if isinstance(exc, sa.exc.OperationalError) and any(m in str(cause).lower() for m in _SQLITE_UNREACHABLE):
+        return reason
+    # Refused, reset, no route, DNS failure, connect timeout (TimeoutError is an OSError): raised
+    # by asyncpg's connect, which SQLAlchemy does not wrap.
+    if isinstance(cause, OSError):
+        return reason
+    return None
 
 
 def async_url(url: str) -> sa.URL:
@@ -60,6 +103,7 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
         pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         json_deserializer=_json_loads,
+        hide_parameters=True,  # see connect()
     )
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -92,6 +136,7 @@ class Database:
     url: str
     write_engine: AsyncEngine
     read_engine: AsyncEngine
+    outage: OutageLog = field(default_factory=lambda: OutageLog("database"))
 
     @property
     def dialect(self) -> str:
@@ -103,13 +148,34 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        async with self.write_engine.begin() as conn:
-            yield conn
+        """A transaction, committed at the end of the block; ``DatabaseUnavailable`` if the
+        database cannot be reached (then, as on any error, nothing of the block is committed)."""
+        try:
+            async with self.write_engine.begin() as conn:
+                yield conn
+        except Exception as exc:
+            if (unavailable := self._unavailable(exc)) is None:
+                raise
+            raise unavailable from exc
+        self.outage.succeeded()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.read_engine.connect() as conn:
-            yield conn
+        try:
+            async with self.read_engine.connect() as conn:
+                yield conn
+        except Exception as exc:
+            if (unavailable := self._unavailable(exc)) is None:
+                raise
+            raise unavailable from exc
+        self.outage.succeeded()
+
+    def _unavailable(self, exc: Exception) -> DatabaseUnavailable | None:
+        reason = unreachable_reason(exc)
+        if reason is None:
+            return None
+        self.outage.failed(reason)
+        return DatabaseUnavailable()
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
@@ -131,7 +197,12 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
+        # A pooled connection is checked before use, so after a restart the dead ones are replaced
+        # instead of failing the first request on each.
         pool_pre_ping=True,
         json_deserializer=_json_loads,
+        # Statement parameters never go into SQLAlchemy's exception messages or logs: they hold
+        # header and environment values and key hashes, and an error's text can reach a log.
+        hide_parameters=True,
     )
     return Database(url=url, write_engine=engine, read_engine=engine)

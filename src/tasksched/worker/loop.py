@@ -25,6 +25,7 @@ from tasksched.aio import wait_any
 from tasksched.domain.runs import RunStatus
 from tasksched.domain.secrets import redact, secret_values
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED
+from tasksched.observability.outage import log_failure
 from tasksched.services.context import Context
 from tasksched.services.execution import PREFETCH, ClaimedRun, ExecutionService, Outcome
 from tasksched.services.workers import WorkerService
@@ -149,8 +150,8 @@ class Worker:
                 drain_arrivals()
                 try:
                     claimed = await self.execution.claim(self.name, self.queues, min(free, MAX_CLAIM_BATCH))
-                except Exception:
-                    log.exception("claiming runs failed; retrying")
+                except Exception as exc:
+                    log_failure(log, "claiming runs failed; retrying", exc)
                     await asyncio.sleep(1.0)
                     continue
                 for run in claimed:
@@ -260,9 +261,9 @@ class Worker:
             batch, self._outcomes = self._outcomes, []
             try:
                 await self.execution.finish(self.name, batch)
-            except Exception:
+            except Exception as exc:
                 # Keep them and try again: the leases are still ours while the heartbeat runs.
-                log.exception("recording outcomes failed; retrying", runs=len(batch))
+                log_failure(log, "recording outcomes failed; retrying", exc, runs=len(batch))
                 self._outcomes = batch + self._outcomes
                 await asyncio.sleep(1.0)
                 continue
@@ -285,8 +286,8 @@ class Worker:
                 # Workers reap too, so a crashed peer's runs come back even with no scheduler running.
                 if beats % REAP_EVERY_BEATS == 0 and await self.execution.reap():
                     self._slot_free.set()
-            except Exception:
-                log.exception("heartbeat failed")
+            except Exception as exc:
+                log_failure(log, "heartbeat failed", exc)
 
     async def heartbeat(self) -> None:
         running = [a for a in self._active.values() if a.stop_reason is None]
