@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tasksched.api.introspect import allowed_methods
 from tasksched.api.middleware import _TooLarge as BodyTooLarge
 from tasksched.errors import TaskschedError
 
@@ -114,6 +115,8 @@ def install(app: FastAPI) -> None:
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405 and (methods := allowed_methods(request.app, request.url.path)):
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, headers=headers)
 
     @app.exception_handler(Exception)

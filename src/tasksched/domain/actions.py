@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from tasksched.domain.base import JSONValue, StrictModel
+from tasksched.domain.base import JSONValue, RequiredTag, StrictModel
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -111,4 +111,4 @@ class PythonAction(StrictModel):
         return value
 
 
-Action = Annotated[HttpAction | ShellAction | PythonAction, Field(discriminator="type")]
+Action = Annotated[HttpAction | ShellAction | PythonAction, Field(discriminator="type"), RequiredTag("type")]
