@@ -148,6 +148,11 @@ class Problem(BaseModel):
     errors: list[FieldError] = Field(
         default=[], description="Each refused field, when the problem is about fields; absent otherwise."
     )
+    current_version: int | SkipJsonSchema[None] = Field(
+        default=None,
+        description="On a 412: the task's version now, to compare with the one sent in `If-Match`.",
+        json_schema_extra=_absent_when_none,
+    )
 
 
 class Readiness(BaseModel):
