@@ -138,7 +138,8 @@ async def test_action_and_schedule_types_are_required_tags_with_their_mapping(
         assert "default" not in schemas[name]["properties"]["type"], name
 
     def union(schema: dict[str, Any]) -> dict[str, Any]:
-        for option in schema.get("anyOf", [schema]):  # an optional union is anyOf [union, null]
+        options: list[dict[str, Any]] = schema.get("anyOf", [schema])  # optional: anyOf [union, null]
+        for option in options:
             if "discriminator" in option:
                 return option
         raise AssertionError(f"no discriminated union in {schema}")
