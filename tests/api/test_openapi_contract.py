@@ -88,10 +88,12 @@ async def test_each_operation_documents_the_errors_its_dependencies_can_cause(
         statuses = {int(status) for status in operation["responses"]}
         where = (method, path)
         if path.startswith("/api/"):
+            assert operation["security"] == [{"apiKey": []}], where
             assert {401, 503} <= statuses, where
             assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
             assert "Retry-After" in operation["responses"]["503"]["headers"]
         else:
+            assert "security" not in operation, where
             assert not statuses & {401, 403}, where
         if "{" in path:
             assert {404, 422} <= statuses, where

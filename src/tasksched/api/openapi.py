@@ -3,7 +3,8 @@
 FastAPI documents the successful responses of each route. What it cannot see is added here, once,
 from what each route depends on, so a new route is documented by the same rule:
 
-- an API key (``deps.current_principal``) → 401, and 503 (the key is looked up in the database);
+- an API key (``deps.current_principal``) → the bearer scheme, 401, and 503 (the key is looked up
+  in the database);
 - the operator or admin role → 403;
 - an id in the path → 404;
 - a JSON body → 400 (malformed), 413 (too large), 422 (invalid);
@@ -30,9 +31,6 @@ from tasksched.api import deps
 from tasksched.api.errors import PROBLEM_JSON
 from tasksched.api.introspect import api_routes
 from tasksched.api.schemas import Problem
-
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
-"""Paths that need no API key."""
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -87,12 +85,14 @@ def install(app: FastAPI) -> None:
 
 
 def publish(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
-    _declare_bearer_auth(schema)
+    _declare_bearer_scheme(schema)
     operations: set[str] = set()
     for route in api_routes(app):
         for method in route.methods:
             operation = schema["paths"][route.path_format][method.lower()]
             operations.add(operation["operationId"])
+            if deps.current_principal in _calls(route.dependant):
+                operation["security"] = [{"apiKey": []}]
             statuses = {**_statuses(route), **SERVICE_ERRORS.get(operation["operationId"], {})}
             _document_errors(operation, statuses)
     unknown = set(SERVICE_ERRORS) - operations
@@ -105,8 +105,8 @@ def publish(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _declare_bearer_auth(schema: dict[str, Any]) -> None:
-    """Say that calls take ``Authorization: Bearer <key>``.
+def _declare_bearer_scheme(schema: dict[str, Any]) -> None:
+    """Say that calls take ``Authorization: Bearer <key>`` (each operation that needs it says so).
 
     The key is read straight from the request (``deps.current_principal``, on every call, kept
     cheap), so FastAPI cannot infer it; declared here, /api/docs gets its "Authorize" button and
@@ -120,10 +120,6 @@ def _declare_bearer_auth(schema: dict[str, Any]) -> None:
             "made with `tasksched keys create` or on the UI's API keys page.",
         }
     }
-    for path, operations in schema["paths"].items():
-        if path not in OPEN_PATHS:
-            for operation in operations.values():
-                operation["security"] = [{"apiKey": []}]
 
 
 def _dependency_of(annotated: object) -> Callable[..., Any]:
