@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -25,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from tasksched import __version__
-from tasksched.api import errors
+from tasksched.api import errors, openapi
 from tasksched.api.deps import Services
 from tasksched.api.middleware import BodySizeLimit
 from tasksched.api.routes import events, keys, runs, schedules, system, tasks
@@ -104,43 +103,10 @@ def create_app(
             expose_headers=["ETag", "Location"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    _declare_bearer_auth(app)
+    openapi.install(app)
     _mount_api_docs(app)
     _mount_ui(app)
     return app
-
-
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
-
-
-def _declare_bearer_auth(app: FastAPI) -> None:
-    """Say in the OpenAPI document that calls take ``Authorization: Bearer <key>``.
-
-    The key is read straight from the request (``deps.current_principal``, on every call, kept
-    cheap), so FastAPI cannot infer it; declared here, /api/docs gets its "Authorize" button and
-    "Try it out" sends the key.
-    """
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "apiKey": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "An API key: the one `tasksched serve` printed on first start, or one "
-                "made with `tasksched keys create` or on the UI's API keys page.",
-            }
-        }
-        for path, operations in schema["paths"].items():
-            if path not in OPEN_PATHS:
-                for operation in operations.values():
-                    operation["security"] = [{"apiKey": []}]
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _mount_api_docs(app: FastAPI) -> None:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasksched.api.deps import TOO_DEEP
+from tasksched.api.introspect import allowed_methods
 from tasksched.errors import ServiceUnavailable, TaskschedError
 
 log = structlog.get_logger("tasksched.api")
@@ -160,6 +161,8 @@ def install(app: FastAPI) -> None:
         titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405 and (methods := allowed_methods(request.app, request.url.path)):
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, headers=headers)
 
     app.add_middleware(_LastResort)

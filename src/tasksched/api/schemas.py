@@ -1,10 +1,12 @@
-"""Shapes that exist only because of HTTP: pages, previews' request bodies, key creation."""
+"""Shapes that exist only because of HTTP: pages, previews' request bodies, key creation, problems."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from tasksched.domain.base import StrictModel
 from tasksched.domain.principals import Role
@@ -112,3 +114,57 @@ class Stats(BaseModel):
     workers_online: int
     next_due: list[DueTask]
     latest_failures: list[Run]
+
+
+def _absent_when_none(schema: dict[str, Any]) -> None:
+    # The server leaves such a field out rather than sending null: the schema has no null, so no default.
+    schema.pop("default", None)
+
+
+class FieldError(BaseModel):
+    """One refused field of a request, as ``api/errors.py`` reports it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    field: str = Field(
+        description="Dotted path inside the body (``schedule.expression``), or the parameter's name."
+    )
+    message: str
+    in_: Literal["path", "query", "header", "cookie"] | SkipJsonSchema[None] = Field(
+        default=None,
+        alias="in",
+        description="Where a parameter was, when it was not in the body; absent for body fields.",
+        json_schema_extra=_absent_when_none,
+    )
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: every error the API answers, with ``application/problem+json``."""
+
+    type: str = Field(description="Always ``about:blank``: the status and title say what happened.")
+    title: str = Field(description="The status's short name, such as ``Invalid input`` or ``Not found``.")
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(description="What was wrong, in words a user can act on.")
+    errors: list[FieldError] = Field(
+        default=[], description="Each refused field, when the problem is about fields; absent otherwise."
+    )
+    current_version: int | SkipJsonSchema[None] = Field(
+        default=None,
+        description="On a 412: the task's version now, to compare with the one sent in `If-Match`.",
+        json_schema_extra=_absent_when_none,
+    )
+
+
+class Readiness(BaseModel):
+    """/readyz: whether this process can serve (the database reachable, its schema current)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    status: Literal["ready", "unavailable"]
+    database: str = Field(description="``ok``, or why the database cannot be used.")
+    schema_: str | SkipJsonSchema[None] = Field(
+        default=None,
+        alias="schema",
+        description="The schema revision; present when ready.",
+        json_schema_extra=_absent_when_none,
+    )

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from httpx import URL, InvalidURL
 from pydantic import Field, ValidationInfo, field_validator
 
-from tasksched.domain.base import JSONValue, StrictModel, from_storage
+from tasksched.domain.base import JSONValue, RequiredTag, StrictModel, from_storage
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -171,4 +171,4 @@ class PythonAction(StrictModel):
         return value
 
 
-Action = Annotated[HttpAction | ShellAction | PythonAction, Field(discriminator="type")]
+Action = Annotated[HttpAction | ShellAction | PythonAction, Field(discriminator="type"), RequiredTag("type")]

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
 from tasksched.domain import cron
-from tasksched.domain.base import StrictModel, from_storage
+from tasksched.domain.base import RequiredTag, StrictModel, from_storage
 
 MAX_JITTER_SECONDS = 86_400
 MAX_PREVIEW_COUNT = 100
@@ -90,7 +90,9 @@ class CronSchedule(_Window):
         return value
 
 
-Schedule = Annotated[OnceSchedule | IntervalSchedule | CronSchedule, Field(discriminator="type")]
+Schedule = Annotated[
+    OnceSchedule | IntervalSchedule | CronSchedule, Field(discriminator="type"), RequiredTag("type")
+]
 
 
 class FireTime(StrictModel):

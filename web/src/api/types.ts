@@ -41,7 +41,7 @@ export interface Page<T> {
 }
 
 /** The query parameters GET /api/tasks accepts, from the schema. */
-export type TaskListQuery = NonNullable<operations["list_tasks_api_tasks_get"]["parameters"]["query"]>;
+export type TaskListQuery = NonNullable<operations["tasks_list"]["parameters"]["query"]>;
 export type TaskSort = NonNullable<TaskListQuery["sort"]>;
 
 export interface NextDue {

@@ -28,6 +28,7 @@ KEEPALIVE_SECONDS = 15.0
 
 @router.get(
     "/events",
+    operation_id="events_stream",
     summary="Live task and run changes (text/event-stream)",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},

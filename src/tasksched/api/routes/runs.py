@@ -14,7 +14,7 @@ from tasksched.services.runs import RunQuery
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 
-@router.get("", response_model=RunPage, summary="List runs, newest first")
+@router.get("", operation_id="runs_list", response_model=RunPage, summary="List runs, newest first")
 async def list_runs(
     services: ServicesDep,
     _: Viewer,
@@ -30,13 +30,19 @@ async def list_runs(
     return Response(RunPage(items=items, total=total).model_dump_json(), media_type="application/json")
 
 
-@router.get("/{run_id}", response_model=Run, summary="One run, with the tail of its output")
+@router.get(
+    "/{run_id}", operation_id="runs_get", response_model=Run, summary="One run, with the tail of its output"
+)
 async def get_run(run_id: PathId, services: ServicesDep, _: Viewer) -> Run:
     return await services.runs.get(run_id)
 
 
 @router.post(
-    "/{run_id}/cancel", status_code=202, response_model=Run, summary="Cancel a queued or running run"
+    "/{run_id}/cancel",
+    status_code=202,
+    response_model=Run,
+    summary="Cancel a queued or running run",
+    operation_id="runs_cancel",
 )
 async def cancel_run(run_id: PathId, services: ServicesDep, _: Operator) -> Run:
     return await services.runs.cancel(run_id)

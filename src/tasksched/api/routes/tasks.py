@@ -22,6 +22,7 @@ from tasksched.api.deps import (
     parse_if_match,
 )
 from tasksched.api.schemas import RunPage, TaskPage
+from tasksched.api.strict import strict_body
 from tasksched.domain.runs import Run, RunStatus
 from tasksched.domain.tasks import TaskPatch, TaskSpec
 from tasksched.services.runs import RunQuery
@@ -45,7 +46,7 @@ def _task_response(task: TaskView, status_code: int = 200, **headers: str) -> Re
     )
 
 
-@router.get("", response_model=TaskPage, summary="List tasks")
+@router.get("", operation_id="tasks_list", response_model=TaskPage, summary="List tasks")
 async def list_tasks(
     services: ServicesDep,
     _: Viewer,
@@ -80,7 +81,14 @@ def _encoded_page(items: list[dict[str, Any]], total: int) -> bytes:
     return body
 
 
-@router.post("", status_code=201, response_model=TaskView, summary="Create a task")
+@router.post(
+    "",
+    operation_id="tasks_create",
+    dependencies=strict_body(TaskSpec, Admin),
+    status_code=201,
+    response_model=TaskView,
+    summary="Create a task",
+)
 async def create_task(
     spec: TaskSpec, services: ServicesDep, _: Admin, _body: StorableJson, request: Request
 ) -> Response:
@@ -88,12 +96,18 @@ async def create_task(
     return _task_response(task, 201, Location=str(request.url_for("get_task", task_id=task.id)))
 
 
-@router.get("/{task_id}", response_model=TaskView, summary="Get a task")
+@router.get("/{task_id}", operation_id="tasks_get", response_model=TaskView, summary="Get a task")
 async def get_task(task_id: PathId, services: ServicesDep, _: Viewer) -> Response:
     return _task_response(await services.tasks.get(task_id))
 
 
-@router.put("/{task_id}", response_model=TaskView, summary="Replace a task")
+@router.put(
+    "/{task_id}",
+    operation_id="tasks_replace",
+    dependencies=strict_body(TaskSpec, Admin),
+    response_model=TaskView,
+    summary="Replace a task",
+)
 async def replace_task(
     task_id: PathId,
     spec: TaskSpec,
@@ -105,7 +119,13 @@ async def replace_task(
     return _task_response(await services.tasks.replace(task_id, spec, if_match=parse_if_match(if_match)))
 
 
-@router.patch("/{task_id}", response_model=TaskView, summary="Change some fields of a task")
+@router.patch(
+    "/{task_id}",
+    operation_id="tasks_update",
+    dependencies=strict_body(TaskPatch, Admin),
+    response_model=TaskView,
+    summary="Change some fields of a task",
+)
 async def patch_task(
     task_id: PathId,
     patch: TaskPatch,
@@ -122,28 +142,41 @@ async def patch_task(
     return _task_response(task)
 
 
-@router.delete("/{task_id}", status_code=204, summary="Delete a task and its runs")
+@router.delete(
+    "/{task_id}", operation_id="tasks_delete", status_code=204, summary="Delete a task and its runs"
+)
 async def delete_task(task_id: PathId, services: ServicesDep, _: Admin) -> Response:
     await services.tasks.delete(task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{task_id}/run", status_code=202, response_model=Run, summary="Run a task now")
+@router.post(
+    "/{task_id}/run", operation_id="tasks_run", status_code=202, response_model=Run, summary="Run a task now"
+)
 async def run_task(task_id: PathId, services: ServicesDep, _: Operator) -> Run:
     return await services.runs.run_now(task_id)
 
 
-@router.post("/{task_id}/pause", response_model=TaskView, summary="Pause a task's schedule")
+@router.post(
+    "/{task_id}/pause", operation_id="tasks_pause", response_model=TaskView, summary="Pause a task's schedule"
+)
 async def pause_task(task_id: PathId, services: ServicesDep, _: Operator) -> Response:
     return _task_response(await services.tasks.set_enabled(task_id, False))
 
 
-@router.post("/{task_id}/resume", response_model=TaskView, summary="Resume a paused task")
+@router.post(
+    "/{task_id}/resume", operation_id="tasks_resume", response_model=TaskView, summary="Resume a paused task"
+)
 async def resume_task(task_id: PathId, services: ServicesDep, _: Operator) -> Response:
     return _task_response(await services.tasks.set_enabled(task_id, True))
 
 
-@router.get("/{task_id}/runs", response_model=RunPage, summary="A task's runs, newest first")
+@router.get(
+    "/{task_id}/runs",
+    operation_id="tasks_list_runs",
+    response_model=RunPage,
+    summary="A task's runs, newest first",
+)
 async def task_runs(
     task_id: PathId,
     services: ServicesDep,
