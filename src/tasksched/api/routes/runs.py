@@ -38,5 +38,5 @@ async def get_run(run_id: PathId, services: ServicesDep, _: Viewer) -> Run:
 @router.post(
     "/{run_id}/cancel", status_code=202, response_model=Run, summary="Cancel a queued or running run"
 )
-async def cancel_run(run_id: PathId, services: ServicesDep, _: Operator) -> Run:
-    return await services.runs.cancel(run_id)
+async def cancel_run(run_id: PathId, services: ServicesDep, principal: Operator) -> Run:
+    return await services.runs.cancel(run_id, actor=principal.actor)
