@@ -24,6 +24,9 @@ BOOTSTRAP = system("bootstrap")
 
 
 class KeyService:
+    """Writes take the ``actor`` who asked; the audit log (next) records it. Not logged here: the
+    command line prints a new key on stdout, where a log line would land in front of it."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._cache: dict[str, tuple[float, Principal | None]] = {}
@@ -54,10 +57,7 @@ class KeyService:
                     "created_at": now,
                 },
             )
-        made = ApiKey.model_validate(row)
-        # Key changes are what an operator looks for after an incident: logged with who made them.
-        log.info("API key created", key_id=made.id, name=made.name, role=role.value, by=str(actor))
-        return made, key
+        return ApiKey.model_validate(row), key
 
     async def ensure_bootstrap(self, bootstrap_key: str | None) -> str | None:
         """On a first start with no key at all, make an admin key; return its value if made."""
@@ -84,7 +84,6 @@ class KeyService:
                 raise Conflict("this is the last admin key; create another admin key before revoking it")
             await key_store.revoke(tx, key_id, self.ctx.clock.now())
         self._cache.clear()
-        log.info("API key revoked", key_id=key_id, name=row["name"], by=str(actor))
 
     async def authenticate(self, key: str) -> Principal:
         digest = hash_key(key)
