@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import bulk_tasks, fresh_database, open_context, rss_mb
-from tasksched.domain.principals import Role
+from tasksched.domain.principals import CLI, Role
 from tasksched.domain.schedules import CronSchedule
 from tasksched.domain.tasks import TaskSpec
 from tasksched.services.keys import KeyService
@@ -60,7 +60,7 @@ async def _seed(url: str, count: int) -> None:
             for s in specs
         ]
         await bulk_tasks(ctx, specs, nxt)
-        await KeyService(ctx).create("bench", Role.ADMIN, key=KEY)
+        await KeyService(ctx).create("bench", Role.ADMIN, actor=CLI, key=KEY)
     finally:
         await ctx.close()
 

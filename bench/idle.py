@@ -19,7 +19,7 @@ import httpx
 
 from bench.api_latency import KEY, _specs
 from bench.common import bulk_tasks, fresh_database, open_context, rss_mb
-from tasksched.domain.principals import Role
+from tasksched.domain.principals import CLI, Role
 from tasksched.services.keys import KeyService
 from tests.helpers.processes import free_port, tasksched
 
@@ -37,7 +37,7 @@ async def seed(url: str, count: int) -> None:
         specs = _specs(count)
         later = ctx.clock.now().replace(year=ctx.clock.now().year + 1)
         await bulk_tasks(ctx, specs, [later] * count)
-        await KeyService(ctx).create("bench", Role.ADMIN, key=KEY)
+        await KeyService(ctx).create("bench", Role.ADMIN, actor=CLI, key=KEY)
     finally:
         await ctx.close()
 

@@ -21,7 +21,7 @@ import pytest
 from tasksched.api.app import create_app
 from tasksched.clock import FrozenClock
 from tasksched.config import Settings
-from tasksched.domain.principals import Role
+from tasksched.domain.principals import CLI, Role
 from tasksched.services.context import Context
 from tasksched.services.keys import KeyService
 from tasksched.store import migrate
@@ -139,9 +139,9 @@ async def frozen_ctx(settings: Settings, clock: FrozenClock) -> AsyncIterator[Co
 
 async def add_keys(ctx: Context) -> None:
     keys = KeyService(ctx)
-    await keys.create("admin", Role.ADMIN, key=ADMIN_KEY)
-    await keys.create("operator", Role.OPERATOR, key=OPERATOR_KEY)
-    await keys.create("viewer", Role.VIEWER, key=VIEWER_KEY)
+    await keys.create("admin", Role.ADMIN, actor=CLI, key=ADMIN_KEY)
+    await keys.create("operator", Role.OPERATOR, actor=CLI, key=OPERATOR_KEY)
+    await keys.create("viewer", Role.VIEWER, actor=CLI, key=VIEWER_KEY)
 
 
 @pytest.fixture

@@ -343,10 +343,10 @@ def keys() -> None:
 )
 def keys_create(name: str, role: str, **options: Any) -> None:
     """Create a key and print it (it is shown only once)."""
-    from tasksched.domain.principals import Role
+    from tasksched.domain.principals import CLI, Role
 
     async def body(service: Any) -> str:
-        _, value = await service.create(name, Role(role))
+        _, value = await service.create(name, Role(role), actor=CLI)
         return str(value)
 
     click.echo(_with_services(settings_from(options), body))
@@ -371,8 +371,10 @@ def keys_list(**options: Any) -> None:
 def keys_revoke(key_id: int, **options: Any) -> None:
     """Revoke a key by its id."""
 
+    from tasksched.domain.principals import CLI
+
     async def body(service: Any) -> None:
-        await service.revoke(key_id)
+        await service.revoke(key_id, actor=CLI)
 
     try:
         _with_services(settings_from(options), body)

@@ -41,6 +41,7 @@ PROTECTED: list[Case] = [
     ("POST", "/api/runs/{run}/cancel", None),
     ("POST", "/api/schedules/preview", {"schedule": {"type": "interval", "seconds": 60}}),
     ("GET", "/api/events", None),
+    ("POST", "/api/events/tickets", None),
     ("GET", "/api/auth/me", None),
     ("GET", "/api/keys", None),
     ("POST", "/api/keys", {"name": "intruder", "role": "admin"}),
@@ -73,7 +74,11 @@ READS: list[Case] = [
     ("GET", "/api/auth/me", None),
     ("GET", "/api/stats", None),
     ("GET", "/api/workers", None),
+    ("POST", "/api/events/tickets", None),
 ]
+# Where a ticket must not work: everything but the stream itself (which never ends, so it is tested
+# in test_events.py).
+NOT_THE_STREAM = [case for case in PROTECTED if case[:2] != ("GET", "/api/events")]
 
 
 def _ids(cases: list[tuple[str, str, Any]]) -> list[str]:
@@ -142,12 +147,79 @@ async def test_the_scheme_name_is_case_insensitive(api: httpx.AsyncClient) -> No
     assert response.json()["role"] == "viewer"
 
 
-async def test_access_token_query_parameter_authenticates_for_event_source(api: httpx.AsyncClient) -> None:
-    response = await send_without_auth(api, "GET", "/api/auth/me", params={"access_token": OPERATOR_KEY})
-    assert response.status_code == 200
-    assert response.json()["role"] == "operator"
-    bad = await send_without_auth(api, "GET", "/api/auth/me", params={"access_token": "ts_wrong_wrong_wrong"})
-    assert_problem(bad, 401)
+@pytest.mark.parametrize(("method", "path", "body"), PROTECTED, ids=_ids(PROTECTED))
+async def test_a_key_in_the_url_is_refused_everywhere(
+    api: httpx.AsyncClient, method: str, path: str, body: Any
+) -> None:
+    """``?access_token=`` once worked on every endpoint, writes included: a key in a URL ends up in
+    logs and browser history. It is refused (not ignored), saying what to use instead."""
+    where = await a_task_and_a_run(api)
+    before = await snapshot(api)
+    keys_before = await keys_state(api)
+    url = path.format(**where)
+    response = await send_without_auth(api, method, url, json=body, params={"access_token": ADMIN_KEY})
+    assert_problem(response, 401, mentions="POST /api/events/tickets")
+    assert "Authorization: Bearer" in response.json()["detail"]
+    # With a good header too: the key in the URL is still refused rather than quietly ignored.
+    response = await api.request(method, url, json=body, params={"access_token": ADMIN_KEY})
+    assert_problem(response, 401)
+    assert await snapshot(api) == before
+    assert await keys_state(api) == keys_before
+
+
+async def ticket_for(api: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    response = await api.post("/api/events/tickets", headers=headers)
+    assert response.status_code == 200, response.text
+    ticket: str = response.json()["ticket"]
+    return ticket
+
+
+@pytest.mark.parametrize(("method", "path", "body"), NOT_THE_STREAM, ids=_ids(NOT_THE_STREAM))
+async def test_a_ticket_opens_nothing_but_the_stream(
+    api: httpx.AsyncClient, method: str, path: str, body: Any
+) -> None:
+    where = await a_task_and_a_run(api)
+    ticket = await ticket_for(api, ADMIN)  # an admin's: the most a ticket could ever carry
+    before = await snapshot(api)
+    keys_before = await keys_state(api)
+    url = path.format(**where)
+    response = await send_without_auth(api, method, url, json=body, params={"ticket": ticket})
+    assert_problem(response, 401, mentions="GET /api/events only")
+    response = await api.request(method, url, json=body, params={"ticket": ticket})  # header or not
+    assert_problem(response, 401, mentions="GET /api/events only")
+    assert await snapshot(api) == before
+    assert await keys_state(api) == keys_before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OPERATIONS, ids=_ids(OPERATIONS))
+async def test_a_viewer_ticket_cannot_write(
+    api: httpx.AsyncClient, method: str, path: str, body: Any
+) -> None:
+    where = await a_task_and_a_run(api)
+    ticket = await ticket_for(api, VIEWER)
+    before = await snapshot(api)
+    response = await send_without_auth(
+        api, method, path.format(**where), json=body, params={"ticket": ticket}
+    )
+    assert_problem(response, 401)
+    assert await snapshot(api) == before
+
+
+async def test_a_ticket_is_issued_to_any_role_and_lives_a_minute(frozen_api: httpx.AsyncClient) -> None:
+    for headers in (VIEWER, OPERATOR, ADMIN):
+        response = await frozen_api.post("/api/events/tickets", headers=headers)
+        assert response.status_code == 200, response.text
+        assert set(response.json()) == {"ticket", "expires_at"}
+        assert response.json()["expires_at"] == "2026-06-01T12:01:00Z"  # the frozen clock, plus 60 s
+        assert response.headers["cache-control"] == "no-store"
+        for key in (ADMIN_KEY, OPERATOR_KEY, VIEWER_KEY):
+            assert key not in response.json()["ticket"]
+
+
+async def test_a_ticket_cannot_buy_another(api: httpx.AsyncClient) -> None:
+    ticket = await ticket_for(api, VIEWER)
+    response = await send_without_auth(api, "POST", "/api/events/tickets", params={"ticket": ticket})
+    assert_problem(response, 401)
 
 
 async def test_health_readiness_and_docs_need_no_key(api: httpx.AsyncClient) -> None:

@@ -20,9 +20,11 @@ from fastapi import FastAPI
 from starlette.types import Message
 
 from tasksched.api.app import create_app
+from tasksched.clock import FrozenClock
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
-from tests.api.conftest import create_task, finish_runs, run_task
+from tasksched.services.tickets import TICKET_SECONDS
+from tests.api.conftest import client_on, create_task, finish_runs, run_task
 from tests.conftest import ADMIN_KEY, VIEWER_KEY
 
 TIMEOUT = 5.0
@@ -186,17 +188,94 @@ async def test_a_closed_stream_drops_its_subscription(app: FastAPI, ctx: Context
     assert len(ctx.bus._subscriptions) == subscribers
 
 
-async def test_the_stream_accepts_the_key_as_access_token(app: FastAPI, api: httpx.AsyncClient) -> None:
-    async with open_stream(app, key=None, query=f"access_token={VIEWER_KEY}") as stream:
+async def new_ticket(api: httpx.AsyncClient, key: str) -> str:
+    response = await api.post("/api/events/tickets", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+    ticket: str = response.json()["ticket"]
+    return ticket
+
+
+async def test_a_ticket_opens_the_stream(app: FastAPI, api: httpx.AsyncClient) -> None:
+    """As the web UI does: POST for a ticket with the key, then EventSource on ?ticket=."""
+    ticket = await new_ticket(api, VIEWER_KEY)
+    async with open_stream(app, key=None, query=f"ticket={ticket}") as stream:
         assert stream.status == 200
         await stream.first_chunk()
         task = await create_task(api)
         assert (await stream.next_event("task.created"))["task_id"] == task["id"]
 
 
+async def test_a_ticket_from_another_instance_opens_the_stream(
+    app: FastAPI, api: httpx.AsyncClient, ctx: Context
+) -> None:
+    """Behind a load balancer the POST and the GET may reach different API processes: a ticket
+    needs nothing kept in the process that issued it, only the database both share."""
+    other = Context.open(ctx.settings)
+    try:
+        other_app = create_app(other.settings, ctx=other)
+        async with client_on(other) as other_api:
+            ticket = await new_ticket(other_api, VIEWER_KEY)
+        async with open_stream(app, key=None, query=f"ticket={ticket}") as stream:
+            assert stream.status == 200
+        async with open_stream(other_app, key=None, query=f"ticket={ticket}") as stream:
+            assert stream.status == 200
+    finally:
+        await other.close()
+
+
+@pytest.fixture
+async def frozen_app(frozen_api: httpx.AsyncClient, frozen_ctx: Context) -> FastAPI:
+    return create_app(frozen_ctx.settings, ctx=frozen_ctx)
+
+
+async def test_an_expired_ticket_is_refused(
+    frozen_app: FastAPI, frozen_api: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    ticket = await new_ticket(frozen_api, VIEWER_KEY)
+    clock.advance(TICKET_SECONDS - 1)
+    async with open_stream(frozen_app, key=None, query=f"ticket={ticket}") as stream:
+        assert stream.status == 200  # still good one second before it expires
+    clock.advance(1)
+    async with open_stream(frozen_app, key=None, query=f"ticket={ticket}") as stream:
+        assert stream.status == 401
+        assert "expired" in await stream.first_chunk()
+
+
+async def test_a_revoked_keys_ticket_is_refused(app: FastAPI, api: httpx.AsyncClient) -> None:
+    created = (await api.post("/api/keys", json={"name": "dashboard", "role": "viewer"})).json()
+    ticket = await new_ticket(api, created["key"])
+    assert (await api.delete(f"/api/keys/{created['id']}")).status_code == 204
+    async with open_stream(app, key=None, query=f"ticket={ticket}") as stream:
+        assert stream.status == 401
+        assert "revoked" in await stream.first_chunk()
+
+
+def altered(ticket: str) -> list[str]:
+    key_id, expires, signature = ticket.split(".")
+    return [
+        f"{int(key_id) + 1}.{expires}.{signature}",  # another key's rights
+        f"{key_id}.{int(expires) + 3600}.{signature}",  # a longer life
+        f"{key_id}.{expires}.{signature[:-2]}",  # a cut signature
+        f"{key_id}.{expires}",
+        "garbage",
+    ]
+
+
+async def test_an_altered_ticket_is_refused(app: FastAPI, api: httpx.AsyncClient) -> None:
+    for ticket in altered(await new_ticket(api, ADMIN_KEY)):
+        async with open_stream(app, key=None, query=f"ticket={ticket}") as stream:
+            assert stream.status == 401, ticket
+
+
 @pytest.mark.parametrize(
     ("key", "query"),
-    [(None, ""), ("ts_not_a_key_at_all_0000", ""), (None, "access_token=ts_wrong_wrong_wrong")],
+    [
+        (None, ""),
+        ("ts_not_a_key_at_all_0000", ""),
+        (None, "access_token=ts_wrong_wrong_wrong"),
+        (None, f"access_token={VIEWER_KEY}"),  # a real key in the URL is refused too
+        (None, "ticket="),
+    ],
 )
 async def test_the_stream_needs_a_valid_key(app: FastAPI, key: str | None, query: str) -> None:
     async with open_stream(app, key=key, query=query) as stream:

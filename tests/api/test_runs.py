@@ -9,8 +9,10 @@ import pytest
 
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
+from tasksched.services.execution import ExecutionService, Outcome
 from tests.api.conftest import (
     MISSING_ID,
+    OPERATOR,
     assert_problem,
     claim_runs,
     create_task,
@@ -184,7 +186,7 @@ async def test_cancel_a_queued_run(api: httpx.AsyncClient) -> None:
     assert response.status_code == 202, response.text
     cancelled = response.json()
     assert cancelled["status"] == "cancelled"
-    assert cancelled["reason"] == "cancelled by request"
+    assert cancelled["reason"] == "cancelled by key:admin"  # who asked
     assert cancelled["finished_at"] is not None
     assert (await api.get(f"/api/runs/{run['id']}")).json() == cancelled
 
@@ -194,11 +196,26 @@ async def test_cancel_a_running_run_asks_its_worker_to_stop(api: httpx.AsyncClie
     run = await run_task(api, task["id"])
     assert await claim_runs(ctx) == [run["id"]]
 
-    response = await api.post(f"/api/runs/{run['id']}/cancel")
+    response = await api.post(f"/api/runs/{run['id']}/cancel", headers=OPERATOR)
 
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "running"
     assert response.json()["cancel_requested"] is True
+    assert response.json()["reason"] == "cancel requested by key:operator"
+
+
+async def test_a_cancelled_running_run_still_says_who_asked(api: httpx.AsyncClient, ctx: Context) -> None:
+    """The worker records the outcome without a reason of its own: the request's stays."""
+    task = await create_task(api, retry={"max_attempts": 1})
+    run = await run_task(api, task["id"])
+    execution = ExecutionService(ctx)
+    (claimed,) = await execution.claim("test-worker", None, 1)
+    await api.post(f"/api/runs/{run['id']}/cancel", headers=OPERATOR)
+    outcome = Outcome(run=claimed, status=RunStatus.CANCELLED, finished_at=ctx.clock.now())
+    assert await execution.finish("test-worker", [outcome]) == {run["id"]}
+
+    done = (await api.get(f"/api/runs/{run['id']}")).json()
+    assert (done["status"], done["reason"]) == ("cancelled", "cancel requested by key:operator")
 
 
 async def test_cancel_a_cancelled_run_is_409_and_changes_nothing(api: httpx.AsyncClient) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tasksched.config import Settings
+from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
 from tasksched.domain.tasks import TaskSpec
 from tasksched.runtime import start_relay
@@ -41,7 +42,8 @@ async def _create(url: str) -> list[int]:
                         "schedule": {"type": "interval", "seconds": 1},
                         "concurrency_policy": "allow",
                     }
-                )
+                ),
+                actor=CLI,
             )
             ids.append(task.id)
         await asyncio.sleep(0.2)  # let the relay send its batch

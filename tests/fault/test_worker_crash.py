@@ -9,6 +9,7 @@ import pytest
 
 import tests.helpers.tasks  # noqa: F401  (registers the functions the API checks)
 from tasksched.config import Settings
+from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
 from tasksched.domain.tasks import TaskSpec
 from tasksched.services.context import Context
@@ -34,10 +35,11 @@ async def _setup(url: str, record: Path) -> int:
                     "concurrency_policy": "allow",
                     "retry": {"max_attempts": 3, "backoff_seconds": 0, "jitter": 0},
                 }
-            )
+            ),
+            actor=CLI,
         )
         for _ in range(RUNS):
-            await RunService(ctx).run_now(task.id)
+            await RunService(ctx).run_now(task.id, actor=CLI)
         return task.id
     finally:
         await ctx.close()

@@ -5,10 +5,11 @@ from typing import Any
 import pytest
 
 import tests.helpers.tasks  # noqa: F401  (registers the test task functions)
+from tasksched.domain.principals import CLI
 from tasksched.domain.tasks import TaskSpec
 from tasksched.services.context import Context
 from tasksched.services.tasks import TaskService
-from tasksched.store.mapping import TaskView
+from tasksched.services.views import TaskView
 
 
 def spec(**overrides: Any) -> TaskSpec:
@@ -26,6 +27,6 @@ def make_task(frozen_ctx: Context) -> Any:
     service = TaskService(frozen_ctx)
 
     async def _make(**overrides: Any) -> TaskView:
-        return await service.create(spec(**overrides))
+        return await service.create(spec(**overrides), actor=CLI)
 
     return _make

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tasksched.clock import FrozenClock
+from tasksched.domain.principals import CLI
 from tasksched.services.context import Context
 from tasksched.services.firing import RUN_ALL_LIMIT, FiringService
 from tasksched.services.runs import RunQuery, RunService
@@ -60,10 +61,10 @@ async def test_paused_task_fires_nothing_and_resume_records_the_gap(
 ) -> None:
     task = await make_task(schedule={"type": "interval", "seconds": 10})
     service = TaskService(frozen_ctx)
-    await service.set_enabled(task.id, False)
+    await service.set_enabled(task.id, False, actor=CLI)
     clock.advance(35)
     assert (await FiringService(frozen_ctx).fire_due()).tasks == 0
-    resumed = await service.set_enabled(task.id, True)
+    resumed = await service.set_enabled(task.id, True, actor=CLI)
     runs = await runs_of(frozen_ctx, task.id)
     assert len(runs) == 1
     assert runs[0].status == "skipped"

@@ -1,38 +1,17 @@
 """How long a key check is trusted: revocations made by another process take effect within the
-cache's time-to-live plus its refresh grace, and a stale answer is only ever served in that grace."""
+cache's time-to-live plus its refresh grace, and a stale answer is only ever served in that grace.
+Time is the context's frozen clock, which the tests move."""
 
 from __future__ import annotations
 
 import pytest
 
-from tasksched.domain.principals import Role
+from tasksched.clock import FrozenClock
+from tasksched.domain.principals import CLI, Role
 from tasksched.errors import Unauthorized
-from tasksched.services import keys as key_module
 from tasksched.services.context import Context
 from tasksched.services.keys import AUTH_CACHE_SECONDS, AUTH_REFRESH_GRACE_SECONDS, KeyService
 from tasksched.store import keys as key_store
-
-
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class _TimeWith:
-    """The ``time`` module as the key service sees it, with a monotonic clock the test moves."""
-
-    def __init__(self, monotonic: Monotonic) -> None:
-        self.monotonic = monotonic
-
-
-@pytest.fixture
-def monotonic(monkeypatch: pytest.MonkeyPatch) -> Monotonic:
-    clock = Monotonic()
-    monkeypatch.setattr(key_module, "time", _TimeWith(clock))
-    return clock
 
 
 async def revoke_elsewhere(ctx: Context, key_id: int) -> None:
@@ -42,27 +21,29 @@ async def revoke_elsewhere(ctx: Context, key_id: int) -> None:
 
 
 async def test_a_revocation_elsewhere_applies_within_the_cache_time_and_grace(
-    ctx: Context, monotonic: Monotonic
+    frozen_ctx: Context, clock: FrozenClock
 ) -> None:
+    ctx = frozen_ctx
     service = KeyService(ctx)
-    made, secret = await service.create("ci", Role.OPERATOR)
+    made, secret = await service.create("ci", Role.OPERATOR, actor=CLI)
     assert (await service.authenticate(secret)).key_id == made.id
     await revoke_elsewhere(ctx, made.id)
 
-    monotonic.now += AUTH_CACHE_SECONDS - 0.1  # still trusted
+    clock.advance(AUTH_CACHE_SECONDS - 0.1)  # still trusted
     assert (await service.authenticate(secret)).key_id == made.id
-    monotonic.now += AUTH_REFRESH_GRACE_SECONDS / 2  # in the grace: answered, and a refresh starts
+    clock.advance(AUTH_REFRESH_GRACE_SECONDS / 2)  # in the grace: answered, and a refresh starts
     assert (await service.authenticate(secret)).key_id == made.id
-    monotonic.now += AUTH_REFRESH_GRACE_SECONDS  # past the grace: the answer comes from the database
+    clock.advance(AUTH_REFRESH_GRACE_SECONDS)  # past the grace: the answer comes from the database
     with pytest.raises(Unauthorized):
         await service.authenticate(secret)
 
 
-async def test_a_key_past_the_grace_is_looked_up_again(ctx: Context, monotonic: Monotonic) -> None:
+async def test_a_key_past_the_grace_is_looked_up_again(frozen_ctx: Context, clock: FrozenClock) -> None:
+    ctx = frozen_ctx
     service = KeyService(ctx)
-    made, secret = await service.create("ci", Role.VIEWER)
+    made, secret = await service.create("ci", Role.VIEWER, actor=CLI)
     await service.authenticate(secret)
     await revoke_elsewhere(ctx, made.id)
-    monotonic.now += AUTH_CACHE_SECONDS + AUTH_REFRESH_GRACE_SECONDS + 0.1
+    clock.advance(AUTH_CACHE_SECONDS + AUTH_REFRESH_GRACE_SECONDS + 0.1)
     with pytest.raises(Unauthorized):
         await service.authenticate(secret)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import orjson
 import pytest
+import sqlalchemy as sa
 
 from tasksched.clock import FrozenClock
+from tasksched.domain.principals import CLI
+from tasksched.domain.tasks import TaskPatch
 from tasksched.services.context import Context
 from tasksched.services.firing import FiringService
-from tasksched.services.tasks import TaskQuery, TaskService
-from tasksched.store.mapping import TaskView
+from tasksched.services.tasks import PAGE_STALE_SECONDS, PAGE_TTL_SECONDS, TaskQuery, TaskService
+from tasksched.services.views import TaskView
+from tasksched.store.tables import tasks
 
 SHAPES: list[dict[str, Any]] = [
     {
@@ -54,8 +60,8 @@ async def test_documents_equal_model_json(
     task = await make_task(**shape)
     clock.advance(3600)
     await FiringService(frozen_ctx).fire_due()  # gives some tasks a last run (skipped or queued)
-    docs, _ = await TaskService(frozen_ctx).list(TaskQuery())
-    (doc,) = [d for d in docs if d["id"] == task.id]
+    page = await TaskService(frozen_ctx).list(TaskQuery())
+    (doc,) = [d for d in page.items if d["id"] == task.id]
     assert TaskView.model_validate(doc).model_dump(mode="json") == doc
     assert doc == (await TaskService(frozen_ctx).get(task.id)).model_dump(mode="json")
 
@@ -63,11 +69,56 @@ async def test_documents_equal_model_json(
 async def test_a_change_retires_cached_pages(frozen_ctx: Context, make_task: Any) -> None:
     service = TaskService(frozen_ctx)
     task = await make_task(name="before")
-    first, _ = await service.list(TaskQuery())
-    again, _ = await service.list(TaskQuery())
+    first = await service.list(TaskQuery())
+    again = await service.list(TaskQuery())
     assert again is first  # served from the cache
-    from tasksched.domain.tasks import TaskPatch
 
-    await service.patch(task.id, TaskPatch(name="after"))
-    fresh, _ = await service.list(TaskQuery())
-    assert [d["name"] for d in fresh] == ["after"]
+    await service.patch(task.id, TaskPatch(name="after"), actor=CLI)
+    fresh = await service.list(TaskQuery())
+    assert [d["name"] for d in fresh.items] == ["after"]
+
+
+async def test_a_page_carries_its_json_encoded_once(frozen_ctx: Context, make_task: Any) -> None:
+    service = TaskService(frozen_ctx)
+    await make_task(name="one")
+    page = await service.list(TaskQuery())
+    assert orjson.loads(page.json) == {"items": page.items, "total": 1}
+    assert (await service.list(TaskQuery())).json is page.json  # the cached page's bytes, not new ones
+
+
+async def rename_elsewhere(ctx: Context, task_id: int, name: str) -> None:
+    """As another process on the same SQLite file would: no event reaches this process's bus."""
+    async with ctx.db.write() as tx:
+        await tx.execute(sa.update(tasks).where(tasks.c.id == task_id).values(name=name))
+
+
+async def test_a_cached_page_ages_by_the_injected_clock(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
+    """A change no event announced shows within the page time-to-live plus its grace, measured on
+    the context's clock: the frozen clock alone decides, however long the test really takes."""
+    service = TaskService(frozen_ctx)
+    task = await make_task(name="before")
+    first = await service.list(TaskQuery())
+    await rename_elsewhere(frozen_ctx, task.id, "after")
+
+    clock.advance(PAGE_TTL_SECONDS - 0.1)
+    assert await service.list(TaskQuery()) is first  # fresh: served as it is
+    clock.advance(0.2)  # stale, within the grace: still served, while one refresh runs
+    assert await service.list(TaskQuery()) is first
+    for _ in range(100):  # the background refresh lands in a few event-loop turns
+        if (page := await service.list(TaskQuery())) is not first:
+            break
+        await asyncio.sleep(0.01)
+    assert [d["name"] for d in page.items] == ["after"]
+
+
+async def test_a_page_past_its_grace_is_loaded_again(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
+    service = TaskService(frozen_ctx)
+    task = await make_task(name="before")
+    await service.list(TaskQuery())
+    await rename_elsewhere(frozen_ctx, task.id, "after")
+    clock.advance(PAGE_STALE_SECONDS + 0.1)
+    assert [d["name"] for d in (await service.list(TaskQuery())).items] == ["after"]

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from tasksched.clock import FrozenClock
+from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
 from tasksched.services.execution import PREFETCH, ExecutionService
@@ -32,7 +33,7 @@ async def test_runs_a_python_function_and_records_output(frozen_ctx: Context, ma
     task = await make_task(
         action={"type": "python", "function": "tests.echo", "args": [1], "kwargs": {"a": "b"}}
     )
-    run = await RunService(frozen_ctx).run_now(task.id)
+    run = await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     stats = await burst(frozen_ctx)
     assert stats.finished == 1
     done = await RunService(frozen_ctx).get(run.id)
@@ -51,7 +52,7 @@ async def test_failure_is_retried_with_backoff_until_success(
         action={"type": "python", "function": "tests.fail_until", "args": [3]},
         retry={"max_attempts": 5, "backoff_seconds": 10, "backoff_factor": 2, "jitter": 0},
     )
-    await RunService(frozen_ctx).run_now(task.id)
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     await burst(frozen_ctx)
     runs = await all_runs(frozen_ctx, task.id)
     assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "queued")]
@@ -75,7 +76,7 @@ async def test_retries_stop_at_max_attempts(frozen_ctx: Context, clock: FrozenCl
         action={"type": "python", "function": "tests.fail"},
         retry={"max_attempts": 2, "backoff_seconds": 0, "jitter": 0},
     )
-    await RunService(frozen_ctx).run_now(task.id)
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     await burst(frozen_ctx)
     await burst(frozen_ctx)
     runs = await all_runs(frozen_ctx, task.id)
@@ -84,7 +85,7 @@ async def test_retries_stop_at_max_attempts(frozen_ctx: Context, clock: FrozenCl
 
 async def test_retry_exception_sets_the_delay(frozen_ctx: Context, make_task: Any) -> None:
     task = await make_task(action={"type": "python", "function": "tests.retry_later", "args": [42]})
-    await RunService(frozen_ctx).run_now(task.id)
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     await burst(frozen_ctx)
     first, second = await all_runs(frozen_ctx, task.id)
     assert second.available_at - first.finished_at == timedelta(seconds=42)
@@ -96,7 +97,7 @@ async def test_timeout_stops_the_run(frozen_ctx: Context, make_task: Any) -> Non
         timeout_seconds=0.2,
         retry={"max_attempts": 1},
     )
-    await RunService(frozen_ctx).run_now(task.id)
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     await asyncio.wait_for(burst(frozen_ctx), 10)
     (run,) = await all_runs(frozen_ctx, task.id)
     assert run.status == "timed_out"
@@ -106,13 +107,13 @@ async def test_timeout_stops_the_run(frozen_ctx: Context, make_task: Any) -> Non
 
 async def test_cancel_reaches_a_running_run(frozen_ctx: Context, make_task: Any) -> None:
     task = await make_task(action={"type": "python", "function": "tests.blocking_sleep", "args": [30]})
-    run = await RunService(frozen_ctx).run_now(task.id)
+    run = await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     worker_task = asyncio.create_task(burst(frozen_ctx))
     for _ in range(200):
         if (await RunService(frozen_ctx).get(run.id)).status == "running":
             break
         await asyncio.sleep(0.02)
-    await RunService(frozen_ctx).cancel(run.id)
+    await RunService(frozen_ctx).cancel(run.id, actor=CLI)
     await asyncio.wait_for(worker_task, 10)
     done = await RunService(frozen_ctx).get(run.id)
     assert done.status == "cancelled"
@@ -123,15 +124,15 @@ async def test_priority_orders_claims(frozen_ctx: Context, make_task: Any) -> No
     low = await make_task(name="low", priority=-5)
     high = await make_task(name="high", priority=5)
     runs = RunService(frozen_ctx)
-    await runs.run_now(low.id)
-    await runs.run_now(high.id)
+    await runs.run_now(low.id, actor=CLI)
+    await runs.run_now(high.id, actor=CLI)
     claimed = await ExecutionService(frozen_ctx).claim("w", None, 1)
     assert [c.task_id for c in claimed] == [high.id]
 
 
 async def test_queues_route_runs(frozen_ctx: Context, make_task: Any) -> None:
     task = await make_task(queue="reports")
-    run = await RunService(frozen_ctx).run_now(task.id)
+    run = await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     await burst(frozen_ctx, queues=["default"])
     assert (await RunService(frozen_ctx).get(run.id)).status == "queued"
     await burst(frozen_ctx, queues=["reports"])
@@ -142,7 +143,7 @@ async def test_expired_lease_is_reaped_and_retried(
     frozen_ctx: Context, clock: FrozenClock, make_task: Any
 ) -> None:
     task = await make_task(retry={"max_attempts": 2, "backoff_seconds": 0, "jitter": 0})
-    await RunService(frozen_ctx).run_now(task.id)
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     execution = ExecutionService(frozen_ctx)
     (claimed,) = await execution.claim("crashed-worker", None, 10)
     assert await execution.reap() == 0  # lease still valid
@@ -166,7 +167,7 @@ async def test_expired_lease_is_reaped_and_retried(
 
 async def test_heartbeat_extends_the_lease(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
     task = await make_task()
-    await RunService(frozen_ctx).run_now(task.id)
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     execution = ExecutionService(frozen_ctx)
     (claimed,) = await execution.claim("w", None, 10)
     clock.advance(frozen_ctx.settings.lease_seconds - 1)
@@ -181,7 +182,7 @@ async def test_drain_releases_unfinished_runs(frozen_ctx: Context, make_task: An
     settings = frozen_ctx.settings.model_copy(update={"drain_seconds": 0.2})
     ctx = Context(db=frozen_ctx.db, settings=settings, clock=frozen_ctx.clock, bus=frozen_ctx.bus)
     task = await make_task(action={"type": "python", "function": "tests.sleep", "args": [30]})
-    run = await RunService(ctx).run_now(task.id)
+    run = await RunService(ctx).run_now(task.id, actor=CLI)
     executors = ExecutorSet(settings)
     worker = Worker(ctx, executors)
     running = asyncio.create_task(worker.run())
@@ -204,7 +205,7 @@ async def test_many_runs_all_recorded(frozen_ctx: Context, make_task: Any) -> No
     )
     service = RunService(frozen_ctx)
     for _ in range(300):
-        await service.run_now(task.id)
+        await service.run_now(task.id, actor=CLI)
     stats = await burst(frozen_ctx, concurrency=50)
     assert stats.finished == 300
     _, total = await service.list(RunQuery(task_id=task.id, statuses=[RunStatus.SUCCEEDED]))
@@ -218,7 +219,7 @@ async def test_leases_of_runs_awaiting_their_outcome_record_are_renewed(
     is still the worker's: its lease is renewed, so the reaper does not fail and retry it, and its
     outcome lands once the database answers."""
     task = await make_task(action={"type": "python", "function": "tests.async_noop"})
-    run = await RunService(frozen_ctx).run_now(task.id)
+    run = await RunService(frozen_ctx).run_now(task.id, actor=CLI)
     executors = ExecutorSet(frozen_ctx.settings)
     worker = Worker(frozen_ctx, executors, burst=True)
     record = worker.execution.finish

@@ -31,7 +31,6 @@ from tasksched.api.routes import events, keys, runs, schedules, system, tasks
 from tasksched.config import Settings
 from tasksched.runtime import start_background
 from tasksched.services.context import Context
-from tasksched.store import migrate
 
 log = structlog.get_logger("tasksched.api")
 
@@ -67,7 +66,7 @@ def create_app(
 
         try:
             if components.migrate:
-                await migrate.upgrade(context.db)
+                await app.state.services.health.upgrade_schema()
             background, stoppers = await start_background(
                 context, scheduler=components.scheduler, worker=components.worker
             )

@@ -13,10 +13,12 @@ from pydantic import AfterValidator
 from tasksched.domain.principals import Principal, Role
 from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
 from tasksched.services.context import Context
+from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
 from tasksched.services.runs import RunService
 from tasksched.services.stats import StatsService
 from tasksched.services.tasks import TaskService
+from tasksched.services.tickets import TicketService
 from tasksched.services.workers import WorkerService
 
 
@@ -28,6 +30,8 @@ class Services:
     keys: KeyService
     stats: StatsService
     workers: WorkerService
+    tickets: TicketService
+    health: HealthService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -38,6 +42,8 @@ class Services:
             keys=KeyService(ctx),
             stats=StatsService(ctx),
             workers=WorkerService(ctx),
+            tickets=TicketService(ctx),
+            health=HealthService(ctx),
         )
 
 
@@ -51,23 +57,54 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+KEY_IN_URL_REFUSED = (
+    "API keys are not accepted in the URL (?access_token=): send 'Authorization: Bearer <API key>'; "
+    "for GET /api/events, POST /api/events/tickets and open /api/events?ticket=<ticket>"
+)
+TICKET_REFUSED = (
+    "a ticket (?ticket=) is accepted by GET /api/events only; send 'Authorization: Bearer <API key>'"
+)
+
+
 async def current_principal(request: Request) -> Principal:
-    """The caller, from ``Authorization: Bearer <key>`` or ``?access_token=<key>`` (for EventSource,
-    which cannot set headers). Read straight from the request: this runs on every call."""
+    """The caller, from ``Authorization: Bearer <key>``. Read straight from the request: this runs
+    on every call. A key in the URL is refused rather than ignored, so a client that sends one
+    learns at once (URLs end up in logs, proxies and browser history); the event stream, which
+    EventSource cannot give headers, takes a short-lived ticket instead (``stream_principal``)."""
+    query = request.query_params
+    if "access_token" in query:
+        raise Unauthorized(KEY_IN_URL_REFUSED)
+    if "ticket" in query:
+        raise Unauthorized(TICKET_REFUSED)
     authorization = request.headers.get("authorization")
-    access_token = request.query_params.get("access_token")
-    services: Services = request.app.state.services
-    key: str | None = None
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("use 'Authorization: Bearer <API key>'")
-        key = value.strip()
-    elif access_token:
-        key = access_token
-    if not key:
+    if not authorization:
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <API key>'")
-    return await services.keys.authenticate(key)
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("use 'Authorization: Bearer <API key>'")
+    services: Services = request.app.state.services
+    return await services.keys.authenticate(value.strip())
+
+
+async def stream_principal(
+    request: Request,
+    ticket: Annotated[
+        str | None,
+        Query(max_length=200, description="A ticket from POST /api/events/tickets (for EventSource)."),
+    ] = None,
+) -> Principal:
+    """The caller of GET /api/events: a ticket from ``POST /api/events/tickets`` in the URL (as
+    EventSource needs), or the Bearer header as everywhere else."""
+    if ticket is None:
+        return await current_principal(request)
+    if "access_token" in request.query_params:
+        raise Unauthorized(KEY_IN_URL_REFUSED)
+    services: Services = request.app.state.services
+    return await services.tickets.redeem(ticket)
+
+
+StreamViewer = Annotated[Principal, Depends(stream_principal)]
+"""Any role may watch the stream; a ticket carries its key's rights to it and to nothing else."""
 
 
 def require(role: Role) -> object:

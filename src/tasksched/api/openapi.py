@@ -72,6 +72,10 @@ _HEADERS: dict[int, dict[str, Any]] = {
 }
 
 
+# The stream takes a ticket or the Bearer key (``deps.stream_principal``); every other call the key.
+_AUTHENTICATED = frozenset({deps.current_principal, deps.stream_principal})
+
+
 def install(app: FastAPI) -> None:
     """Make ``app.openapi()`` (served at /api/openapi.json) publish the additions above."""
     generate = app.openapi
@@ -91,7 +95,7 @@ def publish(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         for method in route.methods:
             operation = schema["paths"][route.path_format][method.lower()]
             operations.add(operation["operationId"])
-            if deps.current_principal in _calls(route.dependant):
+            if _calls(route.dependant) & _AUTHENTICATED:
                 operation["security"] = [{"apiKey": []}]
             statuses = {**_statuses(route), **SERVICE_ERRORS.get(operation["operationId"], {})}
             _document_errors(operation, statuses)
@@ -158,7 +162,7 @@ def _statuses(route: Any) -> dict[int, str]:
     dependant = route.dependant
     calls = _calls(dependant)
     statuses: list[int] = []
-    if deps.current_principal in calls:
+    if calls & _AUTHENTICATED:
         statuses += [401, 503]
     if calls & _PRIVILEGED:
         statuses.append(403)

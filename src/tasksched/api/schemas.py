@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from tasksched.domain.base import StrictModel
+from tasksched.domain.keys import ApiKey
 from tasksched.domain.principals import Role
 from tasksched.domain.runs import Run
 from tasksched.domain.schedules import Schedule, ScheduleTime
-from tasksched.store.mapping import TaskView
+from tasksched.services.views import TaskView
 
 
 class TaskPage(BaseModel):
@@ -38,14 +39,8 @@ class KeyCreate(StrictModel):
     role: Role = Role.VIEWER
 
 
-class KeyOut(BaseModel):
-    id: int
-    name: str
-    prefix: str
-    role: Role
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+class KeyOut(ApiKey):
+    """An API key as listed: never its value."""
 
 
 class KeyCreated(KeyOut):
@@ -54,6 +49,11 @@ class KeyCreated(KeyOut):
 
 class KeyPage(BaseModel):
     items: list[KeyOut]
+
+
+class EventTicket(BaseModel):
+    ticket: str = Field(description="Opens GET /api/events?ticket=<ticket>, and nothing else.")
+    expires_at: datetime = Field(description="When the ticket stops opening the stream (a minute on).")
 
 
 class Me(BaseModel):

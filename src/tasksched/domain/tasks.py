@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -36,6 +36,13 @@ class MisfirePolicy(StrEnum):
 
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
+
+TaskSort = Literal[
+    "name", "-name", "next_run_at", "-next_run_at", "created_at", "-created_at",
+    "updated_at", "-updated_at", "priority", "-priority", "id", "-id", "last_run_at", "-last_run_at",
+]  # fmt: skip
+"""How a list of tasks can be ordered: by a field, ascending, or descending with ``-``."""
+SORT_FIELDS: tuple[str, ...] = tuple(key for key in get_args(TaskSort) if not key.startswith("-"))
 
 
 class TaskSpec(StrictModel):

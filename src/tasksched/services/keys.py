@@ -2,74 +2,47 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import time
-from dataclasses import dataclass
-from datetime import datetime
-
 import structlog
 
 from tasksched.aio import SingleFlight
-from tasksched.domain.principals import Principal, Role
+from tasksched.domain.keys import ApiKey, display_prefix, hash_key, key_problem, new_key
+from tasksched.domain.principals import Actor, Principal, Role, system
 from tasksched.errors import Conflict, DatabaseUnavailable, InvalidInput, NotFound, Unauthorized
 from tasksched.services.context import Context
 from tasksched.store import keys as key_store
 
 log = structlog.get_logger("tasksched.keys")
 
-KEY_PREFIX = "ts_"
 # How long a checked key is trusted without asking the database again; a revocation takes at most
 # this long (plus the grace below) to reach every API instance.
 AUTH_CACHE_SECONDS = 5.0
 # Past that, a request within this grace still gets the cached answer while one lookup refreshes it
 # in the background: under load, the refresh would otherwise hold up every request in flight.
 AUTH_REFRESH_GRACE_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    id: int
-    name: str
-    prefix: str
-    role: Role
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-def hash_key(key: str) -> str:
-    # Keys are 32 random bytes: a fast hash is enough, there is nothing to brute-force.
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _from_row(row: dict[str, object]) -> ApiKey:
-    return ApiKey(
-        id=int(row["id"]),  # type: ignore[call-overload]
-        name=str(row["name"]),
-        prefix=str(row["prefix"]),
-        role=Role(str(row["role"])),
-        created_at=row["created_at"],  # type: ignore[arg-type]
-        last_used_at=row["last_used_at"],  # type: ignore[arg-type]
-        revoked_at=row["revoked_at"],  # type: ignore[arg-type]
-    )
+BOOTSTRAP = system("bootstrap")
+"""The actor of the first admin key, made by a server starting on a database with no key at all."""
 
 
 class KeyService:
+    """Writes take the ``actor`` who asked; the audit log (next) records it. Not logged here: the
+    command line prints a new key on stdout, where a log line would land in front of it."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lookups: SingleFlight[str, Principal | None] = SingleFlight("looking up an API key")
 
-    async def create(self, name: str, role: Role, *, key: str | None = None) -> tuple[ApiKey, str]:
+    async def create(
+        self, name: str, role: Role, *, actor: Actor, key: str | None = None
+    ) -> tuple[ApiKey, str]:
         """A new key and its secret value, which is never stored and never shown again."""
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidInput("a key needs a name of 1 to 200 characters", field="name")
         if key is None:
-            key = KEY_PREFIX + secrets.token_urlsafe(32)
-        elif len(key) < 16:
-            raise InvalidInput("a key must be at least 16 characters long", field="key")
+            key = new_key()
+        elif (problem := key_problem(key)) is not None:
+            raise InvalidInput(problem, field="key")
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
             if await key_store.find_active_by_hash(tx, hash_key(key)) is not None:
@@ -78,29 +51,29 @@ class KeyService:
                 tx,
                 {
                     "name": name,
-                    "prefix": key[:10],
+                    "prefix": display_prefix(key),
                     "key_hash": hash_key(key),
                     "role": role.value,
                     "created_at": now,
                 },
             )
-        return _from_row(row), key
+        return ApiKey.model_validate(row), key
 
     async def ensure_bootstrap(self, bootstrap_key: str | None) -> str | None:
         """On a first start with no key at all, make an admin key; return its value if made."""
         async with self.ctx.db.read() as tx:
             if await key_store.count(tx) > 0:
                 return None
-        _, value = await self.create("bootstrap admin", Role.ADMIN, key=bootstrap_key)
+        _, value = await self.create("bootstrap admin", Role.ADMIN, actor=BOOTSTRAP, key=bootstrap_key)
         return value
 
     async def list(self) -> list[ApiKey]:
         # Uses are recorded in the background: the list shows every use this process has seen.
         await self.ctx.settle()
         async with self.ctx.db.read() as tx:
-            return [_from_row(r) for r in await key_store.list_(tx)]
+            return [ApiKey.model_validate(r) for r in await key_store.list_(tx)]
 
-    async def revoke(self, key_id: int) -> None:
+    async def revoke(self, key_id: int, *, actor: Actor) -> None:
         async with self.ctx.db.write() as tx:
             row = await key_store.get(tx, key_id)
             if row is None:
@@ -115,7 +88,7 @@ class KeyService:
     async def authenticate(self, key: str) -> Principal:
         digest = hash_key(key)
         cached = self._cache.get(digest)
-        now = time.monotonic()
+        now = self.ctx.clock.monotonic()
         if cached is not None and now < cached[0]:
             principal = cached[1]
         elif cached is not None and now < cached[0] + AUTH_REFRESH_GRACE_SECONDS:
@@ -141,7 +114,7 @@ class KeyService:
             self.ctx.spawn(self._touch(principal.key_id))
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (time.monotonic() + AUTH_CACHE_SECONDS, principal)
+        self._cache[digest] = (self.ctx.clock.monotonic() + AUTH_CACHE_SECONDS, principal)
         return principal
 
     async def _touch(self, key_id: int) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tasksched.domain.principals import Actor
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.errors import Conflict, NotFound
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
@@ -78,8 +79,10 @@ class RunService:
             )
         return [run_from_row(r) for r in rows], total
 
-    async def run_now(self, task_id: int) -> Run:
-        """Queue a manual run now, whatever the schedule, pause state or concurrency policy."""
+    async def run_now(self, task_id: int, *, actor: Actor) -> Run:
+        """Queue a manual run now, whatever the schedule, pause state or concurrency policy.
+
+        ``actor`` (who asked) is not recorded yet: the audit log will."""
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
             task = await task_store.get(tx, task_id)
@@ -104,7 +107,9 @@ class RunService:
         self.ctx.bus.publish(Event(RUN_CREATED, _run_event(run)))
         return run
 
-    async def cancel(self, run_id: int) -> Run:
+    async def cancel(self, run_id: int, *, actor: Actor) -> Run:
+        """Cancel a queued run, or ask a running run's worker to stop it; the run's ``reason`` says
+        who asked (a running run keeps it when its worker records the cancellation)."""
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
             row = await run_store.get(tx, run_id)
@@ -112,9 +117,9 @@ class RunService:
                 raise NotFound(f"run {run_id} does not exist")
             status = RunStatus(row["status"])
             if status is RunStatus.QUEUED:
-                await run_store.cancel_queued(tx, [run_id], reason="cancelled by request", now=now)
+                await run_store.cancel_queued(tx, [run_id], reason=f"cancelled by {actor}", now=now)
             elif status is RunStatus.RUNNING:
-                await run_store.request_cancel(tx, [run_id])
+                await run_store.request_cancel(tx, [run_id], reason=f"cancel requested by {actor}")
             else:
                 raise Conflict(f"run {run_id} has already finished ({status.value}); nothing to cancel")
             row = await run_store.get(tx, run_id)

@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from tasksched import registry
 from tasksched.aio import SingleFlight
+from tasksched.clock import Clock
 from tasksched.domain import schedules
 from tasksched.domain.actions import PythonAction, ShellAction
+from tasksched.domain.principals import Actor
 from tasksched.domain.runs import RunStatus, RunTrigger
 from tasksched.domain.secrets import restore_masked
-from tasksched.domain.tasks import TaskPatch, TaskSpec
+from tasksched.domain.tasks import TaskPatch, TaskSort, TaskSpec
 from tasksched.errors import InvalidInput, NotFound, PreconditionFailed
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
 from tasksched.services.context import Context
+from tasksched.services.views import TaskListing, TaskView, task_document, task_view
 from tasksched.store import Tx
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
-from tasksched.store.mapping import (
-    TaskView,
-    schedule_from_row,
-    spec_from_row,
-    spec_values,
-    task_document,
-    task_from_row,
-)
+from tasksched.store.mapping import schedule_from_row, spec_from_row, spec_values
 
-# A page of task documents and the total number of matches.
-Page = tuple[list[dict[str, Any]], int]
-
-SORT_KEYS = frozenset(task_store.SORTABLE) | {f"-{k}" for k in task_store.SORTABLE}
+# A listed page is served for this long without asking the database again (unless an event retires
+# it sooner), and past that for up to PAGE_STALE_SECONDS while one refresh runs.
+PAGE_TTL_SECONDS = 2.0
+PAGE_STALE_SECONDS = 3.0
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -44,7 +39,7 @@ class TaskQuery:
     tag: str | None = None
     enabled: bool | None = None
     last_status: RunStatus | None = None
-    sort: str = "name"
+    sort: TaskSort = "name"
     limit: int = 50
     offset: int = 0
 
@@ -62,7 +57,14 @@ class _VersionedCache(Generic[K, V]):
     every request for that page wait behind it.
     """
 
-    def __init__(self, ttl: float = 2.0, stale_for: float = 3.0, size: int = 256) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        ttl: float = PAGE_TTL_SECONDS,
+        stale_for: float = PAGE_STALE_SECONDS,
+        size: int = 256,
+    ) -> None:
+        self.clock = clock
         self.ttl = ttl
         self.stale_for = stale_for
         self.size = size
@@ -73,7 +75,7 @@ class _VersionedCache(Generic[K, V]):
         hit = self._entries.get(key)
         if hit is None or hit[0] != version:
             return None
-        age = time.monotonic() - hit[1]
+        age = self.clock.monotonic() - hit[1]
         if age > self.stale_for:
             return None
         return hit[2], age <= self.ttl
@@ -81,16 +83,18 @@ class _VersionedCache(Generic[K, V]):
     def put(self, key: K, version: int, value: V) -> None:
         if len(self._entries) >= self.size:
             self._entries.clear()
-        self._entries[key] = (version, time.monotonic(), value)
+        self._entries[key] = (version, self.clock.monotonic(), value)
 
 
 class TaskService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._pages: _VersionedCache[TaskQuery, Page] = _VersionedCache()
-        self._loading: SingleFlight[tuple[TaskQuery, int], Page] = SingleFlight("loading a page of tasks")
+        self._pages: _VersionedCache[TaskQuery, TaskListing] = _VersionedCache(ctx.clock)
+        self._loading: SingleFlight[tuple[TaskQuery, int], TaskListing] = SingleFlight(
+            "loading a page of tasks"
+        )
         # Pages of one filter share its total: counted once per change (and time-to-live), not per page.
-        self._totals: _VersionedCache[tuple[object, ...], int] = _VersionedCache()
+        self._totals: _VersionedCache[tuple[object, ...], int] = _VersionedCache(ctx.clock)
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -122,12 +126,13 @@ class TaskService:
             row = await task_store.get(tx, task_id)
         if row is None:
             raise NotFound(f"task {task_id} does not exist")
-        return task_from_row(row)
+        return task_view(row)
 
-    async def list(self, query: TaskQuery) -> Page:
+    async def list(self, query: TaskQuery) -> TaskListing:
         """A page of tasks as JSON-ready documents in the ``TaskView`` shape (the fast path for lists).
 
-        Callers must not modify the documents: a page may be served again from the cache.
+        Callers must not modify the documents: a page may be served again from the cache, and with
+        it the JSON it was encoded to once (``page.json``).
         """
         version = self.ctx.bus.version  # read before querying: a change meanwhile retires the page
         cached = self._pages.get(query, version)
@@ -140,12 +145,12 @@ class TaskService:
         # Concurrent requests for the same page share one query rather than all running it.
         return await self._loading.join(key, lambda: self._load_into_cache(query, version))
 
-    async def _load_into_cache(self, query: TaskQuery, version: int) -> Page:
+    async def _load_into_cache(self, query: TaskQuery, version: int) -> TaskListing:
         page = await self._load_page(query, version)
         self._pages.put(query, version, page)
         return page
 
-    async def _load_page(self, query: TaskQuery, version: int) -> Page:
+    async def _load_page(self, query: TaskQuery, version: int) -> TaskListing:
         matching = (query.q, query.tag, query.enabled, query.last_status)
         known = self._totals.get(matching, version)
         total = known[0] if known is not None and known[1] else None
@@ -163,11 +168,12 @@ class TaskService:
             )
         if total is None:
             self._totals.put(matching, version, counted)
-        return [task_document(r) for r in rows], counted
+        return TaskListing([task_document(r) for r in rows], counted)
 
     # -- writes --------------------------------------------------------------------------------
+    # Each takes the actor who asked: nothing records it yet (the audit log will).
 
-    async def create(self, spec: TaskSpec) -> TaskView:
+    async def create(self, spec: TaskSpec, *, actor: Actor) -> TaskView:
         spec = _with_secrets_restored(spec, None)
         self.check_allowed(spec)
         now = self.ctx.clock.now()
@@ -184,17 +190,21 @@ class TaskService:
         )
         async with self.ctx.db.write() as tx:
             row = await task_store.insert(tx, values)
-        task = task_from_row(row)
+        task = task_view(row)
         self._publish(TASK_CREATED, task)
         return task
 
-    async def replace(self, task_id: int, spec: TaskSpec, *, if_match: int | None = None) -> TaskView:
+    async def replace(
+        self, task_id: int, spec: TaskSpec, *, actor: Actor, if_match: int | None = None
+    ) -> TaskView:
         return await self._change(task_id, lambda _old: spec, if_match=if_match)
 
-    async def patch(self, task_id: int, patch: TaskPatch, *, if_match: int | None = None) -> TaskView:
+    async def patch(
+        self, task_id: int, patch: TaskPatch, *, actor: Actor, if_match: int | None = None
+    ) -> TaskView:
         return await self._change(task_id, patch.apply_to, if_match=if_match)
 
-    async def set_enabled(self, task_id: int, enabled: bool) -> TaskView:
+    async def set_enabled(self, task_id: int, enabled: bool, *, actor: Actor) -> TaskView:
         return await self._change(
             task_id, lambda old: old.model_copy(update={"enabled": enabled}), if_match=None
         )
@@ -218,7 +228,7 @@ class TaskService:
             updated = await task_store.update(tx, task_id, values, expected_version=row["version"])
             if updated is None:  # pragma: no cover - the row is locked (PostgreSQL) or the writer is alone
                 raise PreconditionFailed(f"task {task_id} changed meanwhile; reload it")
-        task = task_from_row(updated)
+        task = task_view(updated)
         self._publish(TASK_UPDATED, task)
         return task
 
@@ -272,7 +282,7 @@ class TaskService:
             ],
         )
 
-    async def delete(self, task_id: int) -> None:
+    async def delete(self, task_id: int, *, actor: Actor) -> None:
         async with self.ctx.db.write() as tx:
             row = await task_store.get(tx, task_id, for_update=True)
             if row is None:

@@ -183,7 +183,8 @@ async def finish(tx: Tx, outcomes: Sequence[dict[str, Any]], *, worker: str | No
             http_status=source.c.http_status,
             output=source.c.output,
             error=source.c.error,
-            reason=source.c.reason,
+            # An outcome without a reason keeps the run's own (a cancel request's: who asked).
+            reason=sa.func.coalesce(source.c.reason, runs.c.reason),
             lease_until=None,
         )
         .returning(runs.c.id)
@@ -220,14 +221,18 @@ async def cancel_requested(tx: Tx, run_ids: Sequence[int]) -> set[int]:
     return {int(r) for r in (await tx.execute(query)).scalars()}
 
 
-async def request_cancel(tx: Tx, run_ids: Sequence[int]) -> list[int]:
-    """Flag running runs for cancellation; their worker sees the flag and stops them."""
+async def request_cancel(tx: Tx, run_ids: Sequence[int], *, reason: str | None = None) -> list[int]:
+    """Flag running runs for cancellation; their worker sees the flag and stops them. ``reason``
+    (who asked) is kept as the run's reason."""
     if not run_ids:
         return []
+    values: dict[str, Any] = {"cancel_requested": True}
+    if reason is not None:
+        values["reason"] = reason
     stmt = (
         sa.update(runs)
         .where(runs.c.id.in_(list(run_ids)), runs.c.status == "running")
-        .values(cancel_requested=True)
+        .values(values)
         .returning(runs.c.id)
     )
     return [int(r) for r in (await tx.execute(stmt)).scalars()]

@@ -180,3 +180,13 @@ workers = sa.Table(
     sa.Column("heartbeat_at", UTCDateTime, nullable=False),
     sa.Column("stopped_at", UTCDateTime, nullable=True),
 )
+
+# Secrets every API instance must share without configuration (today the key that signs event-stream
+# tickets): made at random on first use, the first writer's value kept.
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from tasksched.domain.tasks import SORT_FIELDS, TaskSort
 from tasksched.errors import Conflict
 from tasksched.store import Tx
 from tasksched.store.dialect import lock_rows
@@ -16,15 +17,7 @@ from tasksched.store.tables import task_tags, tasks
 
 TaskRow = dict[str, Any]
 
-SORTABLE = {
-    "name": tasks.c.name,
-    "next_run_at": tasks.c.next_run_at,
-    "created_at": tasks.c.created_at,
-    "updated_at": tasks.c.updated_at,
-    "priority": tasks.c.priority,
-    "id": tasks.c.id,
-    "last_run_at": tasks.c.last_run_at,
-}
+SORTABLE = {field: tasks.c[field] for field in SORT_FIELDS}
 
 
 async def insert(tx: Tx, values: dict[str, Any]) -> TaskRow:
@@ -106,7 +99,7 @@ async def list_(
     tag: str | None = None,
     enabled: bool | None = None,
     last_status: str | None = None,
-    sort: str = "name",
+    sort: TaskSort = "name",
     limit: int = 50,
     offset: int = 0,
     total: int | None = None,

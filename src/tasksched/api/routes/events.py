@@ -1,4 +1,4 @@
-"""/api/events: Server-Sent Events for task and run changes."""
+"""/api/events: Server-Sent Events for task and run changes, and tickets to open them with."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from tasksched.api.deps import ServicesDep, Viewer
+from tasksched.api.deps import ServicesDep, StreamViewer, Viewer
+from tasksched.api.schemas import EventTicket
 from tasksched.events.bus import (
     RESYNC,
     RUN_CREATED,
@@ -33,7 +34,7 @@ KEEPALIVE_SECONDS = 15.0
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def events(request: Request, services: ServicesDep, _: Viewer) -> StreamingResponse:
+async def events(request: Request, services: ServicesDep, _: StreamViewer) -> StreamingResponse:
     bus = services.ctx.bus
     subscription = bus.subscribe(STREAMED, maxsize=5000)
 
@@ -61,3 +62,15 @@ async def events(request: Request, services: ServicesDep, _: Viewer) -> Streamin
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.post(
+    "/events/tickets",
+    operation_id="events_ticket",
+    response_model=EventTicket,
+    summary="A short-lived ticket that opens GET /api/events?ticket=… (for EventSource)",
+)
+async def event_ticket(services: ServicesDep, principal: Viewer, response: Response) -> EventTicket:
+    ticket = await services.tickets.issue(principal)
+    response.headers["Cache-Control"] = "no-store"  # a credential, however short-lived
+    return EventTicket(ticket=ticket.value, expires_at=ticket.expires_at)

@@ -21,7 +21,7 @@ async def me(principal: Viewer) -> Me:
 )
 async def list_keys(services: ServicesDep, _: Admin) -> KeyPage:
     keys = await services.keys.list()
-    return KeyPage(items=[KeyOut.model_validate(k, from_attributes=True) for k in keys])
+    return KeyPage(items=[KeyOut.model_validate(k.model_dump()) for k in keys])
 
 
 @router.post(
@@ -32,14 +32,14 @@ async def list_keys(services: ServicesDep, _: Admin) -> KeyPage:
     response_model=KeyCreated,
     summary="Create an API key (shown once)",
 )
-async def create_key(body: KeyCreate, services: ServicesDep, _: Admin, _body: StorableJson) -> KeyCreated:
-    key, value = await services.keys.create(body.name, body.role)
-    return KeyCreated.model_validate(
-        {**KeyOut.model_validate(key, from_attributes=True).model_dump(), "key": value}
-    )
+async def create_key(
+    body: KeyCreate, services: ServicesDep, principal: Admin, _body: StorableJson
+) -> KeyCreated:
+    key, value = await services.keys.create(body.name, body.role, actor=principal.actor)
+    return KeyCreated.model_validate({**key.model_dump(), "key": value})
 
 
 @router.delete("/keys/{key_id}", operation_id="keys_revoke", status_code=204, summary="Revoke an API key")
-async def revoke_key(key_id: PathId, services: ServicesDep, _: Admin) -> Response:
-    await services.keys.revoke(key_id)
+async def revoke_key(key_id: PathId, services: ServicesDep, principal: Admin) -> Response:
+    await services.keys.revoke(key_id, actor=principal.actor)
     return Response(status_code=204)

@@ -44,5 +44,5 @@ async def get_run(run_id: PathId, services: ServicesDep, _: Viewer) -> Run:
     summary="Cancel a queued or running run",
     operation_id="runs_cancel",
 )
-async def cancel_run(run_id: PathId, services: ServicesDep, _: Operator) -> Run:
-    return await services.runs.cancel(run_id)
+async def cancel_run(run_id: PathId, services: ServicesDep, principal: Operator) -> Run:
+    return await services.runs.cancel(run_id, actor=principal.actor)

@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse
 
 from tasksched.api.deps import ServicesDep, Viewer
 from tasksched.api.schemas import Readiness, Stats, WorkerOut, WorkerPage
-from tasksched.store import migrate
 
 router = APIRouter(tags=["system"])
 
@@ -25,20 +24,10 @@ async def healthz() -> dict[str, str]:
     responses={503: {"model": Readiness, "description": "The database is unreachable or its schema is old."}},
 )
 async def readyz(services: ServicesDep) -> JSONResponse:
-    try:
-        current = await migrate.current_revision(services.ctx.db)
-    except Exception as exc:
-        return JSONResponse({"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}, 503)
-    head = migrate.head_revision()
-    if current != head:
-        return JSONResponse(
-            {
-                "status": "unavailable",
-                "database": f"schema at {current}, needs {head}: run `tasksched db upgrade`",
-            },
-            503,
-        )
-    return JSONResponse({"status": "ready", "database": "ok", "schema": current})
+    readiness = await services.health.readiness()
+    if not readiness.ready:
+        return JSONResponse({"status": "unavailable", "database": readiness.database}, 503)
+    return JSONResponse({"status": "ready", "database": readiness.database, "schema": readiness.schema})
 
 
 @router.get(

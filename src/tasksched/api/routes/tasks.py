@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -24,17 +23,12 @@ from tasksched.api.deps import (
 from tasksched.api.schemas import RunPage, TaskPage
 from tasksched.api.strict import strict_body
 from tasksched.domain.runs import Run, RunStatus
-from tasksched.domain.tasks import TaskPatch, TaskSpec
+from tasksched.domain.tasks import TaskPatch, TaskSort, TaskSpec
 from tasksched.services.runs import RunQuery
 from tasksched.services.tasks import TaskQuery
-from tasksched.store.mapping import TaskView
+from tasksched.services.views import TaskView
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
-
-SortKey = Literal[
-    "name", "-name", "next_run_at", "-next_run_at", "created_at", "-created_at",
-    "updated_at", "-updated_at", "priority", "-priority", "id", "-id", "last_run_at", "-last_run_at",
-]  # fmt: skip
 
 
 def _task_response(task: TaskView, status_code: int = 200, **headers: str) -> Response:
@@ -56,29 +50,15 @@ async def list_tasks(
     tag: Annotated[SearchText, Query(max_length=64)] = None,
     enabled: bool | None = None,
     last_status: RunStatus | None = None,
-    sort: SortKey = "name",
+    sort: TaskSort = "name",
 ) -> Response:
-    items, total = await services.tasks.list(
+    page = await services.tasks.list(
         TaskQuery(
             q=q, tag=tag, enabled=enabled, last_status=last_status, sort=sort, limit=limit, offset=offset
         )
     )
-    return Response(_encoded_page(items, total), media_type="application/json")
-
-
-# The service hands out the same page object until the data changes: encode each page once.
-_ENCODED: dict[int, tuple[list[dict[str, Any]], int, bytes]] = {}
-
-
-def _encoded_page(items: list[dict[str, Any]], total: int) -> bytes:
-    hit = _ENCODED.get(id(items))
-    if hit is not None and hit[0] is items and hit[1] == total:
-        return hit[2]
-    body = orjson.dumps({"items": items, "total": total})
-    if len(_ENCODED) >= 64:
-        _ENCODED.clear()
-    _ENCODED[id(items)] = (items, total, body)  # holding ``items`` keeps its id from being reused
-    return body
+    # A cached page carries its JSON, encoded once however many callers it serves.
+    return Response(page.json, media_type="application/json")
 
 
 @router.post(
@@ -90,9 +70,9 @@ def _encoded_page(items: list[dict[str, Any]], total: int) -> bytes:
     summary="Create a task",
 )
 async def create_task(
-    spec: TaskSpec, services: ServicesDep, _: Admin, _body: StorableJson, request: Request
+    spec: TaskSpec, services: ServicesDep, principal: Admin, _body: StorableJson, request: Request
 ) -> Response:
-    task = await services.tasks.create(spec)
+    task = await services.tasks.create(spec, actor=principal.actor)
     return _task_response(task, 201, Location=str(request.url_for("get_task", task_id=task.id)))
 
 
@@ -112,11 +92,14 @@ async def replace_task(
     task_id: PathId,
     spec: TaskSpec,
     services: ServicesDep,
-    _: Admin,
+    principal: Admin,
     _body: StorableJson,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    return _task_response(await services.tasks.replace(task_id, spec, if_match=parse_if_match(if_match)))
+    task = await services.tasks.replace(
+        task_id, spec, actor=principal.actor, if_match=parse_if_match(if_match)
+    )
+    return _task_response(task)
 
 
 @router.patch(
@@ -130,12 +113,14 @@ async def patch_task(
     task_id: PathId,
     patch: TaskPatch,
     services: ServicesDep,
-    _: Admin,
+    principal: Admin,
     _body: StorableJson,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     try:
-        task = await services.tasks.patch(task_id, patch, if_match=parse_if_match(if_match))
+        task = await services.tasks.patch(
+            task_id, patch, actor=principal.actor, if_match=parse_if_match(if_match)
+        )
     except ValidationError as exc:
         # The patch is valid on its own but the task it makes is not: answer as for a bad body.
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
@@ -145,30 +130,30 @@ async def patch_task(
 @router.delete(
     "/{task_id}", operation_id="tasks_delete", status_code=204, summary="Delete a task and its runs"
 )
-async def delete_task(task_id: PathId, services: ServicesDep, _: Admin) -> Response:
-    await services.tasks.delete(task_id)
+async def delete_task(task_id: PathId, services: ServicesDep, principal: Admin) -> Response:
+    await services.tasks.delete(task_id, actor=principal.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/{task_id}/run", operation_id="tasks_run", status_code=202, response_model=Run, summary="Run a task now"
 )
-async def run_task(task_id: PathId, services: ServicesDep, _: Operator) -> Run:
-    return await services.runs.run_now(task_id)
+async def run_task(task_id: PathId, services: ServicesDep, principal: Operator) -> Run:
+    return await services.runs.run_now(task_id, actor=principal.actor)
 
 
 @router.post(
     "/{task_id}/pause", operation_id="tasks_pause", response_model=TaskView, summary="Pause a task's schedule"
 )
-async def pause_task(task_id: PathId, services: ServicesDep, _: Operator) -> Response:
-    return _task_response(await services.tasks.set_enabled(task_id, False))
+async def pause_task(task_id: PathId, services: ServicesDep, principal: Operator) -> Response:
+    return _task_response(await services.tasks.set_enabled(task_id, False, actor=principal.actor))
 
 
 @router.post(
     "/{task_id}/resume", operation_id="tasks_resume", response_model=TaskView, summary="Resume a paused task"
 )
-async def resume_task(task_id: PathId, services: ServicesDep, _: Operator) -> Response:
-    return _task_response(await services.tasks.set_enabled(task_id, True))
+async def resume_task(task_id: PathId, services: ServicesDep, principal: Operator) -> Response:
+    return _task_response(await services.tasks.set_enabled(task_id, True, actor=principal.actor))
 
 
 @router.get(
