@@ -9,7 +9,7 @@ from typing import Any
 from tasksched.clock import FrozenClock
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
-from tasksched.services.execution import PREFETCH, ExecutionService
+from tasksched.services.execution import PREFETCH, ExecutionService, Recorded
 from tasksched.services.runs import RunQuery, RunService
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.loop import Worker
@@ -157,10 +157,10 @@ async def test_expired_lease_is_reaped_and_retried(
     from tasksched.domain.runs import RunStatus
     from tasksched.services.execution import Outcome
 
-    held = await execution.finish(
+    recorded = await execution.finish(
         "crashed-worker", [Outcome(run=claimed, status=RunStatus.SUCCEEDED, finished_at=clock.now())]
     )
-    assert held == set()
+    assert recorded.held == set()
     assert (await RunService(frozen_ctx).get(runs[0].id)).status == "failed"
 
 
@@ -224,7 +224,7 @@ async def test_leases_of_runs_awaiting_their_outcome_record_are_renewed(
     record = worker.execution.finish
     writing, database_answers = asyncio.Event(), asyncio.Event()
 
-    async def slow_finish(name: str, outcomes: Any) -> set[int]:
+    async def slow_finish(name: str, outcomes: Any) -> Recorded:
         writing.set()
         await database_answers.wait()
         return await record(name, outcomes)

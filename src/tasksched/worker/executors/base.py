@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from tasksched.domain.actions import HttpAction, PythonAction, ShellAction
 
 DEFAULT_OUTPUT_LIMIT = 64 * 1024
 
@@ -78,8 +75,3 @@ class ExecutionResult:
     # ordinary failure retried under the task's policy. Either way ``max_attempts`` still applies.
     retry_after: float | None = None
 
-
-class Executor(Protocol):
-    async def execute(
-        self, action: HttpAction | ShellAction | PythonAction, ctx: ExecutionContext
-    ) -> ExecutionResult: ...
