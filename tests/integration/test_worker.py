@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from datetime import timedelta
 from typing import Any
+
+import pytest
+import structlog
 
 from tasksched.clock import FrozenClock
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
 from tasksched.services.execution import PREFETCH, ExecutionService, Recorded
 from tasksched.services.runs import RunQuery, RunService
+from tasksched.worker import loop as worker_loop
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.loop import Worker
 
@@ -243,3 +248,68 @@ async def test_leases_of_runs_awaiting_their_outcome_record_are_renewed(
     assert stats.finished == 1
     recorded = await RunService(frozen_ctx).get(run.id)
     assert (recorded.status, recorded.attempt) == ("succeeded", 1)
+
+
+def _logged(captured: list[MutableMapping[str, Any]], run_id: int) -> list[str]:
+    return [str(e["event"]) for e in captured if e.get("run_id") == run_id]
+
+
+async def test_an_outcome_is_logged_only_once_it_is_stored(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database said failed (reaped) while the log said succeeded: the log line must wait for
+    the commit, and say what was stored. Here the first attempt to record fails, and meanwhile the
+    reaper takes the run back; the worker's second attempt finds the run no longer its own."""
+    task = await make_task(
+        action={"type": "python", "function": "tests.async_noop"}, retry={"max_attempts": 1}
+    )
+    run = await RunService(frozen_ctx).run_now(task.id)
+    executors = ExecutorSet(frozen_ctx.settings)
+    worker = Worker(frozen_ctx, executors, burst=True)
+    record = worker.execution.finish
+    logged_before_commit: list[list[str]] = []
+    tries = 0
+
+    async def finish(name: str, outcomes: Any) -> Recorded:
+        nonlocal tries
+        tries += 1
+        logged_before_commit.append(_logged(captured, run.id))
+        if tries == 1:
+            raise OSError("the database went away mid-commit")
+        # Meanwhile the lease lapses (the clock jumps past it) and the reaper takes the run back; the
+        # worker's heartbeat may renew the lease just before, so jump again until the reaper wins.
+        for _ in range(10):
+            clock.advance(frozen_ctx.settings.lease_seconds + PREFETCH.total_seconds() + 1)
+            if await ExecutionService(frozen_ctx).reap():
+                break
+        return await record(name, outcomes)
+
+    worker.execution.finish = finish  # type: ignore[method-assign,assignment]
+    with structlog.testing.capture_logs() as captured:
+        # A fresh logger: one cached before the capture began would write past it.
+        monkeypatch.setattr(worker_loop, "log", structlog.get_logger("tasksched.worker"))
+        await asyncio.wait_for(worker.run(), 20)
+    await executors.aclose()
+    assert tries >= 2
+    assert all(lines == [] for lines in logged_before_commit)  # nothing logged before the commit
+    (line,) = _logged(captured, run.id)
+    assert line.startswith("run outcome not recorded: the run was no longer this worker's")
+    assert (await RunService(frozen_ctx).get(run.id)).status == "failed"
+
+
+async def test_a_stored_outcome_is_logged_with_its_next_attempt(
+    frozen_ctx: Context, make_task: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = await make_task(
+        action={"type": "python", "function": "tests.fail"},
+        retry={"max_attempts": 2, "backoff_seconds": 30, "jitter": 0},
+    )
+    run = await RunService(frozen_ctx).run_now(task.id)
+    with structlog.testing.capture_logs() as captured:
+        monkeypatch.setattr(worker_loop, "log", structlog.get_logger("tasksched.worker"))
+        await burst(frozen_ctx)
+    (line,) = [e for e in captured if e.get("run_id") == run.id]
+    _, second = await all_runs(frozen_ctx, task.id)
+    assert line["event"] == "run did not succeed"
+    assert (line["status"], line["error"]) == ("failed", "RuntimeError: boom")
+    assert (line["next_run_id"], line["next_attempt_at"]) == (second.id, second.available_at.isoformat())

@@ -74,4 +74,3 @@ class ExecutionResult:
     # seconds instead of the task's backoff. ``Retry()`` without a delay leaves it None and is an
     # ordinary failure retried under the task's policy. Either way ``max_attempts`` still applies.
     retry_after: float | None = None
-
