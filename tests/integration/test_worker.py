@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import MutableMapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +16,11 @@ from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
 from tasksched.services.execution import PREFETCH, ExecutionService, Recorded
 from tasksched.services.runs import RunQuery, RunService
+from tasksched.services.tasks import TaskService
 from tasksched.worker import loop as worker_loop
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.loop import Worker
+from tests.integration.conftest import spec
 
 
 async def burst(ctx: Context, **kwargs: Any) -> Any:
@@ -313,3 +316,53 @@ async def test_a_stored_outcome_is_logged_with_its_next_attempt(
     assert line["event"] == "run did not succeed"
     assert (line["status"], line["error"]) == ("failed", "RuntimeError: boom")
     assert (line["next_run_id"], line["next_attempt_at"]) == (second.id, second.available_at.isoformat())
+
+
+def _living(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+async def _shell_run_leaves_nothing(frozen_ctx: Context, *, cancel: bool) -> tuple[str, list[int]]:
+    """A shell run whose background process left the group (setsid); stopped by its timeout or by
+    a cancel request. Returns the run's status and the pids it printed that are still alive."""
+    settings = frozen_ctx.settings.model_copy(update={"enable_shell": True})
+    ctx = Context(db=frozen_ctx.db, settings=settings, clock=frozen_ctx.clock, bus=frozen_ctx.bus)
+    task = await TaskService(ctx).create(
+        spec(
+            name="detaches",
+            action={
+                "type": "shell",
+                "command": ["sh", "-c", "setsid sleep 300 & echo $!; echo $$; sleep 300"],
+            },
+            timeout_seconds=30 if cancel else 1,
+            retry={"max_attempts": 1},
+        )
+    )
+    run = await RunService(ctx).run_now(task.id)
+    executors = ExecutorSet(settings)
+    worker = asyncio.create_task(Worker(ctx, executors, burst=True).run())
+    if cancel:  # once both processes are up (the heartbeat saves the output every second)
+        for _ in range(500):
+            output = (await RunService(ctx).get(run.id)).output or ""
+            if len(output.split()) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await RunService(ctx).cancel(run.id)
+    await asyncio.wait_for(worker, 20)
+    await executors.aclose()
+    done = await RunService(ctx).get(run.id)
+    pids = [int(word) for word in (done.output or "").split()]
+    assert len(pids) == 2, done.output
+    return done.status.value, [pid for pid in pids if _living(pid)]
+
+
+async def test_a_timed_out_shell_run_leaves_no_process_behind(frozen_ctx: Context) -> None:
+    assert await _shell_run_leaves_nothing(frozen_ctx, cancel=False) == ("timed_out", [])
+
+
+async def test_a_cancelled_shell_run_leaves_no_process_behind(frozen_ctx: Context) -> None:
+    assert await _shell_run_leaves_nothing(frozen_ctx, cancel=True) == ("cancelled", [])
