@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import MutableMapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from tasksched.services.tasks import TaskService
 from tasksched.worker import loop as worker_loop
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.loop import Worker
+from tests.helpers.procfs import alive
 from tests.integration.conftest import spec
 
 
@@ -318,14 +318,6 @@ async def test_a_stored_outcome_is_logged_with_its_next_attempt(
     assert (line["next_run_id"], line["next_attempt_at"]) == (second.id, second.available_at.isoformat())
 
 
-def _living(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
 async def _shell_run_leaves_nothing(frozen_ctx: Context, *, cancel: bool) -> tuple[str, list[int]]:
     """A shell run whose background process left the group (setsid); stopped by its timeout or by
     a cancel request. Returns the run's status and the pids it printed that are still alive."""
@@ -357,7 +349,7 @@ async def _shell_run_leaves_nothing(frozen_ctx: Context, *, cancel: bool) -> tup
     done = await RunService(ctx).get(run.id)
     pids = [int(word) for word in (done.output or "").split()]
     assert len(pids) == 2, done.output
-    return done.status.value, [pid for pid in pids if _living(pid)]
+    return done.status.value, [pid for pid in pids if alive(pid)]
 
 
 async def test_a_timed_out_shell_run_leaves_no_process_behind(frozen_ctx: Context) -> None:

@@ -14,21 +14,13 @@ from tasksched.domain.actions import ShellAction
 from tasksched.worker.executors.base import ExecutionContext
 from tasksched.worker.executors.processes import MARK_VARIABLE
 from tasksched.worker.executors.shell import SWEEP_SECONDS, ShellExecutor
+from tests.helpers.procfs import alive, parent_of
 
 ENABLED = Settings(enable_shell=True)
 
 
 def make_ctx() -> ExecutionContext:
     return ExecutionContext(run_id=1, task_id=1, task_name="sh", attempt=1)
-
-
-def alive(pid: int) -> bool:
-    """Running or sleeping; a zombie waiting for its (possibly absent) reaper counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 async def wait_gone(pids: list[int], timeout: float = 3.0) -> list[int]:
@@ -170,13 +162,6 @@ async def test_processes_ignoring_sigterm_are_killed_after_the_grace() -> None:
         await task
     assert time.monotonic() - started < 1.5
     assert await wait_gone(pids) == []
-
-
-def parent_of(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except FileNotFoundError:
-        return None
 
 
 async def cancel_after_pids(action: ShellAction, count: int, **kwargs: float) -> list[int]:
