@@ -261,3 +261,20 @@ async def test_a_finished_runs_background_process_is_collected_when_it_exits() -
             await asyncio.sleep(0.05)
     finally:
         await executor.aclose()
+
+
+async def test_an_orphan_that_exits_unseen_is_still_collected() -> None:
+    """Orphaned and gone before the worker ever looked: it is known as a run's by its session (one
+    that is neither the worker's nor its own, which no child the worker forked can be in)."""
+    command = "(sleep 0.2 & echo $!); sleep 0.6"
+    executor = ShellExecutor(ENABLED)
+    ctx = make_ctx()
+    try:
+        assert (await executor.execute(ShellAction(command=["sh", "-c", command]), ctx)).ok
+        (orphan,) = [int(line) for line in ctx.output.text().split()]
+        deadline = time.monotonic() + 3 + SWEEP_SECONDS
+        while Path(f"/proc/{orphan}").exists() and parent_of(orphan) == os.getpid():
+            assert time.monotonic() < deadline, "the orphan was left a zombie of the worker's"
+            await asyncio.sleep(0.05)
+    finally:
+        await executor.aclose()

@@ -19,16 +19,16 @@ orphaned later is still known.
 
 The worker makes itself a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``): an orphaned
 process of a run is re-parented to the worker instead of init, stays inside the worker's process
-tree, and its exit is the worker's to collect. The worker waits only for processes it knows are
-runs' (members seen before, matched by pid and start time), never for a child it did not adopt that
-way: asyncio and ``subprocess`` wait for their own children by pid, and taking such an exit status
-from them would corrupt a result. What this cannot catch is said in docs/guarantees.md.
+tree, and its exit is the worker's to collect. The worker collects only children that cannot be
+asyncio's or ``subprocess``'s (taking an exit status they wait for would corrupt a result): see
+``Adopted``. What this cannot catch is said in docs/guarantees.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import sys
@@ -56,32 +56,38 @@ class ProcInfo:
 
 def read_proc(pid: int) -> ProcInfo | None:
     try:
-        text = (_PROC / str(pid) / "stat").read_text()
-    except (OSError, ValueError):
+        with open(f"/proc/{pid}/stat", "rb") as stat:  # plain open: this runs for every process
+            text = stat.read()
+    except OSError:
         return None
     # The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
-    fields = text.rsplit(")", 1)[1].split()
+    fields = text.rsplit(b")", 1)[1].split()
     return ProcInfo(
-        pid=pid, ppid=int(fields[1]), session=int(fields[3]), state=fields[0], start=int(fields[19])
+        pid=pid, ppid=int(fields[1]), session=int(fields[3]), state=fields[0].decode(), start=int(fields[19])
     )
 
 
-def _all_processes() -> dict[int, ProcInfo]:
+def snapshot() -> dict[int, ProcInfo]:
+    """Every process now: one pass over /proc, shared by all the runs looked at together."""
     found: dict[int, ProcInfo] = {}
+    if not supported():
+        return found
     with contextlib.suppress(OSError):
-        for entry in os.scandir(_PROC):
-            if entry.name.isdigit() and (info := read_proc(int(entry.name))) is not None:
+        for name in os.listdir(_PROC):
+            if name.isdigit() and (info := read_proc(int(name))) is not None:
                 found[info.pid] = info
     return found
 
 
 def _environment_has(pid: int, entry: bytes) -> bool:
     try:
-        return entry in (_PROC / str(pid) / "environ").read_bytes().split(b"\0")
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return entry in environ.read().split(b"\0")
     except OSError:  # gone, or another user's process (whose environment we may not read)
         return False
 
 
+@functools.cache
 def supported() -> bool:
     return sys.platform.startswith("linux") and _PROC.is_dir()
 
@@ -107,7 +113,14 @@ class RunProcesses:
 
     mark: str = field(default_factory=lambda: f"{os.getpid()}-{uuid.uuid4().hex}")
     root: int | None = None
+    # Whether the root's session is still the run's: once the run has ended, the root's pid (and so
+    # the session's number) may go to a new process when the last of the session is gone.
+    session_open: bool = True
     seen: dict[int, int] = field(default_factory=dict)  # pid -> start time, of every member seen
+    since: int = 0  # the first process's start time: no member can have started before it
+    # Processes whose environment was read and holds no marker: an environment is set by exec and
+    # inherited, so it is read once per process, not on every look.
+    _unmarked: set[tuple[int, int]] = field(default_factory=set)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -117,25 +130,28 @@ class RunProcesses:
         self.root = pid
         if (info := read_proc(pid)) is not None:
             self.seen[pid] = info.start
+            self.since = info.start
 
-    def find(self) -> dict[int, ProcInfo]:
-        """The run's processes now (zombies included), remembering them for later finds and reaping."""
-        if not supported():
-            return {}
-        every = _all_processes()
-        entry = f"{MARK_VARIABLE}={self.mark}".encode()
+    def find(self, every: dict[int, ProcInfo] | None = None) -> dict[int, ProcInfo]:
+        """The run's processes now (zombies included), remembering them for later finds and reaping.
+
+        ``every`` is a ``snapshot()`` to look in (one taken now when not given).
+        """
+        if every is None:
+            every = snapshot()
         me = os.getpid()
         members = {
             pid: info
             for pid, info in every.items()
             if pid != me
             and pid != 1
+            and info.start >= self.since
             and (
                 self.seen.get(pid) == info.start
                 # A session's id is its leader's pid, and Linux gives no new process a number still
                 # in use as a session id: a process in the root's session is the run's.
-                or (self.root is not None and info.session == self.root)
-                or (info.state != "Z" and _environment_has(pid, entry))
+                or (self.session_open and self.root is not None and info.session == self.root)
+                or self._marked(info)
             )
         }
         children: dict[int, list[ProcInfo]] = {}
@@ -150,6 +166,15 @@ class RunProcesses:
         for pid, info in members.items():
             self.seen[pid] = info.start
         return members
+
+    def _marked(self, info: ProcInfo) -> bool:
+        key = (info.pid, info.start)
+        if info.state == "Z" or key in self._unmarked:
+            return False
+        if _environment_has(info.pid, f"{MARK_VARIABLE}={self.mark}".encode()):
+            return True
+        self._unmarked.add(key)
+        return False
 
     def freeze(self) -> dict[int, ProcInfo]:
         """SIGSTOP every member, again until no new one appears (a stopped process cannot fork)."""
@@ -179,8 +204,8 @@ class RunProcesses:
             if info.state != "Z":
                 _send(info, signal.SIGKILL)
 
-    def alive(self) -> list[int]:
-        return [pid for pid, info in self.find().items() if info.state != "Z"]
+    def alive(self, every: dict[int, ProcInfo] | None = None) -> list[int]:
+        return [pid for pid, info in self.find(every).items() if info.state != "Z"]
 
 
 def _send(info: ProcInfo, sig: signal.Signals) -> bool:
@@ -195,39 +220,72 @@ def _send(info: ProcInfo, sig: signal.Signals) -> bool:
     return True
 
 
-class Adopted:
-    """Members of runs that this process (their subreaper) may inherit, to be waited for when they exit.
+def _my_children() -> list[int]:
+    """This process's children, from the kernel's per-thread lists (cheap: no walk over /proc)."""
+    me = os.getpid()
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{me}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{me}/task/{tid}/children", "rb") as listing:
+                children.extend(int(pid) for pid in listing.read().split())
+    return children
 
-    Only pids seen as members of a run, other than the run's first process (asyncio waits for that
-    one), are ever waited for, and only once the pid is this process's zombie child with the same
-    start time as when it was seen: an exit status that asyncio or ``subprocess`` waits for is never
-    taken from them.
+
+class Adopted:
+    """Processes of runs that this process, their subreaper, inherits: waited for when they exit.
+
+    An exit status that asyncio or ``subprocess`` waits for must never be taken from them, so a child
+    is waited for only when it cannot be one of theirs:
+    - it was seen as a member of a run and is not a run's first process (asyncio's), checked by pid
+      and start time; or
+    - it is in a session that is neither this process's nor its own: a child this process forked is
+      in one of those two (``setsid`` makes the caller a session's leader; no process can join
+      another's session), so such a child was adopted.
     """
 
     def __init__(self) -> None:
         self._known: dict[int, int] = {}
+        self._roots: dict[int, int] = {}  # pid -> start of runs' first processes: never ours to wait for
+        self._marker = f"{MARK_VARIABLE}={os.getpid()}-".encode()  # every run marker of this process
 
     def remember(self, runs: Iterable[RunProcesses]) -> None:
         for run in runs:
             for pid, start in run.seen.items():
                 if pid != run.root:
                     self._known[pid] = start
+                else:
+                    self._roots[pid] = start
+
+    def look(self) -> None:
+        """Remember the living children that carry one of this process's run markers (adopted ones:
+        a run's first process, the only marked child forked here, is asyncio's and left out)."""
+        for pid in _my_children():
+            info = read_proc(pid)
+            if info is None or info.state == "Z" or self._known.get(pid) == info.start:
+                continue
+            if self._roots.get(pid) == info.start:
+                continue
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as environ:
+                if any(item.startswith(self._marker) for item in environ.read().split(b"\0")):
+                    self._known[pid] = info.start
 
     def reap(self) -> int:
-        """Collect the exited ones that are ours; forget those that are gone. Returns how many collected."""
-        me = os.getpid()
+        """Collect the exited children that are runs'; forget what is gone. Returns how many collected."""
         collected = 0
-        for pid, start in list(self._known.items()):
+        session = os.getsid(0)
+        for pid in _my_children():
             info = read_proc(pid)
-            if info is None or info.start != start:
-                del self._known[pid]  # collected by its own parent, or its pid is another's now
+            if info is None or info.state != "Z" or self._roots.get(pid) == info.start:
                 continue
-            if info.ppid != me or info.state != "Z":
-                continue  # still running, or not (yet) re-parented to us
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-                collected += 1
-            del self._known[pid]
+            if self._known.get(pid) == info.start or info.session not in (session, pid):
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+                    collected += 1
+        for table in (self._known, self._roots):
+            for pid, start in list(table.items()):
+                info = read_proc(pid)
+                if info is None or info.start != start:
+                    del table[pid]  # collected (by us or its parent), or its pid is another's now
         return collected
 
     def __len__(self) -> int:

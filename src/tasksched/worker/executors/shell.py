@@ -80,6 +80,7 @@ class ShellExecutor:
             return ExecutionResult(ok=False, error=f"cannot start {program!r}: {exc.strerror or exc}")
 
         tree.started(proc.pid)
+        self._adopted.remember([tree])  # its first process is asyncio's to wait for, never ours
         self._running.add(tree)
         self._ensure_sweeper()
         try:
@@ -123,14 +124,14 @@ class ShellExecutor:
             await asyncio.wait_for(proc.wait(), _REAP_TIMEOUT)
 
     def _finished(self, tree: RunProcesses) -> None:
-        """Remember the run's processes still around, to collect their exits when they come to us."""
+        """Hand the run's processes still around to the sweeper, which collects their exits when they
+        come to us (no look at /proc here: a worker ending many runs a second would spend its time on it).
+        """
         self._running.discard(tree)
-        if tree.alive():
-            self._lingering.append(tree)
-        # The first process has exited and asyncio collected it: its pid may be reused from now on
-        # (the processes left in its session keep the session's number from being reused).
-        tree.root = None
+        tree.session_open = False
+        self._lingering.append(tree)
         self._adopted.remember([tree])
+        self._adopted.look()  # orphans of the run now ours, while they live (cheap: our children only)
         self._adopted.reap()
         self._ensure_sweeper()
 
@@ -145,11 +146,19 @@ class ShellExecutor:
     async def _sweep(self) -> None:
         while self._running or self._lingering or len(self._adopted):
             await asyncio.sleep(SWEEP_SECONDS)
-            for tree in list(self._running):
-                tree.find()  # know them while their parents live: one may clear its environment
-            self._lingering = [tree for tree in self._lingering if tree.alive()]
-            self._adopted.remember(self._lingering)
-            self._adopted.reap()
+            self.sweep()
+
+    def sweep(self) -> None:
+        """One look at /proc for every run: know their processes, collect the exits that are ours."""
+        every = processes.snapshot() if self._running or self._lingering else {}
+        for tree in self._running:
+            tree.find(every)  # know them while their parents live: one may clear its environment
+        self._adopted.remember(self._running)
+        self._adopted.remember(self._lingering)  # the last look's finds, dead ones included
+        self._lingering = [tree for tree in self._lingering if tree.alive(every)]
+        self._adopted.remember(self._lingering)
+        self._adopted.look()
+        self._adopted.reap()
 
     async def aclose(self) -> None:
         if self._sweeper is not None:
