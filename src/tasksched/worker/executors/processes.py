@@ -163,8 +163,13 @@ class RunProcesses:
                 if child.pid not in members and child.pid != me:
                     members[child.pid] = child
                     todo.append(child.pid)
-        for pid, info in members.items():
-            self.seen[pid] = info.start
+        # Only what still exists is worth remembering (a zombie still exists): a run that lingers
+        # for days must not grow these without bound.
+        self.seen = {
+            pid: start for pid, start in self.seen.items() if pid in every and every[pid].start == start
+        }
+        self.seen.update((pid, info.start) for pid, info in members.items())
+        self._unmarked = {key for key in self._unmarked if key[0] in every and every[key[0]].start == key[1]}
         return members
 
     def _marked(self, info: ProcInfo) -> bool:
