@@ -16,6 +16,7 @@ from tasksched.services.context import Context
 from tasksched.services.execution import PREFETCH, ExecutionService, Recorded
 from tasksched.services.runs import RunQuery, RunService
 from tasksched.services.tasks import TaskService
+from tasksched.store import runs as run_store
 from tasksched.worker import loop as worker_loop
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.loop import Worker
@@ -358,3 +359,30 @@ async def test_a_timed_out_shell_run_leaves_no_process_behind(frozen_ctx: Contex
 
 async def test_a_cancelled_shell_run_leaves_no_process_behind(frozen_ctx: Context) -> None:
     assert await _shell_run_leaves_nothing(frozen_ctx, cancel=True) == ("cancelled", [])
+
+
+async def test_a_run_cancelled_while_its_worker_drains_ends_like_any_other_outcome(
+    frozen_ctx: Context, make_task: Any
+) -> None:
+    """The cancel request reaches the database but not the worker (no event, no heartbeat yet)
+    before the worker stops: releasing ends the run cancelled, and what follows an outcome follows."""
+    settings = frozen_ctx.settings.model_copy(update={"drain_seconds": 0.2})
+    ctx = Context(db=frozen_ctx.db, settings=settings, clock=frozen_ctx.clock, bus=frozen_ctx.bus)
+    task = await make_task(action={"type": "python", "function": "tests.sleep", "args": [30]})
+    run = await RunService(ctx).run_now(task.id)
+    executors = ExecutorSet(settings)
+    worker = Worker(ctx, executors)
+    running = asyncio.create_task(worker.run())
+    for _ in range(200):
+        if (await RunService(ctx).get(run.id)).status == "running":
+            break
+        await asyncio.sleep(0.02)
+    async with ctx.db.write() as tx:
+        await run_store.request_cancel(tx, [run.id])
+    worker.stop()
+    await asyncio.wait_for(running, 10)
+    await executors.aclose()
+    assert (await RunService(ctx).get(run.id)).status == "cancelled"
+    last = (await TaskService(ctx).get(task.id)).last_run
+    assert last is not None
+    assert (last.id, last.status) == (run.id, "cancelled")

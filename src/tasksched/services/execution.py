@@ -203,9 +203,19 @@ class ExecutionService:
         return held, cancel
 
     async def release(self, worker: str, run_ids: Sequence[int]) -> list[int]:
+        """Hand unfinished runs back to the queue; one whose cancellation was asked for ends cancelled."""
+        now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
-            released = await run_store.release(tx, worker, run_ids, now=self.ctx.clock.now())
-        self.ctx.bus.publish(*(Event(RUN_CREATED, {"run_id": r, "status": "queued"}) for r in released))
+            cancelled = await run_store.end_cancel_requested(tx, worker, run_ids, now=now)
+            released = await run_store.release(tx, worker, run_ids, now=now)
+            ended = [
+                Ended(run_id=r["id"], task_id=r["task_id"], status=RunStatus.CANCELLED, at=now)
+                for r in cancelled
+            ]
+            aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
+        self.ctx.bus.publish(
+            *aftermath.events, *(Event(RUN_CREATED, {"run_id": r, "status": "queued"}) for r in released)
+        )
         return released
 
     async def reap(self, now: datetime | None = None) -> int:

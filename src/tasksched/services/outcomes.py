@@ -1,16 +1,18 @@
 """What follows an outcome: the one place that decides it.
 
-A run reaches a final status in three places: a worker records what happened (``finish``), the
-reaper takes back a run whose worker vanished (``reap``), and the scheduler records skipped slots and
-cancels what the ``replace`` policy displaces (``fire_due``). Each calls ``after_outcomes`` in the
-same transaction as the outcome, so what follows is committed with it or not at all:
+A run reaches a final status where a worker records what happened (``finish``), where the reaper
+takes back a run whose worker vanished (``reap``), where a draining worker ends a run whose cancel it
+had not seen (``release``), and where the scheduler records skipped slots and cancels what the
+``replace`` policy displaces (``fire_due``). Each calls ``after_outcomes`` in the same transaction as
+the outcome, so what follows is committed with it or not at all:
 
 - the next attempt, when the status is retryable and the task's retry policy has one left;
 - the task's last-run summary (its newest ended run);
 - the events to publish once the transaction has committed (returned, not published here: an
   event about a write that then rolls back would be a lie).
 
-Notifications and chained runs belong here too when they come.
+Notifications and chained runs belong here too when they come. Not yet routed here: a user
+cancelling a queued run (``RunService.cancel``), which records no last-run summary today.
 """
 
 from __future__ import annotations
