@@ -2,7 +2,7 @@
 
 The worker owns timing: it runs ``execute`` in an asyncio task and cancels that task on timeout or on
 a cancel request. Executors therefore must be cancellation-safe: on ``asyncio.CancelledError`` they
-stop the work they started (abort the HTTP request, kill the process group, raise the Python
+stop the work they started (abort the HTTP request, stop every process of the shell run, raise the Python
 function's cancellation flag) and re-raise.
 """
 
