@@ -212,7 +212,7 @@ async def test_a_cancelled_running_run_still_says_who_asked(api: httpx.AsyncClie
     (claimed,) = await execution.claim("test-worker", None, 1)
     await api.post(f"/api/runs/{run['id']}/cancel", headers=OPERATOR)
     outcome = Outcome(run=claimed, status=RunStatus.CANCELLED, finished_at=ctx.clock.now())
-    assert await execution.finish("test-worker", [outcome]) == {run["id"]}
+    assert (await execution.finish("test-worker", [outcome])).held == {run["id"]}
 
     done = (await api.get(f"/api/runs/{run['id']}")).json()
     assert (done["status"], done["reason"]) == ("cancelled", "cancel requested by key:operator")

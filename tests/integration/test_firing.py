@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from tasksched.clock import FrozenClock
+from tasksched.domain.policies import RUN_ALL_LIMIT
 from tasksched.domain.principals import CLI
 from tasksched.services.context import Context
-from tasksched.services.firing import RUN_ALL_LIMIT, FiringService
+from tasksched.services.firing import FiringService
 from tasksched.services.runs import RunQuery, RunService
 from tasksched.services.tasks import TaskService
 from tasksched.store import migrate
@@ -171,6 +172,10 @@ async def test_replace_cancels_the_active_run(
     assert [r.status for r in runs] == ["cancelled", "queued"]
     assert runs[0].reason is not None
     assert "replaced" in runs[0].reason
+    # The cancel is an outcome like any other: the task's last-run summary follows it.
+    last = (await TaskService(frozen_ctx).get(task.id)).last_run
+    assert last is not None
+    assert (last.id, last.status) == (runs[0].id, "cancelled")
 
 
 async def test_jitter_delays_availability_not_the_slot(

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from datetime import timedelta
 from typing import Any
+
+import pytest
+import structlog
 
 from tasksched.clock import FrozenClock
 from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
-from tasksched.services.execution import PREFETCH, ExecutionService
+from tasksched.services.execution import PREFETCH, ExecutionService, Recorded
 from tasksched.services.runs import RunQuery, RunService
+from tasksched.services.tasks import TaskService
+from tasksched.store import runs as run_store
+from tasksched.worker import loop as worker_loop
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.loop import Worker
+from tests.helpers.procfs import alive
+from tests.integration.conftest import spec
 
 
 async def burst(ctx: Context, **kwargs: Any) -> Any:
@@ -158,10 +167,10 @@ async def test_expired_lease_is_reaped_and_retried(
     from tasksched.domain.runs import RunStatus
     from tasksched.services.execution import Outcome
 
-    held = await execution.finish(
+    recorded = await execution.finish(
         "crashed-worker", [Outcome(run=claimed, status=RunStatus.SUCCEEDED, finished_at=clock.now())]
     )
-    assert held == set()
+    assert recorded.held == set()
     assert (await RunService(frozen_ctx).get(runs[0].id)).status == "failed"
 
 
@@ -225,7 +234,7 @@ async def test_leases_of_runs_awaiting_their_outcome_record_are_renewed(
     record = worker.execution.finish
     writing, database_answers = asyncio.Event(), asyncio.Event()
 
-    async def slow_finish(name: str, outcomes: Any) -> set[int]:
+    async def slow_finish(name: str, outcomes: Any) -> Recorded:
         writing.set()
         await database_answers.wait()
         return await record(name, outcomes)
@@ -244,3 +253,138 @@ async def test_leases_of_runs_awaiting_their_outcome_record_are_renewed(
     assert stats.finished == 1
     recorded = await RunService(frozen_ctx).get(run.id)
     assert (recorded.status, recorded.attempt) == ("succeeded", 1)
+
+
+def _logged(captured: list[MutableMapping[str, Any]], run_id: int) -> list[str]:
+    return [str(e["event"]) for e in captured if e.get("run_id") == run_id]
+
+
+async def test_an_outcome_is_logged_only_once_it_is_stored(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database said failed (reaped) while the log said succeeded: the log line must wait for
+    the commit, and say what was stored. Here the first attempt to record fails, and meanwhile the
+    reaper takes the run back; the worker's second attempt finds the run no longer its own."""
+    task = await make_task(
+        action={"type": "python", "function": "tests.async_noop"}, retry={"max_attempts": 1}
+    )
+    run = await RunService(frozen_ctx).run_now(task.id, actor=CLI)
+    executors = ExecutorSet(frozen_ctx.settings)
+    worker = Worker(frozen_ctx, executors, burst=True)
+    record = worker.execution.finish
+    logged_before_commit: list[list[str]] = []
+    tries = 0
+
+    async def finish(name: str, outcomes: Any) -> Recorded:
+        nonlocal tries
+        tries += 1
+        logged_before_commit.append(_logged(captured, run.id))
+        if tries == 1:
+            raise OSError("the database went away mid-commit")
+        # Meanwhile the lease lapses (the clock jumps past it) and the reaper takes the run back; the
+        # worker's heartbeat may renew the lease just before, so jump again until the reaper wins.
+        for _ in range(10):
+            clock.advance(frozen_ctx.settings.lease_seconds + PREFETCH.total_seconds() + 1)
+            if await ExecutionService(frozen_ctx).reap():
+                break
+        return await record(name, outcomes)
+
+    worker.execution.finish = finish  # type: ignore[method-assign,assignment]
+    with structlog.testing.capture_logs() as captured:
+        # A fresh logger: one cached before the capture began would write past it.
+        monkeypatch.setattr(worker_loop, "log", structlog.get_logger("tasksched.worker"))
+        await asyncio.wait_for(worker.run(), 20)
+    await executors.aclose()
+    assert tries >= 2
+    assert all(lines == [] for lines in logged_before_commit)  # nothing logged before the commit
+    (line,) = _logged(captured, run.id)
+    assert line.startswith("run outcome not recorded: the run was no longer this worker's")
+    assert (await RunService(frozen_ctx).get(run.id)).status == "failed"
+
+
+async def test_a_stored_outcome_is_logged_with_its_next_attempt(
+    frozen_ctx: Context, make_task: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = await make_task(
+        action={"type": "python", "function": "tests.fail"},
+        retry={"max_attempts": 2, "backoff_seconds": 30, "jitter": 0},
+    )
+    run = await RunService(frozen_ctx).run_now(task.id, actor=CLI)
+    with structlog.testing.capture_logs() as captured:
+        monkeypatch.setattr(worker_loop, "log", structlog.get_logger("tasksched.worker"))
+        await burst(frozen_ctx)
+    (line,) = [e for e in captured if e.get("run_id") == run.id]
+    _, second = await all_runs(frozen_ctx, task.id)
+    assert line["event"] == "run did not succeed"
+    assert (line["status"], line["error"]) == ("failed", "RuntimeError: boom")
+    assert (line["next_run_id"], line["next_attempt_at"]) == (second.id, second.available_at.isoformat())
+
+
+async def _shell_run_leaves_nothing(frozen_ctx: Context, *, cancel: bool) -> tuple[str, list[int]]:
+    """A shell run whose background process left the group (setsid); stopped by its timeout or by
+    a cancel request. Returns the run's status and the pids it printed that are still alive."""
+    settings = frozen_ctx.settings.model_copy(update={"enable_shell": True})
+    ctx = Context(db=frozen_ctx.db, settings=settings, clock=frozen_ctx.clock, bus=frozen_ctx.bus)
+    task = await TaskService(ctx).create(
+        spec(
+            name="detaches",
+            action={
+                "type": "shell",
+                "command": ["sh", "-c", "setsid sleep 300 & echo $!; echo $$; sleep 300"],
+            },
+            timeout_seconds=30 if cancel else 1,
+            retry={"max_attempts": 1},
+        ),
+        actor=CLI,
+    )
+    run = await RunService(ctx).run_now(task.id, actor=CLI)
+    executors = ExecutorSet(settings)
+    worker = asyncio.create_task(Worker(ctx, executors, burst=True).run())
+    if cancel:  # once both processes are up (the heartbeat saves the output every second)
+        for _ in range(500):
+            output = (await RunService(ctx).get(run.id)).output or ""
+            if len(output.split()) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await RunService(ctx).cancel(run.id, actor=CLI)
+    await asyncio.wait_for(worker, 20)
+    await executors.aclose()
+    done = await RunService(ctx).get(run.id)
+    pids = [int(word) for word in (done.output or "").split()]
+    assert len(pids) == 2, done.output
+    return done.status.value, [pid for pid in pids if alive(pid)]
+
+
+async def test_a_timed_out_shell_run_leaves_no_process_behind(frozen_ctx: Context) -> None:
+    assert await _shell_run_leaves_nothing(frozen_ctx, cancel=False) == ("timed_out", [])
+
+
+async def test_a_cancelled_shell_run_leaves_no_process_behind(frozen_ctx: Context) -> None:
+    assert await _shell_run_leaves_nothing(frozen_ctx, cancel=True) == ("cancelled", [])
+
+
+async def test_a_run_cancelled_while_its_worker_drains_ends_like_any_other_outcome(
+    frozen_ctx: Context, make_task: Any
+) -> None:
+    """The cancel request reaches the database but not the worker (no event, no heartbeat yet)
+    before the worker stops: releasing ends the run cancelled, and what follows an outcome follows."""
+    settings = frozen_ctx.settings.model_copy(update={"drain_seconds": 0.2})
+    ctx = Context(db=frozen_ctx.db, settings=settings, clock=frozen_ctx.clock, bus=frozen_ctx.bus)
+    task = await make_task(action={"type": "python", "function": "tests.sleep", "args": [30]})
+    run = await RunService(ctx).run_now(task.id, actor=CLI)
+    executors = ExecutorSet(settings)
+    worker = Worker(ctx, executors)
+    running = asyncio.create_task(worker.run())
+    for _ in range(200):
+        if (await RunService(ctx).get(run.id)).status == "running":
+            break
+        await asyncio.sleep(0.02)
+    async with ctx.db.write() as tx:
+        await run_store.request_cancel(tx, [run.id])
+    worker.stop()
+    await asyncio.wait_for(running, 10)
+    await executors.aclose()
+    assert (await RunService(ctx).get(run.id)).status == "cancelled"
+    last = (await TaskService(ctx).get(task.id)).last_run
+    assert last is not None
+    assert (last.id, last.status) == (run.id, "cancelled")

@@ -9,11 +9,10 @@ from pydantic import ValidationError
 
 from tasksched.domain.runs import (
     ACTIVE_STATUSES,
-    RETRYABLE_STATUSES,
     TERMINAL_STATUSES,
     RetryPolicy,
     RunStatus,
-    can_transition,
+    next_attempt_delay,
     retry_delay,
 )
 from tasksched.domain.tasks import TaskPatch, TaskSpec
@@ -25,29 +24,19 @@ def test_every_status_is_active_or_terminal() -> None:
     assert RetryPolicy().max_attempts == 3
 
 
-@pytest.mark.parametrize(
-    ("current", "allowed"),
-    [
-        (RunStatus.QUEUED, {RunStatus.RUNNING, RunStatus.CANCELLED}),
-        (
-            RunStatus.RUNNING,
-            {
-                RunStatus.SUCCEEDED,
-                RunStatus.FAILED,
-                RunStatus.TIMED_OUT,
-                RunStatus.CANCELLED,
-                RunStatus.QUEUED,
-            },
-        ),
-        *[(terminal, set()) for terminal in TERMINAL_STATUSES],
-    ],
-)
-def test_transitions(current: RunStatus, allowed: set[RunStatus]) -> None:
-    assert {new for new in RunStatus if can_transition(current, new)} == allowed
+@pytest.mark.parametrize("status", list(RunStatus))
+def test_only_failures_and_timeouts_get_another_attempt(status: RunStatus) -> None:
+    policy = RetryPolicy(max_attempts=2, backoff_seconds=10, jitter=0)
+    retried = status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
+    assert next_attempt_delay(status, policy, 1) == (10 if retried else None)
+    assert next_attempt_delay(status, policy, 2) is None  # the last attempt, whatever happened
 
 
-def test_only_failures_and_timeouts_are_retried() -> None:
-    assert {RunStatus.FAILED, RunStatus.TIMED_OUT} == RETRYABLE_STATUSES
+def test_a_requested_delay_replaces_the_backoff_but_not_the_attempt_limit() -> None:
+    policy = RetryPolicy(max_attempts=3, backoff_seconds=10, jitter=0)
+    assert next_attempt_delay(RunStatus.FAILED, policy, 1, retry_after=42) == 42
+    assert next_attempt_delay(RunStatus.FAILED, policy, 3, retry_after=42) is None
+    assert next_attempt_delay(RunStatus.SUCCEEDED, policy, 1, retry_after=42) is None
 
 
 def test_delays_grow_exponentially_and_are_capped() -> None:

@@ -1,4 +1,4 @@
-"""Runs: one attempt of a task, its states and the rules that move it between them."""
+"""Runs: one attempt of a task, its states, and when another attempt follows."""
 
 from __future__ import annotations
 
@@ -31,20 +31,6 @@ class RunStatus(StrEnum):
 
 ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 TERMINAL_STATUSES = frozenset(set(RunStatus) - ACTIVE_STATUSES)
-
-# Which status may follow which. A run is created either queued or skipped (a slot not run).
-# Running may go back to queued only when a draining worker releases it unstarted-in-effect.
-_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
-    RunStatus.RUNNING: frozenset(
-        {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED, RunStatus.QUEUED}
-    ),
-}
-
-
-def can_transition(current: RunStatus, new: RunStatus) -> bool:
-    return new in _TRANSITIONS.get(current, frozenset())
-
 
 # Outcomes that the retry policy may answer with another attempt.
 RETRYABLE_STATUSES = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
@@ -79,6 +65,27 @@ def retry_delay(policy: RetryPolicy, attempt: int, rng: random.Random | None = N
         spread = (rng or random).uniform(-policy.jitter, policy.jitter)
         base = max(0.0, base * (1 + spread))
     return min(base, policy.max_backoff_seconds)
+
+
+def next_attempt_delay(
+    status: RunStatus,
+    policy: RetryPolicy,
+    attempt: int,
+    *,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float | None:
+    """Seconds until the attempt after ``attempt``, which ended with ``status``; None: no more.
+
+    Only failures and timeouts are retried, and never past ``max_attempts``. A function that asked
+    for another attempt after ``retry_after`` seconds gets that delay instead of the backoff.
+    """
+    if status not in RETRYABLE_STATUSES:
+        return None
+    delay = retry_delay(policy, attempt, rng)
+    if delay is None:
+        return None
+    return delay if retry_after is None else retry_after
 
 
 class Run(BaseModel):

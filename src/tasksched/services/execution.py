@@ -12,7 +12,7 @@ import functools
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,10 +20,10 @@ from pydantic import TypeAdapter
 
 from tasksched.domain.actions import Action
 from tasksched.domain.base import STORED
-from tasksched.domain.runs import RETRYABLE_STATUSES, RetryPolicy, RunStatus, RunTrigger, retry_delay
+from tasksched.domain.runs import RetryPolicy, RunStatus
 from tasksched.events.bus import RUN_CREATED, RUN_OUTPUT, RUN_UPDATED, Event
 from tasksched.services.context import Context
-from tasksched.services.runs import new_run_row
+from tasksched.services.outcomes import Attempt, Ended, Retry, after_outcomes
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
 from tasksched.store import workers as worker_store
@@ -70,6 +70,14 @@ class Outcome:
     exit_code: int | None = None
     http_status: int | None = None
     retry_after: float | None = None  # a function asked for another attempt after this many seconds
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What ``finish`` stored: the outcomes taken, and the next attempts they queued."""
+
+    held: set[int] = field(default_factory=set)  # runs whose outcome was recorded
+    retries: dict[int, Retry] = field(default_factory=dict)  # by the id of the run that ended
 
 
 def _event(run_id: int, task_id: int, status: str) -> Event:
@@ -134,10 +142,14 @@ class ExecutionService:
             self.ctx.bus.publish(*(_event(c.id, c.task_id, RunStatus.RUNNING.value) for c in claimed))
         return claimed
 
-    async def finish(self, worker: str, outcomes: Sequence[Outcome]) -> set[int]:
-        """Record outcomes; returns the ids recorded (a run the worker no longer held is left alone)."""
+    async def finish(self, worker: str, outcomes: Sequence[Outcome]) -> Recorded:
+        """Record outcomes and what follows them, in one transaction; returns what was stored.
+
+        A run the worker no longer held (reaped after its lease lapsed, or deleted) is left alone:
+        whoever took it decided its fate. Nothing is published before the commit.
+        """
         if not outcomes:
-            return set()
+            return Recorded()
         async with self.ctx.db.write() as tx:
             held = await run_store.finish(
                 tx,
@@ -156,44 +168,26 @@ class ExecutionService:
                 ],
                 worker=worker,
             )
-            done = [o for o in outcomes if o.run.id in held]
-            retries = [
-                row
-                for o in done
-                if (row := self._retry_row(o.run, o.status, o.finished_at, o.retry_after)) is not None
+            ended = [
+                Ended(
+                    run_id=o.run.id,
+                    task_id=o.run.task_id,
+                    status=o.status,
+                    at=o.finished_at,
+                    attempt=Attempt(
+                        task=o.run.task,
+                        scheduled_for=o.run.scheduled_for,
+                        number=o.run.attempt,
+                        policy=o.run.retry,
+                        retry_after=o.retry_after,
+                    ),
+                )
+                for o in outcomes
+                if o.run.id in held
             ]
-            inserted = await run_store.insert(tx, retries)
-            await task_store.record_last_runs(tx, _latest_per_task(done))
-        events = (
-            [_event(o.run.id, o.run.task_id, o.status.value) for o in done]
-            if self.ctx.bus.wants(RUN_UPDATED)
-            else []
-        )
-        events.extend(
-            Event(RUN_CREATED, {"run_id": r["id"], "task_id": r["task_id"], "status": r["status"]})
-            for r in inserted
-        )
-        self.ctx.bus.publish(*events)
-        return held
-
-    def _retry_row(
-        self, run: ClaimedRun, status: RunStatus, now: datetime, retry_after: float | None
-    ) -> dict[str, Any] | None:
-        if status not in RETRYABLE_STATUSES:
-            return None
-        delay = retry_delay(run.retry, run.attempt, self._rng)
-        if delay is None:
-            return None
-        if retry_after is not None:
-            delay = retry_after
-        return new_run_row(
-            run.task,
-            trigger=RunTrigger.RETRY,
-            scheduled_for=run.scheduled_for,
-            attempt=run.attempt + 1,
-            now=now,
-            available_at=now + timedelta(seconds=delay),
-        )
+            aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
+        self.ctx.bus.publish(*aftermath.events)
+        return Recorded(held=held, retries=aftermath.retries)
 
     async def heartbeat(
         self, worker: str, run_ids: Sequence[int], outputs: Sequence[tuple[int, str]], running: int
@@ -210,9 +204,19 @@ class ExecutionService:
         return held, cancel
 
     async def release(self, worker: str, run_ids: Sequence[int]) -> list[int]:
+        """Hand unfinished runs back to the queue; one whose cancellation was asked for ends cancelled."""
+        now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
-            released = await run_store.release(tx, worker, run_ids, now=self.ctx.clock.now())
-        self.ctx.bus.publish(*(Event(RUN_CREATED, {"run_id": r, "status": "queued"}) for r in released))
+            cancelled = await run_store.end_cancel_requested(tx, worker, run_ids, now=now)
+            released = await run_store.release(tx, worker, run_ids, now=now)
+            ended = [
+                Ended(run_id=r["id"], task_id=r["task_id"], status=RunStatus.CANCELLED, at=now)
+                for r in cancelled
+            ]
+            aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
+        self.ctx.bus.publish(
+            *aftermath.events, *(Event(RUN_CREATED, {"run_id": r, "status": "queued"}) for r in released)
+        )
         return released
 
     async def reap(self, now: datetime | None = None) -> int:
@@ -239,49 +243,27 @@ class ExecutionService:
                     for r in expired
                 ],
             )
-            retries: list[dict[str, Any]] = []
-            for r in expired:
-                task = tasks.get(r["task_id"])
-                if task is None:
-                    continue
-                policy = _parse_retry(json.dumps(task["retry"]))
-                delay = retry_delay(policy, r["attempt"], self._rng)
-                if delay is not None:
-                    retries.append(
-                        new_run_row(
-                            task,
-                            trigger=RunTrigger.RETRY,
-                            scheduled_for=r["scheduled_for"],
-                            attempt=r["attempt"] + 1,
-                            now=now,
-                            available_at=now + timedelta(seconds=delay),
-                        )
+            ended = [
+                Ended(
+                    run_id=r["id"],
+                    task_id=r["task_id"],
+                    status=RunStatus.FAILED,
+                    at=now,
+                    attempt=Attempt(
+                        task=task,
+                        scheduled_for=r["scheduled_for"],
+                        number=r["attempt"],
+                        policy=_parse_retry(json.dumps(task["retry"])),
                     )
-            inserted = await run_store.insert(tx, retries)
-            await task_store.record_last_runs(
-                tx, [{"id": r["task_id"], "run_id": r["id"], "status": "failed", "at": now} for r in expired]
-            )
-        events = [_event(r["id"], r["task_id"], RunStatus.FAILED.value) for r in expired]
-        events.extend(
-            Event(RUN_CREATED, {"run_id": r["id"], "task_id": r["task_id"], "status": r["status"]})
-            for r in inserted
-        )
-        self.ctx.bus.publish(*events)
+                    if (task := tasks.get(r["task_id"])) is not None
+                    else None,
+                )
+                for r in expired
+            ]
+            aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
+        self.ctx.bus.publish(*aftermath.events)
         return len(expired)
 
     async def next_available_at(self, queues: Sequence[str] | None) -> datetime | None:
         async with self.ctx.db.read() as tx:
             return await run_store.next_available_at(tx, queues)
-
-
-def _latest_per_task(done: Sequence[Outcome]) -> list[dict[str, Any]]:
-    """One last-run summary per task (its newest run in the batch), not one update per run."""
-    latest: dict[int, Outcome] = {}
-    for outcome in done:
-        seen = latest.get(outcome.run.task_id)
-        if seen is None or outcome.run.id > seen.run.id:
-            latest[outcome.run.task_id] = outcome
-    return [
-        {"id": o.run.task_id, "run_id": o.run.id, "status": o.status.value, "at": o.finished_at}
-        for o in latest.values()
-    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ class RunQuery:
 
 
 def new_run_row(
-    task: dict[str, Any],
+    task: Mapping[str, Any],
     *,
     trigger: RunTrigger,
     scheduled_for: datetime,
@@ -37,7 +37,10 @@ def new_run_row(
     status: RunStatus = RunStatus.QUEUED,
     reason: str | None = None,
 ) -> dict[str, Any]:
-    """The row of a new run of ``task`` (a task row), queued unless told otherwise."""
+    """The row of a new run of ``task`` (a task row), queued unless told otherwise.
+
+    The one place a run row is built: scheduled slots, skipped slots, manual runs and retries alike.
+    """
     return {
         "task_id": task["id"],
         "task_name": task["name"],

@@ -14,7 +14,7 @@ from tasksched.store.mapping import run_from_row
 
 
 def online_cutoff(now: datetime, lease_seconds: float) -> datetime:
-    """A worker heartbeats every lease/3; one whole lease without a beat and it counts as offline."""
+    """A worker heartbeats every second; one whole lease without a beat and it counts as offline."""
     return now - timedelta(seconds=lease_seconds)
 
 

@@ -250,15 +250,13 @@ async def cancel_queued(tx: Tx, run_ids: Sequence[int], *, reason: str, now: dat
     return [dict(r) for r in (await tx.execute(stmt)).mappings()]
 
 
-async def release(tx: Tx, worker: str, run_ids: Sequence[int], *, now: datetime) -> list[int]:
-    """Hand runs back to the queue unfinished (a draining worker that ran out of grace time).
-
-    A run whose cancellation was already asked for is not queued again: it ends cancelled.
-    """
+async def end_cancel_requested(tx: Tx, worker: str, run_ids: Sequence[int], *, now: datetime) -> list[RunRow]:
+    """Of the runs ``worker`` holds, end those whose cancellation was asked for (a draining worker
+    stopped them before it saw the request); returns them (id, task_id, status)."""
     if not run_ids:
         return []
     held = (runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
-    await tx.execute(
+    stmt = (
         sa.update(runs)
         .where(*held, runs.c.cancel_requested.is_(True))
         .values(
@@ -267,7 +265,21 @@ async def release(tx: Tx, worker: str, run_ids: Sequence[int], *, now: datetime)
             lease_until=None,
             finished_at=now,
         )
+        .returning(runs.c.id, runs.c.task_id, runs.c.status)
     )
+    return [dict(r) for r in (await tx.execute(stmt)).mappings()]
+
+
+async def release(tx: Tx, worker: str, run_ids: Sequence[int], *, now: datetime) -> list[int]:
+    """Hand runs back to the queue unfinished (a draining worker that ran out of grace time).
+
+    A run whose cancellation was already asked for is not queued again: it ends cancelled (see
+    ``end_cancel_requested``, which a caller that needs those runs calls first).
+    """
+    if not run_ids:
+        return []
+    await end_cancel_requested(tx, worker, run_ids, now=now)
+    held = (runs.c.id.in_(list(run_ids)), runs.c.worker == worker, runs.c.status == "running")
     stmt = (
         sa.update(runs)
         .where(*held)

@@ -18,6 +18,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -27,7 +28,7 @@ from tasksched.domain.secrets import redact, secret_values
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED
 from tasksched.observability.outage import log_failure
 from tasksched.services.context import Context
-from tasksched.services.execution import PREFETCH, ClaimedRun, ExecutionService, Outcome
+from tasksched.services.execution import PREFETCH, ClaimedRun, ExecutionService, Outcome, Recorded
 from tasksched.services.workers import WorkerService
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.executors.base import ExecutionContext, ExecutionResult, OutputBuffer
@@ -87,6 +88,7 @@ class Worker:
         self._outcomes: list[Outcome] = []  # waiting for the finisher
         # Done, outcome not yet committed (waiting for the finisher or being written): still ours.
         self._unrecorded: dict[int, Outcome] = {}
+        self._elapsed_ms: dict[int, float | None] = {}  # how long each run's work took, for its log line
         self._closing = False
         self._outcome_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
@@ -221,14 +223,9 @@ class Worker:
                 raise
             status = RunStatus.CANCELLED
             result = ExecutionResult(ok=False, error=f"cancelled while running ({active.stop_reason})")
-        elapsed_ms = round((time.monotonic() - started) * 1000, 1) if started else None
-        fields = {"run_id": run.id, "task_id": run.task_id, "task": run.task_name, "attempt": run.attempt}
-        if status is RunStatus.SUCCEEDED:
-            log.info("run succeeded", **fields, ms=elapsed_ms)
-        else:
-            log.warning(
-                "run did not succeed", **fields, status=status.value, error=result.error, ms=elapsed_ms
-            )
+        # Logged by the finisher once it is stored (see _log_recorded), not here: a worker killed
+        # before the commit must not have logged an outcome the database never took.
+        self._elapsed_ms[run.id] = round((time.monotonic() - started) * 1000, 1) if started else None
         outcome = Outcome(
             run=run,
             status=status,
@@ -260,19 +257,47 @@ class Worker:
         while self._outcomes:
             batch, self._outcomes = self._outcomes, []
             try:
-                await self.execution.finish(self.name, batch)
+                recorded = await self.execution.finish(self.name, batch)
             except Exception as exc:
                 # Keep them and try again: the leases are still ours while the heartbeat runs.
                 log_failure(log, "recording outcomes failed; retrying", exc, runs=len(batch))
                 self._outcomes = batch + self._outcomes
                 await asyncio.sleep(1.0)
                 continue
+            self._log_recorded(batch, recorded)
             for outcome in batch:
                 self._unrecorded.pop(outcome.run.id, None)
                 self.stats.finished += 1
                 key = outcome.status.value
                 self.stats.by_status[key] = self.stats.by_status.get(key, 0) + 1
             self._slot_free.set()
+
+    def _log_recorded(self, batch: list[Outcome], recorded: Recorded) -> None:
+        """One line per outcome, saying what the database now holds (its transaction has committed)."""
+        for outcome in batch:
+            run = outcome.run
+            fields: dict[str, Any] = {
+                "run_id": run.id,
+                "task_id": run.task_id,
+                "task": run.task_name,
+                "attempt": run.attempt,
+                "ms": self._elapsed_ms.pop(run.id, None),
+            }
+            if run.id not in recorded.held:
+                log.warning(
+                    "run outcome not recorded: the run was no longer this worker's (its lease lapsed "
+                    "and it was taken back, or it was deleted)",
+                    **fields,
+                    outcome=outcome.status.value,
+                )
+                continue
+            if outcome.status is RunStatus.SUCCEEDED:
+                log.info("run succeeded", **fields)
+                continue
+            retry = recorded.retries.get(run.id)
+            if retry is not None:
+                fields.update(next_run_id=retry.run_id, next_attempt_at=retry.available_at.isoformat())
+            log.warning("run did not succeed", **fields, status=outcome.status.value, error=outcome.error)
 
     # -- heartbeat and cancellation ------------------------------------------------------------
 

@@ -54,4 +54,5 @@ class ExecutorSet:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.shell.aclose()
         await self.python.aclose()

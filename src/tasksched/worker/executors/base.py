@@ -2,7 +2,7 @@
 
 The worker owns timing: it runs ``execute`` in an asyncio task and cancels that task on timeout or on
 a cancel request. Executors therefore must be cancellation-safe: on ``asyncio.CancelledError`` they
-stop the work they started (abort the HTTP request, kill the process group, raise the Python
+stop the work they started (abort the HTTP request, stop every process of the shell run, raise the Python
 function's cancellation flag) and re-raise.
 """
 
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from tasksched.domain.actions import HttpAction, PythonAction, ShellAction
 
 DEFAULT_OUTPUT_LIMIT = 64 * 1024
 
@@ -77,9 +74,3 @@ class ExecutionResult:
     # seconds instead of the task's backoff. ``Retry()`` without a delay leaves it None and is an
     # ordinary failure retried under the task's policy. Either way ``max_attempts`` still applies.
     retry_after: float | None = None
-
-
-class Executor(Protocol):
-    async def execute(
-        self, action: HttpAction | ShellAction | PythonAction, ctx: ExecutionContext
-    ) -> ExecutionResult: ...
