@@ -67,3 +67,10 @@ class Forbidden(TaskschedError):
 class ServiceUnavailable(TaskschedError):
     status = 503
     title = "Service unavailable"
+
+
+class DatabaseUnavailable(TaskschedError):
+    """The database cannot be reached (refused, unknown host, no such database, unreadable file)."""
+
+    status = 503
+    title = "Database unavailable"

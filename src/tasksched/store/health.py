@@ -1,0 +1,32 @@
+"""Whether a database can be reached at all, said in words a user can act on."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from tasksched.errors import DatabaseUnavailable
+from tasksched.store.engine import Database
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be printed: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is refused elsewhere, with its own message
+        return "<unparsable URL>"
+
+
+async def ping(db: Database) -> None:
+    """One round trip to the database; ``DatabaseUnavailable`` naming it and the cause if it fails."""
+    try:
+        async with db.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as exc:
+        # The driver's own words ("database "x" does not exist", "file is not a database").
+        raise DatabaseUnavailable(f"cannot use the database {safe_url(db.url)}: {exc.orig}") from exc
+    except TimeoutError as exc:  # before OSError, of which it is a kind
+        raise DatabaseUnavailable(f"cannot reach the database {safe_url(db.url)}: timed out") from exc
+    except OSError as exc:  # refused, unknown host, a path that cannot be created
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise DatabaseUnavailable(f"cannot reach the database {safe_url(db.url)}: {reason}") from exc
