@@ -74,6 +74,9 @@ async def open_context(settings: Settings, *, schema: Schema) -> Context:
     from tasksched.services.context import Context
     from tasksched.store import health, migrate
 
+    missing = health.missing_sqlite_file(settings.database_url) if schema != "upgrade" else None
+    if missing is not None:  # opening it would create an empty file (a mistyped path, most likely)
+        raise CannotStart(f"there is no database file {missing}; `tasksched db upgrade` creates one")
     try:
         ctx = Context.open(settings)
     except ValueError as exc:  # an unsupported URL: the engine's message says which and why

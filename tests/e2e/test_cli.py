@@ -197,6 +197,19 @@ def migrated(tmp_path: Path) -> str:
         (["keys", "create"], {}, ["--name"]),
         (["servee"], {}, ["servee"]),
     ],
+    ids=[
+        "blank key name",
+        "unknown key",
+        "bad import",
+        "port out of range",
+        "lease from env",
+        "unsupported URL",
+        "port not a number",
+        "unknown log level",
+        "log format from env",
+        "missing option",
+        "unknown command",
+    ],
 )
 def test_a_user_error_is_one_line_and_a_failure(
     migrated: str, args: list[str], env: dict[str, str], mentions: list[str]
@@ -214,7 +227,13 @@ def test_an_unreachable_database_is_one_line_naming_it_without_its_password() ->
 
 
 def test_a_database_without_the_schema_is_one_line_saying_what_to_run(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    path = tmp_path / "empty.db"
+    url = f"sqlite:///{path}"
+    for args in (["keys", "list"], ["keys", "create", "--name", "bot"], ["db", "current"]):
+        result = cli(*args, "--database-url", url, check=False)
+        assert_one_line_error(result, f"there is no database file {path}", "tasksched db upgrade")
+    assert not path.exists()  # a mistyped path is not quietly created
+    path.touch()
     for args in (["keys", "list"], ["keys", "create", "--name", "bot"], ["keys", "revoke", "1"]):
         result = cli(*args, "--database-url", url, check=False)
         assert_one_line_error(result, "has no tasksched schema", "tasksched db upgrade")

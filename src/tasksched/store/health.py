@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -30,3 +32,14 @@ async def ping(db: Database) -> None:
     except OSError as exc:  # refused, unknown host, a path that cannot be created
         reason = exc.strerror or str(exc) or type(exc).__name__
         raise DatabaseUnavailable(f"cannot reach the database {safe_url(db.url)}: {reason}") from exc
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite URL whose file does not exist (opening it would create it), else None."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return None if Path(parsed.database).exists() else parsed.database
