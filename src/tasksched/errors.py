@@ -69,8 +69,5 @@ class ServiceUnavailable(TaskschedError):
     title = "Service unavailable"
 
 
-class DatabaseUnavailable(TaskschedError):
+class DatabaseUnavailable(ServiceUnavailable):
     """The database cannot be reached (refused, unknown host, no such database, unreadable file)."""
-
-    status = 503
-    title = "Database unavailable"

@@ -19,19 +19,25 @@ def safe_url(url: str) -> str:
         return "<unparsable URL>"
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, sa.exc.DBAPIError):
+        return str(exc.orig)  # the driver's words: 'database "x" does not exist', 'file is not a database'
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError):  # refused, unknown host, a path that cannot be created
+        return exc.strerror or str(exc) or type(exc).__name__
+    return str(exc) or type(exc).__name__
+
+
 async def ping(db: Database) -> None:
     """One round trip to the database; ``DatabaseUnavailable`` naming it and the cause if it fails."""
     try:
         async with db.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
-    except sa.exc.DBAPIError as exc:
-        # The driver's own words ("database "x" does not exist", "file is not a database").
-        raise DatabaseUnavailable(f"cannot use the database {safe_url(db.url)}: {exc.orig}") from exc
-    except TimeoutError as exc:  # before OSError, of which it is a kind
-        raise DatabaseUnavailable(f"cannot reach the database {safe_url(db.url)}: timed out") from exc
-    except OSError as exc:  # refused, unknown host, a path that cannot be created
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise DatabaseUnavailable(f"cannot reach the database {safe_url(db.url)}: {reason}") from exc
+    except (sa.exc.DBAPIError, OSError, DatabaseUnavailable) as exc:
+        # A DatabaseUnavailable raised below keeps the driver's error as its cause: name that.
+        cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc
+        raise DatabaseUnavailable(f"cannot reach the database {safe_url(db.url)}: {_reason(cause)}") from exc
 
 
 def missing_sqlite_file(url: str) -> str | None:
