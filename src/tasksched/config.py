@@ -1,5 +1,9 @@
 """Settings, read from ``TASKSCHED_*`` environment variables (and CLI options of the same names).
 
+This class is the one place each setting is defined: its type, default, limits and description.
+The CLI builds its options from it (``cli/options.py``: help text, variable, default shown) and the
+README's configuration table is generated from it (a test keeps the two equal).
+
 Nothing is built at import time: call ``Settings()`` where settings are needed, or pass one in.
 """
 
@@ -7,71 +11,90 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, JsonValue, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "TASKSCHED_"
 
 
 def _default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _shown(text: str) -> dict[str, JsonValue]:
+    """How a default that is not a plain value (computed, or none) is shown in help and docs."""
+    return {"shown_default": text}
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TASKSCHED_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     database_url: str = Field(
         default="sqlite:///tasksched.db",
-        description="sqlite:///path/to/file.db or postgresql://user@host:port/dbname",
+        description="`sqlite:///path/file.db` or `postgresql://user@host:port/db`.",
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the HTTP server listens on.")
-    log_level: str = Field(default="info", description="debug, info, warning or error.")
-    log_format: str = Field(default="auto", description="json, console, or auto (console on a terminal).")
+    bootstrap_key: str | None = Field(
+        default=None,
+        description="The first admin API key, created when the database has none (else one is generated and printed).",
+        json_schema_extra=_shown("generated"),
+    )
+    cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS.")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
 
     worker_concurrency: int = Field(
         default=100, ge=1, le=10_000, description="Runs one worker executes at once."
     )
     worker_queues: str = Field(
-        default="default", description="Comma-separated queues this worker takes runs from; '*' for all."
+        default="default", description="Comma-separated queues a worker takes runs from; `*` for all."
     )
-    worker_name: str = Field(default_factory=_default_worker_name, description="Name recorded on runs.")
+    worker_name: str = Field(
+        default_factory=_default_worker_name,
+        description="The name recorded on runs.",
+        json_schema_extra=_shown("host:pid"),
+    )
     lease_seconds: float = Field(
-        default=30, gt=1, le=3600, description="How long a claim lasts without a heartbeat."
+        default=30,
+        gt=1,
+        le=3600,
+        description="How long a claim lasts without a heartbeat; then the attempt fails and is retried under its policy.",
     )
     drain_seconds: float = Field(
-        default=30, ge=0, le=3600, description="Grace period for running work on SIGTERM."
+        default=30, ge=0, le=3600, description="On SIGTERM, how long running work gets before it is released."
     )
     output_limit_bytes: int = Field(
-        default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Output tail kept per run."
+        default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Output kept per run (the tail)."
     )
 
     enable_shell: bool = Field(
-        default=False, description="Allow shell actions (argv lists, never a shell string)."
+        default=False, description="Allow `shell` actions (argv lists, never a shell string)."
     )
     http_allow_private: bool = Field(
         default=False,
-        description="Let HTTP actions reach loopback, private, link-local and metadata addresses.",
+        description="Let `http` actions reach loopback, private, link-local and metadata addresses.",
     )
     imports: str = Field(
-        default="", description="Comma-separated modules whose @task functions the worker registers."
+        default="",
+        description="Comma-separated modules whose `@task` functions to register (API and workers).",
     )
 
-    bootstrap_key: str | None = Field(
-        default=None, description="The first admin API key, instead of a generated one."
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info",
+        description="`debug`, `info`, `warning` or `error` (libraries never log below `info`, and no level logs a secret).",
     )
-    cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS.")
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
-    redis_url: str | None = Field(
-        default=None, description="redis://… for shared rate limits and event fan-out."
+    log_format: Literal["json", "console", "auto"] = Field(
+        default="auto", description="`json` lines, `console`, or `auto` (console on a terminal)."
     )
 
-    @field_validator("log_level")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _known_level(cls, value: str) -> str:
-        value = value.lower()
-        if value not in {"debug", "info", "warning", "error"}:
-            raise ValueError("must be debug, info, warning or error")
-        return value
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def queue_list(self) -> list[str]:
@@ -84,3 +107,24 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def env_var(name: str) -> str:
+    """The environment variable of a setting: ``database_url`` → ``TASKSCHED_DATABASE_URL``."""
+    return ENV_PREFIX + name.upper()
+
+
+def shown_default(name: str) -> str | None:
+    """A setting's default as help and docs show it (None: no default worth showing)."""
+    field = Settings.model_fields[name]
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and "shown_default" in extra:
+        return str(extra["shown_default"])
+    default = field.get_default(call_default_factory=False)
+    if default is None or default == "":
+        return None
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)

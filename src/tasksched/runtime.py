@@ -1,19 +1,116 @@
-"""Starting the long-running parts (scheduler, worker, event relay) inside one process."""
+"""Assembling a tasksched process: the one place that builds, runs and closes what a process runs.
+
+``run_process(settings, Roles(...))`` is every long-running command (``serve``, ``api``,
+``scheduler``, ``worker``): it binds the HTTP port (first, so a taken port fails before anything
+else), opens the database (reachable, schema migrated), ensures the bootstrap key, starts the event
+relay, then the scheduler, the worker and the HTTP server this process has, handles SIGTERM/SIGINT
+by stopping them all (the worker drains), and closes the relay and the database last.
+``database(settings)`` gives the one-shot commands (``keys …``) a context on a current schema.
+
+Imports go ``cli → runtime → {api, scheduler, worker}``; each part is imported only by a process
+that runs it, so a worker never loads the API (FastAPI, uvicorn) or the scheduler.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import gc
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import structlog
 
-from tasksched.registry import import_modules
-from tasksched.scheduler.loop import Scheduler
-from tasksched.services.context import Context
-from tasksched.worker.executors import ExecutorSet
-from tasksched.worker.loop import Worker
+from tasksched.config import Settings
+from tasksched.errors import DatabaseUnavailable, InvalidInput, TaskschedError
+
+if TYPE_CHECKING:
+    from tasksched.services.context import Context
+    from tasksched.worker.loop import WorkerStats
 
 log = structlog.get_logger("tasksched")
+T = TypeVar("T")
+
+# What opening a database does about its schema: migrate it, require it current, or leave it be.
+Schema = Literal["upgrade", "require", "any"]
+
+
+class CannotStart(TaskschedError):
+    """The process cannot start as configured (a port taken, a schema that is not current)."""
+
+    status = 503
+    title = "Cannot start"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What one process runs."""
+
+    http: bool = False
+    scheduler: bool = False
+    worker: bool = False
+    # The worker runs what is queued now, then the process ends.
+    burst: bool = False
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run the process's main coroutine, on uvloop when it is installed."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+# -- the database ----------------------------------------------------------------------------
+
+
+async def open_context(settings: Settings, *, schema: Schema) -> Context:
+    """A context on a database that answers, with its schema upgraded or required to be current."""
+    # Imported here, as every part below: `tasksched --help` or `tasks …` need no database code.
+    from tasksched.services.context import Context
+    from tasksched.store import health, migrate
+
+    missing = health.missing_sqlite_file(settings.database_url) if schema != "upgrade" else None
+    if missing is not None:  # opening it would create an empty file (a mistyped path, most likely)
+        raise CannotStart(f"there is no database file {missing}; `tasksched db upgrade` creates one")
+    try:
+        ctx = Context.open(settings)
+    except ValueError as exc:  # an unsupported URL: the engine's message says which and why
+        raise InvalidInput(str(exc), field="database_url") from exc
+    except OSError as exc:  # a SQLite file whose folder cannot be created
+        raise DatabaseUnavailable(
+            f"cannot use the database {health.safe_url(settings.database_url)}: {exc}"
+        ) from exc
+    try:
+        await health.ping(ctx.db)
+        if schema == "upgrade":
+            await migrate.upgrade(ctx.db)
+        elif schema == "require":
+            current, head = await migrate.current_revision(ctx.db), migrate.head_revision()
+            if current != head:
+                state = "has no tasksched schema" if current is None else f"has schema {current}"
+                raise CannotStart(
+                    f"the database {health.safe_url(settings.database_url)} {state}; this version needs "
+                    f"{head}: run `tasksched db upgrade`"
+                )
+    except BaseException:
+        await ctx.close()
+        raise
+    return ctx
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings, *, schema: Schema = "require") -> AsyncIterator[Context]:
+    """A context for a one-shot command, closed on exit."""
+    ctx = await open_context(settings, schema=schema)
+    try:
+        yield ctx
+    finally:
+        await ctx.close()
 
 
 async def start_relay(ctx: Context) -> Callable[[], None] | None:
@@ -28,29 +125,156 @@ async def start_relay(ctx: Context) -> Callable[[], None] | None:
     return relay.stop
 
 
-async def start_background(
-    ctx: Context, *, scheduler: bool, worker: bool
-) -> tuple[list[asyncio.Task[object]], list[Callable[[], None]]]:
-    tasks: list[asyncio.Task[object]] = []
-    stoppers: list[Callable[[], None]] = []
-    relay_stop = await start_relay(ctx)
-    if scheduler:
-        sched = Scheduler(ctx)
-        tasks.append(asyncio.create_task(sched.run(), name="tasksched-scheduler"))
-        stoppers.append(sched.stop)
-    if worker:
-        import_modules(ctx.settings.import_list)
-        executors = ExecutorSet(ctx.settings)
-        wrk = Worker(ctx, executors, queues=ctx.settings.queue_list)
+# -- the parts of a process ------------------------------------------------------------------
 
-        async def _run_worker() -> object:
+
+@dataclass
+class _Part:
+    name: str
+    main: Callable[[], Coroutine[Any, Any, Any]]
+    stop: Callable[[], None]
+
+
+def _listen(settings: Settings) -> socket.socket:
+    """The HTTP socket, bound now: a taken port or a wrong address fails before anything else."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise CannotStart(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise CannotStart(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def _http_part(ctx: Context, sock: socket.socket) -> _Part:
+    import uvicorn
+
+    from tasksched.api.app import create_app
+
+    class _Server(uvicorn.Server):
+        """Signals are ours (uvicorn would re-raise SIGTERM after its shutdown, so the process
+        would end "killed by a signal" instead of exiting 0 after a drain)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    config = uvicorn.Config(
+        create_app(ctx.settings, ctx=ctx),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(ctx.settings.drain_seconds) + 5,
+    )
+    server = _Server(config)
+
+    async def main() -> None:
+        await server.serve(sockets=[sock])
+        if not server.started and not server.should_exit:
+            raise CannotStart("the HTTP server did not start (see the log above)")
+
+    def stop() -> None:
+        server.should_exit = True
+
+    return _Part("http", main, stop)
+
+
+def _scheduler_part(ctx: Context) -> _Part:
+    from tasksched.scheduler.loop import Scheduler
+
+    scheduler = Scheduler(ctx)
+    return _Part("scheduler", scheduler.run, scheduler.stop)
+
+
+def _worker_part(ctx: Context, *, burst: bool) -> _Part:
+    from tasksched.worker.executors import ExecutorSet
+    from tasksched.worker.loop import Worker
+
+    executors = ExecutorSet(ctx.settings)
+    worker = Worker(ctx, executors, queues=ctx.settings.queue_list, burst=burst)
+
+    async def main() -> WorkerStats:
+        try:
+            return await worker.run()
+        finally:
+            await executors.aclose()
+
+    return _Part("worker", main, worker.stop)
+
+
+async def _run_parts(parts: list[_Part]) -> dict[str, Any]:
+    """Run the parts until a signal, or until one of them ends (a burst worker, a failure): then
+    stop the others and wait for each. Returns each part's result; raises the first failure."""
+    tasks = {part.name: asyncio.create_task(part.main(), name=f"tasksched-{part.name}") for part in parts}
+
+    def stop_all() -> None:
+        for part in parts:
+            part.stop()
+
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop_all)
+    try:
+        await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+        stop_all()
+        await asyncio.wait(tasks.values())
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    for task in tasks.values():
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    return {name: task.result() for name, task in tasks.items() if not task.cancelled()}
+
+
+async def run_process(
+    settings: Settings, roles: Roles, *, announce_key: Callable[[str], None] | None = None
+) -> WorkerStats | None:
+    """Run a process with ``roles`` until SIGTERM/SIGINT (or, in burst mode, until the queue is
+    done); returns the worker's figures when it has a worker."""
+    from tasksched.observability.logging import configure
+    from tasksched.registry import import_modules
+
+    configure(settings.log_level, settings.log_format)
+    sock = _listen(settings) if roles.http else None
+    try:
+        # The API refuses python actions naming unknown functions, so it needs the imports too.
+        if roles.http or roles.worker:
+            import_modules(settings.import_list)
+        async with database(settings, schema="upgrade") as ctx:
+            if roles.http:
+                from tasksched.services.keys import KeyService
+
+                created = await KeyService(ctx).ensure_bootstrap(settings.bootstrap_key)
+                if created is not None and settings.bootstrap_key is None and announce_key is not None:
+                    announce_key(created)
+            stop_relay = await start_relay(ctx)
             try:
-                return await wrk.run()
+                parts = []
+                if roles.scheduler:
+                    parts.append(_scheduler_part(ctx))
+                if roles.worker:
+                    parts.append(_worker_part(ctx, burst=roles.burst))
+                if sock is not None:
+                    parts.append(_http_part(ctx, sock))
+                # Everything built so far lives as long as the process: keep it out of the
+                # collector's way, so that full collections under load stay short.
+                gc.collect()
+                gc.freeze()
+                results = await _run_parts(parts)
             finally:
-                await executors.aclose()
-
-        tasks.append(asyncio.create_task(_run_worker(), name="tasksched-worker"))
-        stoppers.append(wrk.stop)
-    if relay_stop is not None:
-        stoppers.append(relay_stop)
-    return tasks, stoppers
+                if stop_relay is not None:
+                    stop_relay()
+    finally:
+        if sock is not None:
+            sock.close()
+    stats: WorkerStats | None = results.get("worker")
+    return stats

@@ -1,9 +1,13 @@
-"""The `tasksched` command as an operator uses it: db, keys, tasks over the API, worker drain."""
+"""The `tasksched` command as an operator uses it: db, keys, tasks over the API, worker drain,
+one-line errors, and what a worker loads to start."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,19 +15,23 @@ import httpx
 import pytest
 
 from tasksched.store import migrate
-from tests.helpers.processes import TASKSCHED, free_port, tasksched, wait_for
+from tests.helpers.processes import PYTHONPATH, TASKSCHED, free_port, tasksched, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 def cli(
-    *args: str, env: dict[str, str] | None = None, check: bool = True
+    *args: str, env: dict[str, str] | None = None, check: bool = True, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    import os
-
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": PYTHONPATH, **(env or {})}
     return subprocess.run(
-        [str(TASKSCHED), *args], capture_output=True, text=True, env=full_env, check=check, timeout=60
+        [str(TASKSCHED), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        check=check,
+        timeout=60,
+        cwd=cwd,
     )
 
 
@@ -151,3 +159,119 @@ def test_sigterm_drains_a_worker_and_exits_cleanly(tmp_path: Path) -> None:
         assert released["status"] == "queued"  # handed back for another worker, same attempt
         assert released["attempt"] == 1
     assert "released unfinished runs back to the queue" in worker.log()
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *mentions: str) -> None:
+    """A user error: exit status not 0, exactly one line on stderr, `Error: …`, no traceback."""
+    assert result.returncode != 0, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for text in mentions:
+        assert text in lines[0], lines[0]
+
+
+@pytest.fixture
+def migrated(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    cli("db", "upgrade", "--database-url", url)
+    return url
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "mentions"),
+    [
+        # tasksched's own errors (errors.py)
+        (["keys", "create", "--name", "   "], {}, ["a key needs a name"]),
+        (["keys", "revoke", "999"], {}, ["does not exist"]),
+        (["worker", "--burst", "--imports", "no_such_module_anywhere"], {}, ["no_such_module_anywhere"]),
+        # settings refused by their validation, given as an option or as a variable
+        (["serve", "--port", "70000"], {}, ["--port", "TASKSCHED_PORT", "65535"]),
+        (["worker", "--burst"], {"TASKSCHED_LEASE_SECONDS": "0"}, ["TASKSCHED_LEASE_SECONDS"]),
+        (["keys", "list", "--database-url", "mysql://db/x"], {}, ["unsupported database URL"]),
+        # option values the command line cannot parse, and misspelt commands
+        (["serve", "--port", "abc"], {}, ["--port", "not a valid integer"]),
+        (["worker", "--log-level", "loud"], {}, ["--log-level", "loud"]),
+        (["scheduler"], {"TASKSCHED_LOG_FORMAT": "xml"}, ["TASKSCHED_LOG_FORMAT"]),
+        (["keys", "create"], {}, ["--name"]),
+        (["servee"], {}, ["servee"]),
+    ],
+    ids=[
+        "blank key name",
+        "unknown key",
+        "bad import",
+        "port out of range",
+        "lease from env",
+        "unsupported URL",
+        "port not a number",
+        "unknown log level",
+        "log format from env",
+        "missing option",
+        "unknown command",
+    ],
+)
+def test_a_user_error_is_one_line_and_a_failure(
+    migrated: str, args: list[str], env: dict[str, str], mentions: list[str]
+) -> None:
+    result = cli(*args, env={"TASKSCHED_DATABASE_URL": migrated, **env}, check=False)
+    assert_one_line_error(result, *mentions)
+
+
+def test_an_unreachable_database_is_one_line_naming_it_without_its_password() -> None:
+    url = f"postgresql://tasksched:s3cret@127.0.0.1:{free_port()}/tasksched"  # nothing listens there
+    for args in (["keys", "list"], ["db", "current"], ["worker", "--burst"], ["scheduler"]):
+        result = cli(*args, "--database-url", url, check=False)
+        assert_one_line_error(result, "cannot reach the database", "127.0.0.1")
+        assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_a_database_without_the_schema_is_one_line_saying_what_to_run(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    url = f"sqlite:///{path}"
+    for args in (["keys", "list"], ["keys", "create", "--name", "bot"], ["db", "current"]):
+        result = cli(*args, "--database-url", url, check=False)
+        assert_one_line_error(result, f"there is no database file {path}", "tasksched db upgrade")
+    assert not path.exists()  # a mistyped path is not quietly created
+    path.touch()
+    for args in (["keys", "list"], ["keys", "create", "--name", "bot"], ["keys", "revoke", "1"]):
+        result = cli(*args, "--database-url", url, check=False)
+        assert_one_line_error(result, "has no tasksched schema", "tasksched db upgrade")
+    assert "current: None" in cli("db", "current", "--database-url", url).stdout  # a report, not an error
+
+
+@pytest.mark.postgres
+def test_a_missing_postgresql_database_is_one_line(pg_url: str) -> None:
+    missing = pg_url.rsplit("/", 1)[0] + "/tasksched_no_such_database"
+    result = cli("keys", "list", "--database-url", missing, check=False)
+    assert_one_line_error(result, "tasksched_no_such_database", "does not exist")
+
+
+def test_a_taken_port_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = cli(
+            "serve", "--port", str(port), "--database-url", f"sqlite:///{tmp_path / 'p.db'}", check=False
+        )
+    assert_one_line_error(result, f"cannot listen on 127.0.0.1:{port}")
+    assert not (tmp_path / "p.db").exists()  # it failed before touching the database
+
+
+def test_tasks_commands_report_an_unreachable_server_in_one_line() -> None:
+    result = cli("tasks", "list", "--url", f"http://127.0.0.1:{free_port()}", check=False)
+    assert_one_line_error(result, "cannot reach the server")
+
+
+def test_a_worker_starts_without_loading_the_scheduler_or_the_api(migrated: str) -> None:
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "TASKSCHED_DATABASE_URL": migrated}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(TASKSCHED), "worker", "--burst"],
+        capture_output=True, text=True, env=env, check=True, timeout=60,
+    )  # fmt: skip
+    assert json.loads(result.stdout.splitlines()[-1])["claimed"] == 0
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "tasksched.worker.loop" in loaded  # the measurement saw the worker itself
+    for module in ("tasksched.api", "tasksched.scheduler", "fastapi", "uvicorn", "yaml"):
+        assert module not in loaded, f"a worker's start imports {module}"

@@ -16,6 +16,9 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 TASKSCHED = Path(sys.executable).parent / "tasksched"
+# This checkout's code first: the script's own install may be an editable one of another checkout
+# (a shared venv), which would otherwise be what the process runs. The root is for tests.helpers.
+PYTHONPATH = os.pathsep.join([str(REPO / "src"), str(REPO)])
 
 
 def free_port() -> int:
@@ -29,9 +32,7 @@ class Proc:
         self.args = args
         self.log_path = log_path
         self._log = log_path.open("wb")
-        # This checkout's source first: the shared venv's `tasksched` would import another one's.
-        python_path = os.pathsep.join([str(REPO / "src"), str(REPO)])
-        full_env = {**os.environ, "PYTHONPATH": python_path, "TASKSCHED_LOG_FORMAT": "json", **env}
+        full_env = {**os.environ, "PYTHONPATH": PYTHONPATH, "TASKSCHED_LOG_FORMAT": "json", **env}
         self.popen = subprocess.Popen(
             [str(TASKSCHED), *args],
             env=full_env,

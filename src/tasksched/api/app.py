@@ -1,16 +1,16 @@
 """The FastAPI application factory.
 
-``create_app()`` builds the app without touching the database (so the OpenAPI schema can be
-generated anywhere); the lifespan opens the database, applies migrations when asked, and starts
-the scheduler and a worker in the same process when ``serve`` wants everything in one.
+``create_app()`` builds the ASGI app and nothing else: it touches no database (so the OpenAPI
+schema can be generated anywhere) and starts nothing. A process is assembled in ``runtime.py``,
+which passes the app its ``Context``; used standalone (no context given), the app's lifespan opens
+one for its own requests and closes it. Migrations, the scheduler and the worker are never the
+HTTP layer's business.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import structlog
@@ -29,7 +29,6 @@ from tasksched.api.deps import Services
 from tasksched.api.middleware import BodySizeLimit
 from tasksched.api.routes import events, keys, runs, schedules, system, tasks
 from tasksched.config import Settings
-from tasksched.runtime import start_background
 from tasksched.services.context import Context
 
 log = structlog.get_logger("tasksched.api")
@@ -39,45 +38,20 @@ API_DOCS_DIR = WEB_DIR / "api-docs"
 API_DOCS_ASSETS = "/api/docs/assets"
 
 
-@dataclass(frozen=True)
-class Components:
-    """What runs inside the API process besides the HTTP server."""
-
-    scheduler: bool = False
-    worker: bool = False
-    migrate: bool = False
-
-
-def create_app(
-    settings: Settings | None = None,
-    *,
-    ctx: Context | None = None,
-    components: Components = Components(),
-) -> FastAPI:
+def create_app(settings: Settings | None = None, *, ctx: Context | None = None) -> FastAPI:
     settings = settings or (ctx.settings if ctx else Settings())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_ctx = ctx is None
-        context = ctx or Context.open(settings)
-        app.state.services = Services.build(context)
-        background: list[asyncio.Task[object]] = []
-        stoppers: list[Callable[[], None]] = []
-
+        if ctx is not None:  # the process that passed it opens and closes it
+            yield
+            return
+        own = Context.open(settings)
+        app.state.services = Services.build(own)
         try:
-            if components.migrate:
-                await app.state.services.health.upgrade_schema()
-            background, stoppers = await start_background(
-                context, scheduler=components.scheduler, worker=components.worker
-            )
             yield
         finally:
-            for stop in stoppers:
-                stop()
-            if background:
-                await asyncio.gather(*background, return_exceptions=True)
-            if own_ctx:
-                await context.close()
+            await own.close()
 
     app = FastAPI(
         title="tasksched",

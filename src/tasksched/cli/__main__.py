@@ -1,0 +1,5 @@
+"""``python -m tasksched.cli …``, the same as the ``tasksched`` script."""
+
+from tasksched.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The long-running commands: ``serve``, ``api``, ``scheduler`` and ``worker``.
+
+Each only says which settings it takes and which roles its process has; ``runtime.run_process``
+builds and runs the process.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from tasksched import runtime
+from tasksched.cli.options import settings_from, settings_options
+
+# The settings each part of a process reads.
+DATABASE = ("database_url",)
+HTTP = ("host", "port", "cors_origins", "max_body_bytes", "bootstrap_key")
+WORKER = (
+    "worker_concurrency",
+    "worker_queues",
+    "worker_name",
+    "lease_seconds",
+    "drain_seconds",
+    "output_limit_bytes",
+    "imports",
+    "enable_shell",
+    "http_allow_private",
+)
+LOGGING = ("log_level", "log_format")
+
+
+def _announce_key(key: str) -> None:
+    click.echo(
+        "\n  Created the first admin API key (shown only now; store it safely):\n\n"
+        f"      {key}\n\n  Use it as 'Authorization: Bearer <key>' or to sign in to the web UI.\n",
+        err=True,
+    )
+
+
+@click.command()
+@settings_options(*DATABASE, *HTTP, *WORKER, *LOGGING)
+def serve(**options: Any) -> None:
+    """Everything in one process: API, web UI, scheduler and a worker."""
+    roles = runtime.Roles(http=True, scheduler=True, worker=True)
+    runtime.run(runtime.run_process(settings_from(options), roles, announce_key=_announce_key))
+
+
+@click.command()
+@settings_options(*DATABASE, *HTTP, "imports", "enable_shell", *LOGGING)
+def api(**options: Any) -> None:
+    """The API and web UI only (run schedulers and workers elsewhere).
+
+    It needs the workers' --imports (python actions must name known functions) and --enable-shell
+    (to accept shell actions).
+    """
+    runtime.run(
+        runtime.run_process(settings_from(options), runtime.Roles(http=True), announce_key=_announce_key)
+    )
+
+
+@click.command()
+@settings_options(*DATABASE, *LOGGING)
+def scheduler(**options: Any) -> None:
+    """The scheduler only: fires due slots into runs. Several may run at once."""
+    runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))
+
+
+@click.command()
+@settings_options(*DATABASE, *WORKER, *LOGGING)
+@click.option("--burst", is_flag=True, help="Run what is queued now, then exit (prints the figures as JSON).")
+def worker(burst: bool, **options: Any) -> None:
+    """A worker only: claims queued runs and executes them. SIGTERM drains gracefully."""
+    roles = runtime.Roles(worker=True, burst=burst)
+    stats = runtime.run(runtime.run_process(settings_from(options), roles))
+    if burst and stats is not None:
+        click.echo(
+            json.dumps({"claimed": stats.claimed, "finished": stats.finished, "by_status": stats.by_status})
+        )
+
+
+COMMANDS = (serve, api, scheduler, worker)
