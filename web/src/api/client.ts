@@ -57,7 +57,7 @@ interface EventTicketPath {
       parameters: { query?: never; header?: never; path?: never; cookie?: never };
       requestBody?: never;
       responses: {
-        201: { headers: { [name: string]: unknown }; content: { "application/json": { ticket: string; expires_at: string } } };
+        200: { headers: { [name: string]: unknown }; content: { "application/json": { ticket: string; expires_at: string } } };
       };
     };
     delete?: never;
