@@ -281,7 +281,8 @@ def test_live_stream_opens_with_a_ticket_never_the_key(server: Server, page: Any
     assert tickets, f"no ticket was asked for: {[(r.method, r.url) for r in requests]}"
     assert tickets[0].all_headers().get("authorization") == f"Bearer {ADMIN_KEY}"
     streams = [r.url for r in requests if "/api/events?" in r.url]
-    assert streams and all(re.search(r"/api/events\?ticket=[^&]+$", url) for url in streams), streams
+    assert streams, "the event stream was not opened"
+    assert all(re.search(r"/api/events\?ticket=[^&]+$", url) for url in streams), streams
     assert not [r.url for r in requests if ADMIN_KEY in r.url]
     screenshot(page, "04-live-with-ticket")
 
