@@ -26,5 +26,8 @@ export default defineConfig({
     setupFiles: ["./src/test/setup.ts"],
     css: false,
     include: ["src/**/*.test.{ts,tsx}"],
+    // Rendering the whole task form takes about a second alone, but several times that on a shared
+    // 2-core machine under load; 5 s (the default) made those tests fail by time alone.
+    testTimeout: 20_000,
   },
 });

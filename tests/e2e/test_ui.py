@@ -270,6 +270,24 @@ def test_task_lifecycle(server: Server, page: Any) -> None:
 
 
 @browser_test
+def test_live_stream_opens_with_a_ticket_never_the_key(server: Server, page: Any) -> None:
+    """The UI asks POST /api/events/tickets for a ticket (the key in its Authorization header) and
+    opens GET /api/events?ticket=...; no URL the page requests carries the key."""
+    requests: list[Any] = []
+    page.on("request", lambda request: requests.append(request))
+    sign_in(page, server.base, ADMIN_KEY)
+    expect(page.get_by_test_id("live-state")).to_have_text("Live", timeout=15_000)
+    tickets = [r for r in requests if r.method == "POST" and r.url.endswith("/api/events/tickets")]
+    assert tickets, f"no ticket was asked for: {[(r.method, r.url) for r in requests]}"
+    assert tickets[0].all_headers().get("authorization") == f"Bearer {ADMIN_KEY}"
+    streams = [r.url for r in requests if "/api/events?" in r.url]
+    assert streams, "the event stream was not opened"
+    assert all(re.search(r"/api/events\?ticket=[^&]+$", url) for url in streams), streams
+    assert not [r.url for r in requests if ADMIN_KEY in r.url]
+    screenshot(page, "04-live-with-ticket")
+
+
+@browser_test
 def test_run_output_grows_live_and_cancel(server: Server, page: Any) -> None:
     loop = "i=0; while [ $i -lt 120 ]; do i=$((i+1)); echo line $i; sleep 0.25; done"
     task = server.create_task(

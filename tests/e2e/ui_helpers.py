@@ -84,6 +84,9 @@ def running_server(folder: Path) -> Iterator[Server]:
         "TASKSCHED_HTTP_ALLOW_PRIVATE": "true",
         "TASKSCHED_ENABLE_SHELL": "true",  # the live-output test runs a shell loop
         "TASKSCHED_PORT": str(port),
+        # This checkout's package (and so the UI that ensure_ui_built just built into it), not
+        # whichever checkout the shared venv's editable install points at.
+        "PYTHONPATH": str(REPO / "src"),
     }
     with tasksched(["serve", "--port", str(port)], env, folder / "serve.log") as proc:
         proc.wait_ready(base)

@@ -6,7 +6,7 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 import { takePrefetched } from "./api/prefetch";
 import { keys, DEFAULT_TASK_LIST } from "./api/queries";
-import type { Me, Page, Stats, Task } from "./api/types";
+import type { Me, Stats, TaskPage } from "./api/types";
 import { App } from "./App";
 import { makeQueryClient, Providers } from "./Providers";
 
@@ -19,7 +19,7 @@ async function start(element: HTMLElement) {
   const prefetched = await takePrefetched(400);
   const me = prefetched.get("/api/auth/me") as Me | undefined;
   if (me) client.setQueryData(keys.me, me);
-  const tasks = prefetched.get("/api/tasks?limit=50&offset=0&sort=name") as Page<Task> | undefined;
+  const tasks = prefetched.get("/api/tasks?limit=50&offset=0&sort=name") as TaskPage | undefined;
   if (tasks) client.setQueryData(keys.taskList(DEFAULT_TASK_LIST), tasks);
   const stats = prefetched.get("/api/stats") as Stats | undefined;
   if (stats) client.setQueryData(keys.stats, stats);

@@ -1,5 +1,10 @@
-// A thin fetch wrapper: adds the API key, parses problem+json into ApiError, and reports 401s.
+// The typed API client: every call names a path and method of the generated `paths` (schema.d.ts), so
+// its parameters, body and answer are checked against the back end's OpenAPI document. openapi-fetch
+// does the requests; this module adds the API key, turns problem+json answers into ApiError (the error
+// type the UI shows beside fields) and reports 401s.
+import createClient, { type Middleware } from "openapi-fetch";
 import { getStoredKey } from "../auth/keyStore";
+import type { paths } from "./schema";
 
 export interface FieldError {
   field: string;
@@ -39,88 +44,86 @@ export function onUnauthorized(listener: UnauthorizedListener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-export interface RequestOptions {
-  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-  body?: unknown;
-  headers?: Record<string, string>;
-  signal?: AbortSignal;
-  /** Use this key instead of the stored one (sign-in checks a key before keeping it). */
-  key?: string;
+
+// The stored key, unless the call brings its own Authorization (sign-in checks a key before keeping it).
+const auth: Middleware = {
+  onRequest({ request }) {
+    const key = getStoredKey();
+    if (key && !request.headers.has("Authorization")) request.headers.set("Authorization", `Bearer ${key}`);
+    return request;
+  },
+};
+
+export const http = createClient<paths>({
+  // Absolute, because Request objects need one outside a browser page (the tests' jsdom).
+  baseUrl: typeof window !== "undefined" ? window.location.origin : "",
+  headers: { Accept: "application/json" },
+  // Looked up at call time (not captured once), so a test's replacement of fetch is seen.
+  fetch: (request) => globalThis.fetch(request),
+});
+http.use(auth);
+
+/** `Authorization` for a call made with a key that is not (yet) the stored one. */
+export function bearer(key: string): Record<string, string> {
+  return { Authorization: `Bearer ${key}` };
+}
+
+/** Drops empty values ("", null, undefined) so that they are not sent as `?q=`. */
+export function compact<T extends object>(query: T): T {
+  const result: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === "") continue;
+    result[name] = value;
+  }
+  return result as T;
+}
+
+function toProblem(response: Response, body: unknown): Problem {
+  if (body && typeof body === "object") {
+    const problem = body as Problem & { detail?: unknown };
+    // FastAPI's own validation errors carry `detail` as a list; normalise them to `errors`.
+    if (Array.isArray(problem.detail)) {
+      const errors = (problem.detail as { loc?: unknown[]; msg?: string }[]).map((item) => ({
+        field: (item.loc ?? []).filter((part) => part !== "body").join("."),
+        message: item.msg ?? "invalid",
+      }));
+      return { status: response.status, title: "Invalid request", errors };
+    }
+    return { status: response.status, ...problem };
+  }
+  const text = typeof body === "string" ? body : "";
+  return { status: response.status, title: response.statusText || `HTTP ${response.status}`, detail: text.slice(0, 300) || undefined };
+}
+
+interface Answer {
+  data?: unknown;
+  error?: unknown;
+  response: Response;
+}
+
+export interface CallOptions {
   /** Don't notify the 401 listeners (the sign-in form handles its own 401). */
   quiet401?: boolean;
 }
 
-export type Query = Record<string, string | number | boolean | null | undefined>;
-
-export function withQuery(path: string, query: Query): string {
-  const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query)) {
-    if (value === undefined || value === null || value === "") continue;
-    params.set(name, String(value));
-  }
-  const text = params.toString();
-  return text ? `${path}?${text}` : path;
-}
-
-async function readProblem(response: Response): Promise<Problem> {
-  const text = await response.text().catch(() => "");
-  if (text) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed && typeof parsed === "object") {
-        const problem = parsed as Problem & { detail?: unknown };
-        // FastAPI's own validation errors carry `detail` as a list; normalise them to `errors`.
-        if (Array.isArray(problem.detail)) {
-          const errors = (problem.detail as { loc?: unknown[]; msg?: string }[]).map((item) => ({
-            field: (item.loc ?? []).filter((part) => part !== "body").join("."),
-            message: item.msg ?? "invalid",
-          }));
-          return { status: response.status, title: "Invalid request", errors };
-        }
-        return { status: response.status, ...problem };
-      }
-    } catch {
-      // not JSON: fall through
-    }
-  }
-  return { status: response.status, title: response.statusText || `HTTP ${response.status}`, detail: text.slice(0, 300) || undefined };
-}
-
-export async function apiRequest<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const key = options.key ?? getStoredKey();
-  const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
-  if (key) headers.Authorization = `Bearer ${key}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(options.body);
-  }
-  let response: Response;
+/**
+ * Await a typed client call: its data, or an ApiError (status 0 when the server could not be reached).
+ * Aborts (a query that is no longer wanted) pass through unchanged.
+ */
+export async function call<A extends Answer>(request: Promise<A>, options: CallOptions = {}): Promise<Exclude<A["data"], undefined>> {
+  let answer: A;
   try {
-    response = await fetch(path, { method: options.method ?? "GET", headers, body, signal: options.signal });
+    answer = await request;
   } catch (error) {
-    if (error instanceof DOMException && error.name === "AbortError") throw error;
+    if (error instanceof Error && error.name === "AbortError") throw error;
     throw new ApiError(0, { title: "Network error", detail: "The server could not be reached." });
   }
+  const { response } = answer;
   if (!response.ok) {
-    const problem = await readProblem(response);
     if (response.status === 401 && !options.quiet401) {
       for (const listener of unauthorizedListeners) listener();
     }
-    throw new ApiError(response.status, problem);
+    throw new ApiError(response.status, toProblem(response, answer.error));
   }
-  if (response.status === 204) return undefined as T;
-  const text = await response.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+  return answer.data as Exclude<A["data"], undefined>;
 }
-
-export const api = {
-  get: <T>(path: string, query: Query = {}, signal?: AbortSignal) => apiRequest<T>(withQuery(path, query), { signal }),
-  post: <T>(path: string, body?: unknown, headers?: Record<string, string>) =>
-    apiRequest<T>(path, { method: "POST", body, headers }),
-  put: <T>(path: string, body: unknown, headers?: Record<string, string>) =>
-    apiRequest<T>(path, { method: "PUT", body, headers }),
-  patch: <T>(path: string, body: unknown, headers?: Record<string, string>) =>
-    apiRequest<T>(path, { method: "PATCH", body, headers }),
-  delete: (path: string) => apiRequest<void>(path, { method: "DELETE" }),
-};

@@ -1,7 +1,16 @@
 // Live updates: one EventSource on /api/events; each event invalidates the queries it can change.
 // Invalidations are coalesced (at most a few refetches a second) so a burst of runs stays cheap.
+//
+// The stream is opened with a ticket (POST /api/events/tickets, short-lived and read-only), never
+// with the API key in the URL. Tickets expire, so every (re)connection asks for a new one: the
+// browser's own reconnect (same URL, old ticket) is never used.
+//
+// `resync` from the server (this tab fell behind, or the server's event relay lost events) and a
+// reconnect (events were missed while the stream was down) both refresh every query that events
+// keep fresh, since no event will say what changed meanwhile.
 import { useEffect, useSyncExternalStore } from "react";
 import { useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
+import { bearer, call, http } from "./client";
 import { keys } from "./queries";
 
 export type LiveState = "connecting" | "live" | "offline";
@@ -14,6 +23,13 @@ interface EventData {
 
 export const EVENT_NAMES = ["task.created", "task.updated", "task.deleted", "run.created", "run.updated", "run.output"] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
+
+/**
+ * Every query that live events keep fresh, as key prefixes: task lists and pages, run lists and
+ * pages, the dashboard's stats, workers. (Not the caller's identity or the key list: no event
+ * touches those.)
+ */
+export const LIVE_KEYS: readonly QueryKey[] = [keys.tasks, ["task"], keys.runs, ["run"], keys.stats, keys.workers];
 
 /** The query keys an event makes stale. */
 export function keysForEvent(name: EventName, data: EventData): QueryKey[] {
@@ -64,7 +80,8 @@ export class Coalescer {
   }
 }
 
-const RECONNECT_MS = 5_000;
+// Reconnecting: soon after a drop, then less often while the server stays away.
+const RECONNECT_MS = [1_000, 2_000, 5_000] as const;
 const OFFLINE_POLL_MS = 10_000;
 
 // The connection state lives outside React so that only the badge showing it re-renders when it changes.
@@ -87,6 +104,16 @@ export function useLiveState(): LiveState {
   );
 }
 
+/** A new ticket for one connection of the event stream (the key goes in a header, not a URL). */
+export async function fetchEventTicket(apiKey: string): Promise<string> {
+  const answer = await call(http.POST("/api/events/tickets", { headers: bearer(apiKey) }));
+  return answer.ticket;
+}
+
+export function eventStreamUrl(ticket: string): string {
+  return `/api/events?ticket=${encodeURIComponent(ticket)}`;
+}
+
 /** Keep one EventSource open while signed in; its events invalidate queries. */
 export function useLiveEvents(apiKey: string | null): void {
   const client = useQueryClient();
@@ -99,6 +126,7 @@ export function useLiveEvents(apiKey: string | null): void {
     const coalescer = new Coalescer(client);
     let source: EventSource | null = null;
     let everOpen = false;
+    let failures = 0;
     let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
     let pollTimer: ReturnType<typeof setInterval> | null = null;
     let disposed = false;
@@ -111,30 +139,54 @@ export function useLiveEvents(apiKey: string | null): void {
       if (pollTimer !== null) clearInterval(pollTimer);
       pollTimer = null;
     };
+    const resync = () => coalescer.add([...LIVE_KEYS]);
 
-    const connect = () => {
+    const scheduleReconnect = () => {
+      if (disposed || reconnectTimer !== null) return;
+      const delay = RECONNECT_MS[Math.min(failures, RECONNECT_MS.length - 1)];
+      failures += 1;
+      reconnectTimer = setTimeout(() => {
+        reconnectTimer = null;
+        void connect();
+      }, delay);
+    };
+
+    const goOffline = () => {
+      setState("offline");
+      startPolling();
+      scheduleReconnect();
+    };
+
+    const connect = async () => {
       if (disposed) return;
-      const current = new EventSource(`/api/events?access_token=${encodeURIComponent(apiKey)}`);
+      let ticket: string;
+      try {
+        ticket = await fetchEventTicket(apiKey);
+      } catch {
+        // A 401 has already signed the tab out (client.ts); anything else: retry later.
+        if (!disposed) goOffline();
+        return;
+      }
+      if (disposed) return;
+      const current = new EventSource(eventStreamUrl(ticket));
       source = current;
       current.onopen = () => {
+        // After a reconnect (or a first connection that took retries), events may have been missed
+        // meanwhile: refresh what they keep fresh.
+        const missed = everOpen || failures > 0;
+        failures = 0;
+        everOpen = true;
         setState("live");
         stopPolling();
-        // After a reconnect, events may have been missed: refresh whatever is on screen.
-        if (everOpen) void client.invalidateQueries();
-        everOpen = true;
+        if (missed) resync();
       };
       current.onerror = () => {
-        setState("offline");
-        startPolling();
-        if (current.readyState === EventSource.CLOSED && reconnectTimer === null) {
-          // The browser gave up (an error status such as 401): re-check the key, then retry later.
-          void client.invalidateQueries({ queryKey: keys.me });
-          reconnectTimer = setTimeout(() => {
-            reconnectTimer = null;
-            connect();
-          }, RECONNECT_MS);
-        }
+        // Its ticket may have expired: close it (no browser retry with the old URL) and connect anew.
+        current.close();
+        if (source === current) source = null;
+        goOffline();
       };
+      current.addEventListener("resync", resync);
       for (const name of EVENT_NAMES) {
         current.addEventListener(name, (event) => {
           let data: EventData = {};
@@ -147,7 +199,7 @@ export function useLiveEvents(apiKey: string | null): void {
         });
       }
     };
-    connect();
+    void connect();
 
     return () => {
       disposed = true;

@@ -1,21 +1,17 @@
 // Server state: one hook per resource. Live updates come from events.ts, which invalidates these keys.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, apiRequest, type Query } from "./client";
+import { call, compact, http } from "./client";
 import type {
-  ApiKey,
   CreatedApiKey,
   Me,
-  Page,
   Role,
   Run,
   RunStatus,
   Schedule,
   SchedulePreview,
-  Stats,
   Task,
   TaskSort,
   TaskSpec,
-  Worker,
 } from "./types";
 
 export type { TaskSort };
@@ -53,28 +49,47 @@ export interface RunListParams {
   status?: RunStatus;
 }
 
+export function fetchMe(signal?: AbortSignal): Promise<Me> {
+  return call(http.GET("/api/auth/me", { signal }));
+}
+
 export function useMe(enabled: boolean) {
-  return useQuery({ queryKey: keys.me, queryFn: ({ signal }) => api.get<Me>("/api/auth/me", {}, signal), enabled, staleTime: 60_000 });
+  return useQuery({ queryKey: keys.me, queryFn: ({ signal }) => fetchMe(signal), enabled, staleTime: 60_000 });
+}
+
+export function fetchTaskList(params: TaskListParams, signal?: AbortSignal) {
+  const { enabled, ...rest } = params;
+  const query = compact({ ...rest, enabled: enabled === undefined ? undefined : enabled === "true" });
+  return call(http.GET("/api/tasks", { params: { query }, signal }));
 }
 
 export function useTaskList(params: TaskListParams) {
   return useQuery({
     queryKey: keys.taskList(params),
-    queryFn: ({ signal }) => api.get<Page<Task>>("/api/tasks", params as unknown as Query, signal),
+    queryFn: ({ signal }) => fetchTaskList(params, signal),
     placeholderData: keepPreviousData,
   });
 }
 
+export function fetchTask(id: number, signal?: AbortSignal): Promise<Task> {
+  return call(http.GET("/api/tasks/{task_id}", { params: { path: { task_id: id } }, signal }));
+}
+
 export function useTask(id: number) {
-  return useQuery({ queryKey: keys.task(id), queryFn: ({ signal }) => api.get<Task>(`/api/tasks/${id}`, {}, signal) });
+  return useQuery({ queryKey: keys.task(id), queryFn: ({ signal }) => fetchTask(id, signal) });
+}
+
+export function fetchRunList(params: RunListParams, signal?: AbortSignal) {
+  const { task_id, status, ...rest } = params;
+  const query = compact({ ...rest, status: status === undefined ? undefined : [status] });
+  if (task_id !== undefined) return call(http.GET("/api/tasks/{task_id}/runs", { params: { path: { task_id }, query }, signal }));
+  return call(http.GET("/api/runs", { params: { query }, signal }));
 }
 
 export function useRunList(params: RunListParams) {
-  const { task_id, ...rest } = params;
-  const path = task_id !== undefined ? `/api/tasks/${task_id}/runs` : "/api/runs";
   return useQuery({
     queryKey: keys.runList(params),
-    queryFn: ({ signal }) => api.get<Page<Run>>(path, rest as unknown as Query, signal),
+    queryFn: ({ signal }) => fetchRunList(params, signal),
     placeholderData: keepPreviousData,
   });
 }
@@ -82,7 +97,7 @@ export function useRunList(params: RunListParams) {
 export function useRun(id: number, live: boolean) {
   return useQuery({
     queryKey: keys.run(id),
-    queryFn: ({ signal }) => api.get<Run>(`/api/runs/${id}`, {}, signal),
+    queryFn: ({ signal }) => call(http.GET("/api/runs/{run_id}", { params: { path: { run_id: id } }, signal })),
     // Events drive updates; while the run is active a slow poll is a safety net for missed events.
     refetchInterval: (query) => {
       const status = query.state.data?.status;
@@ -92,13 +107,13 @@ export function useRun(id: number, live: boolean) {
 }
 
 export function useStats() {
-  return useQuery({ queryKey: keys.stats, queryFn: ({ signal }) => api.get<Stats>("/api/stats", {}, signal), refetchInterval: 30_000 });
+  return useQuery({ queryKey: keys.stats, queryFn: ({ signal }) => call(http.GET("/api/stats", { signal })), refetchInterval: 30_000 });
 }
 
 export function useWorkers() {
   return useQuery({
     queryKey: keys.workers,
-    queryFn: ({ signal }) => api.get<{ items: Worker[] }>("/api/workers", {}, signal),
+    queryFn: ({ signal }) => call(http.GET("/api/workers", { signal })),
     // Heartbeats are not events; a poll keeps "last heartbeat" honest.
     refetchInterval: 10_000,
   });
@@ -107,17 +122,13 @@ export function useWorkers() {
 export function useApiKeys(enabled: boolean) {
   return useQuery({
     queryKey: keys.apiKeys,
-    queryFn: ({ signal }) => api.get<{ items: ApiKey[] }>("/api/keys", {}, signal),
+    queryFn: ({ signal }) => call(http.GET("/api/keys", { signal })),
     enabled,
   });
 }
 
 export function previewSchedule(schedule: Schedule, signal?: AbortSignal): Promise<SchedulePreview> {
-  return apiRequest<SchedulePreview>("/api/schedules/preview", {
-    method: "POST",
-    body: { schedule, count: 10 },
-    signal,
-  });
+  return call(http.POST("/api/schedules/preview", { body: { schedule, count: 10 }, signal }));
 }
 
 /** Invalidate everything a task change can show up in. */
@@ -133,8 +144,11 @@ function useInvalidateTasks() {
 export type TaskAction = "run" | "pause" | "resume" | "delete";
 
 export function performTaskAction(id: number, action: TaskAction): Promise<unknown> {
-  if (action === "delete") return api.delete(`/api/tasks/${id}`);
-  return api.post<unknown>(`/api/tasks/${id}/${action}`);
+  const params = { path: { task_id: id } };
+  if (action === "delete") return call(http.DELETE("/api/tasks/{task_id}", { params }));
+  if (action === "run") return call(http.POST("/api/tasks/{task_id}/run", { params }));
+  if (action === "pause") return call(http.POST("/api/tasks/{task_id}/pause", { params }));
+  return call(http.POST("/api/tasks/{task_id}/resume", { params }));
 }
 
 export function useTaskAction() {
@@ -154,10 +168,15 @@ export function useSaveTask() {
   const invalidate = useInvalidateTasks();
   const client = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, spec, version }: { id?: number; spec: TaskSpec; version?: number }) =>
+    mutationFn: ({ id, spec, version }: { id?: number; spec: TaskSpec; version?: number }): Promise<Task> =>
       id === undefined
-        ? api.post<Task>("/api/tasks", spec)
-        : api.put<Task>(`/api/tasks/${id}`, spec, version !== undefined ? { "If-Match": `"${version}"` } : {}),
+        ? call(http.POST("/api/tasks", { body: spec }))
+        : call(
+            http.PUT("/api/tasks/{task_id}", {
+              params: { path: { task_id: id }, header: version !== undefined ? { "if-match": `"${version}"` } : {} },
+              body: spec,
+            }),
+          ),
     onSuccess: (task) => {
       client.setQueryData(keys.task(task.id), task);
       invalidate(task.id);
@@ -168,7 +187,7 @@ export function useSaveTask() {
 export function useCancelRun() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (id: number) => api.post<Run>(`/api/runs/${id}/cancel`),
+    mutationFn: (id: number): Promise<Run> => call(http.POST("/api/runs/{run_id}/cancel", { params: { path: { run_id: id } } })),
     onSuccess: (run) => {
       client.setQueryData(keys.run(run.id), (old: Run | undefined) => ({ ...old, ...run, output: run.output ?? old?.output ?? null }));
       void client.invalidateQueries({ queryKey: keys.runs });
@@ -179,7 +198,7 @@ export function useCancelRun() {
 export function useCreateApiKey() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: { name: string; role: Role }) => api.post<CreatedApiKey>("/api/keys", body),
+    mutationFn: (body: { name: string; role: Role }): Promise<CreatedApiKey> => call(http.POST("/api/keys", { body })),
     onSuccess: () => void client.invalidateQueries({ queryKey: keys.apiKeys }),
   });
 }
@@ -187,7 +206,7 @@ export function useCreateApiKey() {
 export function useRevokeApiKey() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (id: number) => api.delete(`/api/keys/${id}`),
+    mutationFn: (id: number) => call(http.DELETE("/api/keys/{key_id}", { params: { path: { key_id: id } } })),
     onSuccess: () => void client.invalidateQueries({ queryKey: keys.apiKeys }),
   });
 }

@@ -35,6 +35,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A short-lived ticket that opens GET /api/events?ticket=… (for EventSource) */
+        post: operations["events_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -358,6 +375,20 @@ export interface components {
             /** Task Name */
             task_name: string;
         };
+        /** EventTicket */
+        EventTicket: {
+            /**
+             * Expires At
+             * Format: date-time
+             * @description When the ticket stops opening the stream (a minute on).
+             */
+            expires_at: string;
+            /**
+             * Ticket
+             * @description Opens GET /api/events?ticket=<ticket>, and nothing else.
+             */
+            ticket: string;
+        };
         /**
          * FieldError
          * @description One refused field of a request, as ``api/errors.py`` reports it.
@@ -497,7 +528,10 @@ export interface components {
             revoked_at: string | null;
             role: components["schemas"]["Role"];
         };
-        /** KeyOut */
+        /**
+         * KeyOut
+         * @description An API key as listed: never its value.
+         */
         KeyOut: {
             /**
              * Created At
@@ -1082,7 +1116,10 @@ export interface operations {
     };
     events_stream: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A ticket from POST /api/events/tickets (for EventSource). */
+                ticket?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1096,6 +1133,57 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    events_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTicket"];
                 };
             };
             /** @description No API key was sent, or it is unknown or revoked. */

@@ -1,6 +1,5 @@
 // API shapes: aliases of the types generated from the back end's OpenAPI schema (schema.d.ts, made by
-// `npm run gen:api`), so front end and back end cannot drift. Only /api/stats has no schema in the
-// OpenAPI document (it answers a free-form object), so its shape is written here from the contract.
+// `npm run gen:api`), so front end and back end cannot drift. Nothing here restates a server type.
 import type { components, operations } from "./schema";
 
 type Schemas = components["schemas"];
@@ -35,40 +34,18 @@ export type CreatedApiKey = Schemas["KeyCreated"];
 export type TaskPage = Schemas["TaskPage"];
 export type RunPage = Schemas["RunPage"];
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-}
-
 /** The query parameters GET /api/tasks accepts, from the schema. */
 export type TaskListQuery = NonNullable<operations["tasks_list"]["parameters"]["query"]>;
 export type TaskSort = NonNullable<TaskListQuery["sort"]>;
 
-export interface NextDue {
-  task_id: number;
-  task_name: string;
-  next_run_at: string;
-}
-
-export type StatusCounts = Partial<Record<RunStatus, number>>;
-
-export interface HourBucket extends StatusCounts {
-  hour: string;
-}
-
-export interface Stats {
-  tasks: { total: number; enabled: number; paused: number };
-  runs_last_hour: StatusCounts;
-  runs_last_day: StatusCounts;
-  runs_per_hour: HourBucket[];
-  success_rate_last_day: number | null;
-  queued: number;
-  running: number;
-  oldest_queued_at: string | null;
-  workers_online: number;
-  next_due: NextDue[];
-  latest_failures: Run[];
-}
+export type Stats = Schemas["Stats"];
+export type TaskCounts = Schemas["TaskCounts"];
+export type NextDue = Schemas["DueTask"];
+export type HourBucket = Schemas["HourBucket"];
+/** The statuses an hour's bucket counts (finished runs). */
+export type BucketStatus = Exclude<keyof HourBucket, "hour">;
+/** Runs by status, as the dashboard's counts give them. */
+export type StatusCounts = Stats["runs_last_hour"];
 
 export const RUN_STATUSES: RunStatus[] = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled", "skipped"];
 export const ACTIVE_STATUSES: RunStatus[] = ["queued", "running"];

@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
-import { apiRequest, onUnauthorized } from "../api/client";
+import { bearer, call, http, onUnauthorized } from "../api/client";
 import { keys, useMe } from "../api/queries";
 import type { Me, Role } from "../api/types";
 import { getStoredKey, storeKey } from "./keyStore";
@@ -37,7 +37,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback(
     async (key: string) => {
-      const me = await apiRequest<Me>("/api/auth/me", { key, quiet401: true });
+      const me = await call(http.GET("/api/auth/me", { headers: bearer(key) }), { quiet401: true });
       storeKey(key);
       client.clear();
       client.setQueryData(keys.me, me);

@@ -96,9 +96,8 @@ describe("TaskForm validation", () => {
     const { onSave } = setup();
     fireEvent.click(screen.getByRole("radio", { name: "Python function" }));
     fill(/^Name/, "py");
-    fill(/^Function/, "not a name!");
     fireEvent.click(screen.getByRole("button", { name: "Create task" }));
-    expect(await screen.findByText(/dotted name/)).toBeTruthy();
+    expect(await screen.findByText("Enter the name the function was registered under.")).toBeTruthy();
     fill(/^Function/, "reports.nightly");
     fill(/^Keyword arguments/, '{"day": 1}');
     fireEvent.click(screen.getByRole("button", { name: "Create task" }));

@@ -182,12 +182,6 @@ export function formFromTask(task: Task, defaultTimezone = "UTC"): TaskFormValue
   return values;
 }
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
-const TAG = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
-const QUEUE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-
 function parseJson(text: string): { ok: true; value: JsonValue } | { ok: false; message: string } {
   try {
     return { ok: true, value: JSON.parse(text) as JsonValue };
@@ -228,12 +222,14 @@ function checkNumber(errors: Errors, path: string, value: NumberField, min: numb
   else if (value > max) errors[path] = `Must be at most ${max}.`;
 }
 
-function checkPairs(errors: Errors, path: string, pairs: KeyValue[], pattern: RegExp, what: string) {
+// Rows become an object in the request, so a row without a name or a repeated name would vanish
+// silently before the server could say anything: those are checked here. Whether a name is a valid
+// header or variable name is the server's to say (its 422 shows beside the row).
+function checkPairs(errors: Errors, path: string, pairs: KeyValue[]) {
   const seen = new Set<string>();
   pairs.forEach((pair, index) => {
     const name = pair.key.trim();
     if (!name) errors[`${path}.${index}.key`] = "Name required.";
-    else if (!pattern.test(name)) errors[`${path}.${index}.key`] = `Not a valid ${what} name.`;
     else if (seen.has(name.toLowerCase())) errors[`${path}.${index}.key`] = "Duplicate name.";
     seen.add(name.toLowerCase());
   });
@@ -270,15 +266,18 @@ export function validateSchedule(schedule: ScheduleValues): Errors {
   return errors;
 }
 
-/** Client-side checks that mirror the API's rules, so most mistakes show before saving. */
+/**
+ * Checks made before saving: what the request cannot be built without (required values, numbers,
+ * JSON, status codes, header / variable rows) and number ranges. Patterns (tag, queue, header,
+ * variable and function names) are the server's alone: the OpenAPI document publishes none to derive
+ * a copy from, and the server's 422 is shown beside the field it names.
+ */
 export function validateTask(values: TaskFormValues): Errors {
   const errors: Errors = {};
   const name = values.name;
   if (!name.trim()) errors.name = "Give the task a name.";
   else if (name !== name.trim()) errors.name = "No spaces at the start or end.";
   else if (name.length > 200) errors.name = "At most 200 characters.";
-  const badTag = values.tags.find((tag) => !TAG.test(tag) || tag.length > 64);
-  if (badTag !== undefined) errors.tags = `Tag “${badTag}” may use letters, digits and _ . : / - only.`;
 
   const action = values.action;
   if (action.type === "http") {
@@ -292,7 +291,7 @@ export function validateTask(values: TaskFormValues): Errors {
         errors["action.url"] = "Must be an absolute URL such as https://example.com/hook.";
       }
     }
-    checkPairs(errors, "action.headers", action.headers, HEADER_NAME, "header");
+    checkPairs(errors, "action.headers", action.headers);
     if (action.bodyMode === "json") {
       const parsed = parseJson(action.body);
       if (!parsed.ok) errors["action.body"] = parsed.message;
@@ -301,10 +300,9 @@ export function validateTask(values: TaskFormValues): Errors {
     if (typeof statuses === "string") errors["action.expect_status"] = statuses;
   } else if (action.type === "shell") {
     if (!commandArgs(action.command).length) errors["action.command"] = "Enter the program and its arguments, one per line.";
-    checkPairs(errors, "action.env", action.env, ENV_NAME, "environment variable");
+    checkPairs(errors, "action.env", action.env);
   } else {
     if (!action.function.trim()) errors["action.function"] = "Enter the name the function was registered under.";
-    else if (!FUNCTION_NAME.test(action.function.trim())) errors["action.function"] = "A dotted name such as reports.nightly.";
     const args = parseJson(action.args || "[]");
     if (!args.ok) errors["action.args"] = args.message;
     else if (!Array.isArray(args.value)) errors["action.args"] = "Must be a JSON array, e.g. [1, \"a\"].";
@@ -326,7 +324,6 @@ export function validateTask(values: TaskFormValues): Errors {
   checkNumber(errors, "misfire_grace_seconds", values.misfire_grace_seconds, 0, 7 * 86_400);
   checkNumber(errors, "priority", values.priority, -1000, 1000, { integer: true });
   if (!values.queue.trim()) errors.queue = "Required.";
-  else if (!QUEUE.test(values.queue.trim())) errors.queue = "Letters, digits and _ . : - only.";
   return errors;
 }
 

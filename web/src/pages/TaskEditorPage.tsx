@@ -3,8 +3,7 @@ import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { useNavigate, useParams } from "react-router";
-import { api } from "../api/client";
-import { keys, useSaveTask, useTask } from "../api/queries";
+import { fetchTask, keys, useSaveTask, useTask } from "../api/queries";
 import type { Task, TaskSpec } from "../api/types";
 import { usePermissions } from "../auth/AuthProvider";
 import { PageTitle } from "../components/PageTitle";
@@ -67,7 +66,7 @@ function EditTask({ id }: { id: number }) {
   };
 
   const loadTheirs = async () => {
-    const fresh = await client.fetchQuery({ queryKey: keys.task(id), queryFn: () => api.get<Task>(`/api/tasks/${id}`), staleTime: 0 });
+    const fresh = await client.fetchQuery({ queryKey: keys.task(id), queryFn: () => fetchTask(id), staleTime: 0 });
     setBase(fresh);
     setConflict(null);
     setResetKey((n) => n + 1);
@@ -76,7 +75,7 @@ function EditTask({ id }: { id: number }) {
   const overwrite = async () => {
     if (!conflict) return;
     try {
-      const fresh = await client.fetchQuery({ queryKey: keys.task(id), queryFn: () => api.get<Task>(`/api/tasks/${id}`), staleTime: 0 });
+      const fresh = await client.fetchQuery({ queryKey: keys.task(id), queryFn: () => fetchTask(id), staleTime: 0 });
       const task = await save.mutateAsync({ id, spec: conflict.spec, version: fresh.version });
       setConflict(null);
       finish(task);
@@ -128,7 +127,7 @@ function EditTask({ id }: { id: number }) {
         onConflict={(spec) => {
           setConflict({ spec, latest: null });
           void client
-            .fetchQuery({ queryKey: keys.task(id), queryFn: () => api.get<Task>(`/api/tasks/${id}`), staleTime: 0 })
+            .fetchQuery({ queryKey: keys.task(id), queryFn: () => fetchTask(id), staleTime: 0 })
             .then((fresh) => setConflict({ spec, latest: fresh }))
             .catch(() => undefined);
         }}

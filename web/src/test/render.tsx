@@ -27,11 +27,15 @@ type Responder = (call: RecordedCall) => { status: number; body?: unknown } | Pr
 export function mockFetch(respond: Responder): RecordedCall[] {
   const calls: RecordedCall[] = [];
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    // The typed client sends Request objects; read method, headers and body from them.
+    const request = input instanceof Request ? input : new Request(new URL(String(input), window.location.origin), init);
+    const text = await request.text();
+    const url = new URL(request.url);
     const call: RecordedCall = {
-      url: typeof input === "string" ? input : input instanceof URL ? input.href : input.url,
-      method: init?.method ?? "GET",
-      body: typeof init?.body === "string" ? JSON.parse(init.body) : undefined,
-      headers: (init?.headers as Record<string, string>) ?? {},
+      url: url.origin === window.location.origin ? url.pathname + url.search : url.href,
+      method: request.method,
+      body: text ? JSON.parse(text) : undefined,
+      headers: Object.fromEntries(request.headers.entries()),
     };
     calls.push(call);
     const { status, body } = await respond(call);
