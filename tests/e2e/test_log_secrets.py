@@ -28,6 +28,42 @@ def _finished(client: httpx.Client, run_id: int) -> bool:
     return client.get(f"/api/runs/{run_id}").json()["status"] not in ("queued", "running")
 
 
+def _use_the_key_every_way(client: httpx.Client, key: str, target: HttpTarget) -> None:
+    """Sign in, open the event stream with a ticket, send the key where it is refused (in a URL), and
+    run a task of each kind with a secret value: every path the key and the secrets can take."""
+    assert client.get("/api/auth/me").status_code == 200
+    assert client.get("/api/tasks", params={"access_token": key}).status_code == 401
+    ticket = client.post("/api/events/tickets").json()["ticket"]
+    with client.stream(
+        "GET", "/api/events", params={"ticket": ticket}, headers={"Authorization": ""}
+    ) as stream:
+        assert stream.status_code == 200
+        next(stream.iter_lines())
+
+    actions = [
+        {
+            "type": "http",
+            "method": "GET",
+            "url": target.url("/ok"),
+            "headers": {"Authorization": f"Bearer {HEADER_SECRET}"},
+        },
+        {
+            "type": "shell",
+            "command": ["sh", "-c", 'test "$TOKEN" = "$1"', "check", ENV_SECRET],
+            "env": {"TOKEN": ENV_SECRET},
+        },
+    ]
+    for i, action in enumerate(actions):
+        created = client.post("/api/tasks", json={"name": f"secret-{i}", "action": action})
+        assert created.status_code == 201, created.text
+        run = client.post(f"/api/tasks/{created.json()['id']}/run")
+        assert run.status_code == 202, run.text
+        run_id = run.json()["id"]
+        wait_for(lambda run_id=run_id: _finished(client, run_id), 20, message="the run finished")
+        assert client.get(f"/api/runs/{run_id}").json()["status"] == "succeeded"
+    assert target.requests[-1].headers["Authorization"] == f"Bearer {HEADER_SECRET}"
+
+
 def test_debug_logs_hold_no_secret(database_url: str, tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -41,39 +77,15 @@ def test_debug_logs_hold_no_secret(database_url: str, tmp_path: Path) -> None:
     }
     with HttpTarget() as target, tasksched(["serve"], env, tmp_path / "serve.log") as proc:
         proc.wait_ready(base)
-        admin = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {BOOTSTRAP_KEY}"}, timeout=10)
-        made = admin.post("/api/keys", json={"name": "second admin", "role": "admin"})
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {BOOTSTRAP_KEY}"}, timeout=10
+        ) as admin:
+            made = admin.post("/api/keys", json={"name": "second admin", "role": "admin"})
         assert made.status_code == 201, made.text
         key = made.json()["key"]
-        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10)
-        # A key from the UI's sign-in arrives the same way, and EventSource's in the query string.
-        assert client.get("/api/auth/me").status_code == 200
-        assert client.get("/api/tasks", params={"access_token": key}).status_code == 200
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=10) as client:
+            _use_the_key_every_way(client, key, target)
 
-        actions = [
-            {
-                "type": "http",
-                "method": "GET",
-                "url": target.url("/ok"),
-                "headers": {"Authorization": f"Bearer {HEADER_SECRET}"},
-            },
-            {
-                "type": "shell",
-                "command": ["sh", "-c", 'test "$TOKEN" = "$1"', "check", ENV_SECRET],
-                "env": {"TOKEN": ENV_SECRET},
-            },
-        ]
-        for i, action in enumerate(actions):
-            created = client.post("/api/tasks", json={"name": f"secret-{i}", "action": action})
-            assert created.status_code == 201, created.text
-            run = client.post(f"/api/tasks/{created.json()['id']}/run")
-            assert run.status_code == 202, run.text
-            run_id = run.json()["id"]
-            wait_for(lambda run_id=run_id: _finished(client, run_id), 20, message="the run finished")
-            assert client.get(f"/api/runs/{run_id}").json()["status"] == "succeeded"
-        assert target.requests[-1].headers["Authorization"] == f"Bearer {HEADER_SECRET}"
-        admin.close()
-        client.close()
         assert proc.terminate() == 0
     log = proc.log()
     assert log.count('"event": "run succeeded"') == 2  # the log is the process's, with its runs
