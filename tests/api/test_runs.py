@@ -191,6 +191,18 @@ async def test_cancel_a_queued_run(api: httpx.AsyncClient) -> None:
     assert (await api.get(f"/api/runs/{run['id']}")).json() == cancelled
 
 
+async def test_a_cancelled_queued_run_is_its_tasks_last_run(api: httpx.AsyncClient) -> None:
+    """A user's cancel is an outcome like a worker's: the task's last-run summary follows it."""
+    task = await create_task(api, retry={"max_attempts": 3})
+    run = await run_task(api, task["id"])
+    cancelled = (await api.post(f"/api/runs/{run['id']}/cancel")).json()
+
+    last_run = (await api.get(f"/api/tasks/{task['id']}")).json()["last_run"]
+    assert last_run == {"id": run["id"], "status": "cancelled", "at": cancelled["finished_at"]}
+    runs = (await api.get(f"/api/tasks/{task['id']}/runs")).json()
+    assert [r["id"] for r in runs["items"]] == [run["id"]]  # a cancelled run is not retried
+
+
 async def test_cancel_a_running_run_asks_its_worker_to_stop(api: httpx.AsyncClient, ctx: Context) -> None:
     task = await create_task(api)
     run = await run_task(api, task["id"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -187,22 +188,42 @@ async def test_heartbeat_extends_the_lease(frozen_ctx: Context, clock: FrozenClo
     assert (await RunService(frozen_ctx).get(claimed.id)).output == "partial output"
 
 
-async def test_drain_releases_unfinished_runs(frozen_ctx: Context, make_task: Any) -> None:
+@dataclass
+class _Draining:
+    """A worker with a short drain, running one long run of ``task``."""
+
+    ctx: Context
+    task: Any
+    run: Any
+    worker: Worker
+    running: asyncio.Task[object]
+    executors: ExecutorSet
+
+    async def stop(self) -> None:
+        self.worker.stop()
+        await asyncio.wait_for(self.running, 10)
+        await self.executors.aclose()
+
+
+async def _a_long_run_on_a_draining_worker(frozen_ctx: Context, make_task: Any) -> _Draining:
     settings = frozen_ctx.settings.model_copy(update={"drain_seconds": 0.2})
     ctx = Context(db=frozen_ctx.db, settings=settings, clock=frozen_ctx.clock, bus=frozen_ctx.bus)
     task = await make_task(action={"type": "python", "function": "tests.sleep", "args": [30]})
     run = await RunService(ctx).run_now(task.id, actor=CLI)
     executors = ExecutorSet(settings)
     worker = Worker(ctx, executors)
-    running = asyncio.create_task(worker.run())
+    running: asyncio.Task[object] = asyncio.create_task(worker.run())
     for _ in range(200):
         if (await RunService(ctx).get(run.id)).status == "running":
             break
         await asyncio.sleep(0.02)
-    worker.stop()
-    await asyncio.wait_for(running, 10)
-    await executors.aclose()
-    released = await RunService(ctx).get(run.id)
+    return _Draining(ctx, task, run, worker, running, executors)
+
+
+async def test_drain_releases_unfinished_runs(frozen_ctx: Context, make_task: Any) -> None:
+    draining = await _a_long_run_on_a_draining_worker(frozen_ctx, make_task)
+    await draining.stop()
+    released = await RunService(draining.ctx).get(draining.run.id)
     assert released.status == "queued"
     assert released.worker is None
     assert released.attempt == 1
@@ -368,23 +389,12 @@ async def test_a_run_cancelled_while_its_worker_drains_ends_like_any_other_outco
 ) -> None:
     """The cancel request reaches the database but not the worker (no event, no heartbeat yet)
     before the worker stops: releasing ends the run cancelled, and what follows an outcome follows."""
-    settings = frozen_ctx.settings.model_copy(update={"drain_seconds": 0.2})
-    ctx = Context(db=frozen_ctx.db, settings=settings, clock=frozen_ctx.clock, bus=frozen_ctx.bus)
-    task = await make_task(action={"type": "python", "function": "tests.sleep", "args": [30]})
-    run = await RunService(ctx).run_now(task.id, actor=CLI)
-    executors = ExecutorSet(settings)
-    worker = Worker(ctx, executors)
-    running = asyncio.create_task(worker.run())
-    for _ in range(200):
-        if (await RunService(ctx).get(run.id)).status == "running":
-            break
-        await asyncio.sleep(0.02)
+    draining = await _a_long_run_on_a_draining_worker(frozen_ctx, make_task)
+    ctx, run = draining.ctx, draining.run
     async with ctx.db.write() as tx:
         await run_store.request_cancel(tx, [run.id])
-    worker.stop()
-    await asyncio.wait_for(running, 10)
-    await executors.aclose()
+    await draining.stop()
     assert (await RunService(ctx).get(run.id)).status == "cancelled"
-    last = (await TaskService(ctx).get(task.id)).last_run
+    last = (await TaskService(ctx).get(draining.task.id)).last_run
     assert last is not None
     assert (last.id, last.status) == (run.id, "cancelled")

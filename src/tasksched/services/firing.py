@@ -21,7 +21,7 @@ from tasksched.domain.tasks import ConcurrencyPolicy, MisfirePolicy
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, Event
 from tasksched.services.context import Context
 from tasksched.services.outcomes import Ended, after_outcomes
-from tasksched.services.runs import new_run_row
+from tasksched.services.run_rows import new_run_row
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
 from tasksched.store.mapping import schedule_from_row

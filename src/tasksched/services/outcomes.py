@@ -3,7 +3,8 @@
 A run reaches a final status where a worker records what happened (``finish``), where the reaper
 takes back a run whose worker vanished (``reap``), where a draining worker ends a run whose cancel it
 had not seen (``release``), and where the scheduler records skipped slots and cancels what the
-``replace`` policy displaces (``fire_due``). Each calls ``after_outcomes`` in the same transaction as
+``replace`` policy displaces (``fire_due``), and where a user cancels a queued run
+(``RunService.cancel``). Each calls ``after_outcomes`` in the same transaction as
 the outcome, so what follows is committed with it or not at all:
 
 - the next attempt, when the status is retryable and the task's retry policy has one left;
@@ -11,8 +12,7 @@ the outcome, so what follows is committed with it or not at all:
 - the events to publish once the transaction has committed (returned, not published here: an
   event about a write that then rolls back would be a lie).
 
-Notifications and chained runs belong here too when they come. Not yet routed here: a user
-cancelling a queued run (``RunService.cancel``), which records no last-run summary today.
+Notifications and chained runs belong here too when they come.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from tasksched.domain.runs import RetryPolicy, RunStatus, RunTrigger, next_attempt_delay
 from tasksched.events.bus import RUN_CREATED, RUN_UPDATED, Event, EventBus
-from tasksched.services.runs import new_run_row
+from tasksched.services.run_rows import new_run_row
 from tasksched.store import Tx
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from tasksched.domain.principals import Actor
@@ -12,6 +13,8 @@ from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.errors import Conflict, NotFound
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
 from tasksched.services.context import Context
+from tasksched.services.outcomes import Ended, after_outcomes
+from tasksched.services.run_rows import new_run_row
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
 from tasksched.store.mapping import run_from_row
@@ -26,40 +29,10 @@ class RunQuery:
     offset: int = 0
 
 
-def new_run_row(
-    task: Mapping[str, Any],
-    *,
-    trigger: RunTrigger,
-    scheduled_for: datetime,
-    attempt: int,
-    now: datetime,
-    available_at: datetime | None = None,
-    status: RunStatus = RunStatus.QUEUED,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    """The row of a new run of ``task`` (a task row), queued unless told otherwise.
-
-    The one place a run row is built: scheduled slots, skipped slots, manual runs and retries alike.
-    """
-    return {
-        "task_id": task["id"],
-        "task_name": task["name"],
-        "trigger": trigger.value,
-        "scheduled_for": scheduled_for,
-        "attempt": attempt,
-        "status": status.value,
-        "reason": reason,
-        "queue": task["queue"],
-        "priority": task["priority"],
-        "queued_at": now,
-        "available_at": available_at or now,
-        "finished_at": now if status.is_terminal else None,
-    }
-
-
 class RunService:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, rng: random.Random | None = None) -> None:
         self.ctx = ctx
+        self._rng = rng or random.Random()  # what follows an outcome takes one (a cancel retries nothing)
 
     async def get(self, run_id: int) -> Run:
         async with self.ctx.db.read() as tx:
@@ -119,8 +92,13 @@ class RunService:
             if row is None:
                 raise NotFound(f"run {run_id} does not exist")
             status = RunStatus(row["status"])
+            aftermath = None
             if status is RunStatus.QUEUED:
                 await run_store.cancel_queued(tx, [run_id], reason=f"cancelled by {actor}", now=now)
+                # A user's cancel is an outcome like any other: the task's last run says so. No
+                # attempt follows (a cancelled run is not retried), hence no Attempt.
+                ended = [Ended(run_id=run_id, task_id=row["task_id"], status=RunStatus.CANCELLED, at=now)]
+                aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
             elif status is RunStatus.RUNNING:
                 await run_store.request_cancel(tx, [run_id], reason=f"cancel requested by {actor}")
             else:
@@ -129,6 +107,8 @@ class RunService:
         assert row is not None
         run = run_from_row(row)
         events = [Event(RUN_UPDATED, _run_event(run))]
+        if aftermath is not None:  # its own RUN_UPDATED carries less than the one above
+            events.extend(e for e in aftermath.events if e.type != RUN_UPDATED)
         if status is RunStatus.RUNNING:
             events.append(Event(RUN_CANCEL_REQUESTED, _run_event(run)))
         self.ctx.bus.publish(*events)

@@ -150,20 +150,20 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction, committed at the end of the block; ``DatabaseUnavailable`` if the
         database cannot be reached (then, as on any error, nothing of the block is committed)."""
-        try:
-            async with self.write_engine.begin() as conn:
-                yield conn
-        except Exception as exc:
-            if (unavailable := self._unavailable(exc)) is None:
-                raise
-            raise unavailable from exc
-        self.outage.succeeded()
+        async with self._reachable(), self.write_engine.begin() as conn:
+            yield conn
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._reachable(), self.read_engine.connect() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[None]:
+        """Around a connection's whole life (its commit included): a connection-level failure
+        becomes ``DatabaseUnavailable``, and a success ends an outage."""
         try:
-            async with self.read_engine.connect() as conn:
-                yield conn
+            yield
         except Exception as exc:
             if (unavailable := self._unavailable(exc)) is None:
                 raise
