@@ -105,12 +105,23 @@ async def open_context(settings: Settings, *, schema: Schema) -> Context:
 
 @contextlib.asynccontextmanager
 async def database(settings: Settings, *, schema: Schema = "require") -> AsyncIterator[Context]:
-    """A context for a one-shot command, closed on exit."""
+    """A context, closed on exit."""
     ctx = await open_context(settings, schema=schema)
     try:
         yield ctx
     finally:
         await ctx.close()
+
+
+@contextlib.asynccontextmanager
+async def one_shot(settings: Settings, *, schema: Schema = "require") -> AsyncIterator[Context]:
+    """The database for a one-shot command (``keys …``, ``db …``), which logs nothing: what it
+    prints is its answer, or the one ``Error: …`` line of its failure."""
+    from tasksched.observability.logging import silence
+
+    silence()
+    async with database(settings, schema=schema) as ctx:
+        yield ctx
 
 
 async def start_relay(ctx: Context) -> Callable[[], None] | None:

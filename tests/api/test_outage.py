@@ -63,14 +63,14 @@ async def test_unopenable_sqlite_file_is_503_and_logged_once(sqlite_ctx: Context
             ready = await api.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["status"] == "unavailable"
-            assert outage_lines(logs) == ["database unreachable; answering 503 until it is back"]
+            assert outage_lines(logs) == ["database unreachable; what needs it fails until it is back"]
 
             (tmp_path / "elsewhere").rename(data)
             created = await api.post("/api/tasks", json=task_body("after"))
             assert created.status_code == 201, created.text
             assert (await api.get("/readyz")).status_code == 200
         assert outage_lines(logs) == [
-            "database unreachable; answering 503 until it is back",
+            "database unreachable; what needs it fails until it is back",
             "database reachable again",
         ]
         # Nothing else: no line per failed key lookup, request or "last used" write, no traceback.

@@ -178,7 +178,7 @@ def test_database_restart_under_load(tmp_path: Path, stop_mode: str) -> None:
             assert proc.terminate() == 0
         log = proc.log()
     events = _log_events(log)
-    assert events.count("database unreachable; answering 503 until it is back") == 1, log[-3000:]
+    assert events.count("database unreachable; what needs it fails until it is back") == 1, log[-3000:]
     assert events.count("database reachable again") == 1, log[-3000:]
     assert "Traceback" not in log, log[-5000:]
     assert not [e for e in events if "failed" in e or e == "unhandled error"], log[-3000:]

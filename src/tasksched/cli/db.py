@@ -22,7 +22,7 @@ def upgrade(**options: Any) -> None:
     from tasksched.store.migrate import current_revision
 
     async def main() -> str | None:
-        async with runtime.database(settings_from(options), schema="upgrade") as ctx:
+        async with runtime.one_shot(settings_from(options), schema="upgrade") as ctx:
             return await current_revision(ctx.db)
 
     click.echo(f"schema at revision {runtime.run(main())}")
@@ -36,7 +36,7 @@ def current(**options: Any) -> None:
 
     async def main() -> str | None:
         # Any state of the schema is an answer here; only the database must answer.
-        async with runtime.database(settings_from(options), schema="any") as ctx:
+        async with runtime.one_shot(settings_from(options), schema="any") as ctx:
             return await current_revision(ctx.db)
 
     now, head = runtime.run(main()), head_revision()

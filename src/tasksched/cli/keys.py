@@ -29,7 +29,7 @@ def create(name: str, role: str, **options: Any) -> None:
     from tasksched.services.keys import KeyService
 
     async def main() -> str:
-        async with runtime.database(settings_from(options)) as ctx:
+        async with runtime.one_shot(settings_from(options)) as ctx:
             _, value = await KeyService(ctx).create(name, Role(role), actor=CLI)
             return value
 
@@ -44,7 +44,7 @@ def list_(**options: Any) -> None:
     from tasksched.services.keys import KeyService
 
     async def main() -> list[ApiKey]:
-        async with runtime.database(settings_from(options)) as ctx:
+        async with runtime.one_shot(settings_from(options)) as ctx:
             return await KeyService(ctx).list()
 
     for key in runtime.run(main()):
@@ -60,7 +60,7 @@ def revoke(key_id: int, **options: Any) -> None:
     from tasksched.services.keys import KeyService
 
     async def main() -> None:
-        async with runtime.database(settings_from(options)) as ctx:
+        async with runtime.one_shot(settings_from(options)) as ctx:
             await KeyService(ctx).revoke(key_id, actor=CLI)
 
     runtime.run(main())

@@ -87,3 +87,10 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         handler.addFilter(_LibraryFilter())
     for name in _ECHOING_LIBRARIES:
         logging.getLogger(name).setLevel(max(library_level, logging.WARNING))
+
+
+def silence() -> None:
+    """No log lines (tasksched logs nothing at CRITICAL): for one-shot commands (``keys``, ``db``), whose outcome is what they
+    print, and whose failure is the one ``Error: …`` line the CLI prints (an outage's log line on
+    top of it would be a second, noisier account of the same thing, on stdout)."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))

@@ -37,7 +37,8 @@ class OutageLog:
         self._failures += 1
         if self._since is None:
             self._since = self._monotonic()
-            log.error(f"{self.what} unreachable; answering 503 until it is back", error=reason)
+            # Not "answering 503": a scheduler or a worker has the same outage and answers no one.
+            log.error(f"{self.what} unreachable; what needs it fails until it is back", error=reason)
 
     def succeeded(self) -> None:
         if self._since is None:  # the common case: one comparison per transaction
