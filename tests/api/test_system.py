@@ -75,6 +75,7 @@ async def test_readyz_is_503_when_the_database_is_unreachable() -> None:
         await ctx.close()
     assert response.status_code == 503
     assert response.json()["database"].startswith("unreachable")
+    assert "database is unreachable" in response.json()["database"]  # words, not an exception's name
 
 
 # --- stats --------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, JsonValue, ValidationInfo
@@ -52,3 +53,8 @@ class RequiredTag:
             if self.tag not in required:
                 required.insert(0, self.tag)
         return json_schema
+
+
+def utc_text(when: datetime) -> str:
+    """A UTC time as the API and run reasons show it everywhere: 2027-01-01T09:00:00Z."""
+    return when.isoformat().replace("+00:00", "Z")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tasksched.domain import schedules
+from tasksched.domain.base import utc_text
 from tasksched.domain.runs import RunStatus
 from tasksched.domain.schedules import Schedule
 from tasksched.domain.tasks import ConcurrencyPolicy, MisfirePolicy
@@ -65,10 +66,6 @@ class MisfirePlan:
     skipped: tuple[PlannedRun, ...] = ()  # recorded as they are
 
 
-def _fmt(when: datetime) -> str:
-    return when.isoformat().replace("+00:00", "Z")
-
-
 def _skip(slot: datetime, reason: str) -> PlannedRun:
     return PlannedRun(slot=slot, status=RunStatus.SKIPPED, reason=reason)
 
@@ -90,7 +87,7 @@ def plan_misfire(task: DueTask, now: datetime) -> MisfirePlan:
     total_missed = len(missed)
     if len(slots) > RUN_ALL_LIMIT:
         total_missed += schedules.count_slots_between(task.schedule, slots[-1], now, anchor=anchor)
-    span = f"{_fmt(missed[0])} to {_fmt(missed[-1])}" if len(missed) > 1 else _fmt(missed[0])
+    span = f"{utc_text(missed[0])} to {utc_text(missed[-1])}" if len(missed) > 1 else utc_text(missed[0])
     skipped: list[PlannedRun] = []
     if task.misfire_policy is MisfirePolicy.RUN_ALL:
         late = "misfire: late slot run (misfire_policy=run_all)"

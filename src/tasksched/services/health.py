@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tasksched.errors import DatabaseUnavailable
 from tasksched.services.context import Context
 from tasksched.store import migrate
 
@@ -23,7 +24,9 @@ class HealthService:
     async def readiness(self) -> Readiness:
         try:
             current = await migrate.current_revision(self.ctx.db)
-        except Exception as exc:  # whatever the driver raises, the answer is "not ready"
+        except DatabaseUnavailable as exc:  # the store's words: what to do about it
+            return Readiness(False, f"unreachable: {exc.detail}")
+        except Exception as exc:  # whatever else the driver raises, the answer is "not ready"
             return Readiness(False, f"unreachable: {type(exc).__name__}")
         head = migrate.head_revision()
         if current != head:

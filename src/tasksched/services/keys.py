@@ -10,6 +10,7 @@ from tasksched.domain.principals import Actor, Principal, Role, system
 from tasksched.errors import Conflict, DatabaseUnavailable, InvalidInput, NotFound, Unauthorized
 from tasksched.services.context import Context
 from tasksched.store import keys as key_store
+from tasksched.store.mapping import principal_from_row
 
 log = structlog.get_logger("tasksched.keys")
 
@@ -104,11 +105,7 @@ class KeyService:
     async def _look_up(self, digest: str) -> Principal | None:
         async with self.ctx.db.read() as tx:
             row = await key_store.find_active_by_hash(tx, digest)
-        principal = (
-            Principal(key_id=row["id"], name=row["name"], role=Role(row["role"]), prefix=row["prefix"])
-            if row
-            else None
-        )
+        principal = principal_from_row(row) if row else None
         if principal is not None:
             # Recording the use is a write: kept off the path of the requests waiting for this answer.
             self.ctx.spawn(self._touch(principal.key_id))

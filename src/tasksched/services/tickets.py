@@ -23,11 +23,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tasksched.domain.principals import Principal, Role
+from tasksched.domain.principals import Principal
 from tasksched.errors import Unauthorized
 from tasksched.services.context import Context
 from tasksched.store import keys as key_store
 from tasksched.store import secrets as secret_store
+from tasksched.store.mapping import principal_from_row
 
 TICKET_SECONDS = 60
 _SIGNING_ROW = "event_ticket_signing_key"
@@ -72,7 +73,7 @@ class TicketService:
             row = await key_store.get(tx, int(key_part))
         if row is None or row["revoked_at"] is not None:
             raise Unauthorized("the API key that asked for this ticket is unknown or revoked")
-        return Principal(key_id=row["id"], name=row["name"], role=Role(row["role"]), prefix=row["prefix"])
+        return principal_from_row(row)
 
     async def _sign(self, payload: str) -> str:
         mac = hmac.new(await self._signing_key(), f"{_PURPOSE}.{payload}".encode(), hashlib.sha256)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from tasksched.domain import schedules
-from tasksched.domain.base import STORED
+from tasksched.domain.base import STORED, utc_text
 from tasksched.domain.secrets import mask_action
 from tasksched.domain.tasks import Task, TaskSpec
 from tasksched.store.mapping import schedule_from_json, schedule_json
@@ -47,7 +47,7 @@ class TaskListing:
 
 def iso(when: datetime | None) -> str | None:
     """UTC as JSON shows it everywhere in the API: 2027-01-01T09:00:00Z."""
-    return None if when is None else when.isoformat().replace("+00:00", "Z")
+    return None if when is None else utc_text(when)
 
 
 @functools.lru_cache(maxsize=4096)

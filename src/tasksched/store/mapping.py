@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from tasksched.domain.base import STORED
+from tasksched.domain.principals import Principal, Role
 from tasksched.domain.runs import Run
 from tasksched.domain.schedules import Schedule
 from tasksched.domain.tasks import TaskSpec
@@ -53,3 +54,8 @@ def schedule_from_row(row: dict[str, Any]) -> Schedule | None:
 
 def run_from_row(row: dict[str, Any]) -> Run:
     return Run.model_validate(row)
+
+
+def principal_from_row(row: dict[str, Any]) -> Principal:
+    """The caller an API key's row stands for (its revocation is the caller's to check)."""
+    return Principal(key_id=row["id"], name=row["name"], role=Role(row["role"]), prefix=row["prefix"])
