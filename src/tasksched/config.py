@@ -9,6 +9,7 @@ Nothing is built at import time: call ``Settings()`` where settings are needed, 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from typing import Literal
@@ -43,6 +44,14 @@ class Settings(BaseSettings):
         json_schema_extra=_shown("generated"),
     )
     cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDRs of proxies whose `X-Forwarded-For` names the client (rate limits, audit).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="`redis://host:port/db`: shared rate-limit counters and events across processes (optional; the database stays the source of truth).",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
@@ -96,6 +105,17 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or CIDR") from None
+        return value
+
     @property
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
@@ -103,6 +123,10 @@ class Settings(BaseSettings):
     @property
     def import_list(self) -> list[str]:
         return [m.strip() for m in self.imports.split(",") if m.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -15,8 +15,9 @@ from tasksched import runtime
 from tasksched.cli.options import settings_from, settings_options
 
 # The settings each part of a process reads.
-DATABASE = ("database_url",)
-HTTP = ("host", "port", "cors_origins", "max_body_bytes", "bootstrap_key")
+# Every process: the database, and the Redis that carries events and counters between processes.
+DATABASE = ("database_url", "redis_url")
+HTTP = ("host", "port", "cors_origins", "trusted_proxies", "max_body_bytes", "bootstrap_key")
 WORKER = (
     "worker_concurrency",
     "worker_queues",
