@@ -154,3 +154,41 @@ async def api(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
     ) as client:
         yield client
+
+
+REDIS_URL = os.environ.get("TASKSCHED_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The Redis service's URL, with every key and channel a test makes under its own prefix
+    (``redis_prefix``) deleted afterwards. Skips (or fails under TASKSCHED_REQUIRE_SERVICES=1) when
+    Redis does not answer."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        missing_service("Redis at " + REDIS_URL, f"{type(exc).__name__}: {exc}")
+    try:
+        yield REDIS_URL
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are removed when the test ends."""
+    import redis
+
+    prefix = f"tasksched-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
