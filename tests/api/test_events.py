@@ -70,10 +70,12 @@ async def app(api: httpx.AsyncClient, ctx: Context) -> FastAPI:
 
 @contextlib.asynccontextmanager
 async def open_stream(
-    app: FastAPI, *, key: str | None = ADMIN_KEY, query: str = ""
+    app: FastAPI, *, key: str | None = ADMIN_KEY, query: str = "", last_event_id: str | None = None
 ) -> AsyncIterator[EventStream]:
     """A GET /api/events with ``key`` as bearer token; on exit the client disconnects."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
     messages: asyncio.Queue[Message] = asyncio.Queue()
     disconnect = asyncio.Event()
     requested = False
@@ -128,6 +130,23 @@ async def test_the_stream_is_an_event_stream(app: FastAPI) -> None:
         assert stream.headers["content-type"].startswith("text/event-stream")
         assert stream.headers["cache-control"] == "no-cache"
         assert (await stream.first_chunk()).startswith("retry: ")
+
+
+async def test_a_reconnecting_client_is_told_to_resync(app: FastAPI, api: httpx.AsyncClient) -> None:
+    async with open_stream(app) as stream:
+        opening = await stream.first_chunk()
+    ids = [line.removeprefix("id: ") for line in opening.splitlines() if line.startswith("id: ")]
+    assert len(ids) == 1, opening  # the id EventSource sends back as Last-Event-ID when it reconnects
+
+    async with open_stream(app, last_event_id=ids[0]) as stream:
+        assert await stream.next_event("resync") == {}
+        task = await create_task(api)  # and the stream goes on as before
+        assert (await stream.next_event("task.created"))["task_id"] == task["id"]
+
+    async with open_stream(app) as stream:  # a first connection has nothing to catch up on
+        await stream.first_chunk()
+        await create_task(api, name="second")
+        assert (await stream.first_chunk()).startswith("event: task.created\n")
 
 
 async def test_task_changes_arrive_as_events(app: FastAPI, api: httpx.AsyncClient) -> None:

@@ -65,7 +65,12 @@ class KeyService:
         async with self.ctx.db.read() as tx:
             if await key_store.count(tx) > 0:
                 return None
-        _, value = await self.create("bootstrap admin", Role.ADMIN, actor=BOOTSTRAP, key=bootstrap_key)
+        try:
+            _, value = await self.create("bootstrap admin", Role.ADMIN, actor=BOOTSTRAP, key=bootstrap_key)
+        except Conflict:
+            if bootstrap_key is None:
+                raise
+            return None  # instances started together: another one made the same key first
         return value
 
     async def list(self) -> list[ApiKey]:

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
+from tasksched.errors import Conflict
 from tasksched.store import Tx
 from tasksched.store.tables import api_keys
 
@@ -15,7 +17,10 @@ _PUBLIC = [c for c in api_keys.c if c.name != "key_hash"]
 
 
 async def insert(tx: Tx, values: dict[str, Any]) -> KeyRow:
-    result = await tx.execute(api_keys.insert().values(values).returning(*_PUBLIC))
+    try:
+        result = await tx.execute(api_keys.insert().values(values).returning(*_PUBLIC))
+    except IntegrityError as exc:  # a concurrent insert of the same value won the race
+        raise Conflict("that key value is already in use", field="key") from exc
     return dict(result.mappings().one())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
@@ -37,10 +38,17 @@ KEEPALIVE_SECONDS = 15.0
 async def events(request: Request, services: ServicesDep, _: StreamViewer) -> StreamingResponse:
     bus = services.ctx.bus
     subscription = bus.subscribe(STREAMED, maxsize=5000)
+    # A client that reconnects sends the id it last saw (EventSource does by itself). What changed
+    # while it was away (on this instance or, behind a load balancer, while it moved to another)
+    # cannot be replayed: tell it to re-read everything first.
+    reconnected = request.headers.get("last-event-id") is not None
 
     async def stream() -> AsyncIterator[str]:
         try:
-            yield "retry: 2000\n\n"
+            # The id (when this stream opened) is what makes the client send Last-Event-ID later.
+            yield f"retry: 2000\nid: {int(time.time() * 1000)}\n\n"
+            if reconnected:
+                yield f"event: {RESYNC}\ndata: {{}}\n\n"
             while True:
                 try:
                     event = await asyncio.wait_for(subscription.get(), KEEPALIVE_SECONDS)
