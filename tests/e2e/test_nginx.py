@@ -6,8 +6,10 @@ different addresses, as in a deployment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +27,9 @@ class _Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        if self.path == "/api/events":
+            self._stream()
+            return
         body = json.dumps(
             {"peer": self.client_address[0], "version": self.request_version, "headers": self.headers.items()}
         ).encode()
@@ -33,6 +38,19 @@ class _Echo(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _stream(self) -> None:
+        """An event, then silence until the client goes: nginx must pass the event on at once, with
+        no X-Accel-Buffering header from the server (tasksched sends one) to help it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        event = b"event: hello\ndata: {}\n\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+        self.wfile.flush()
+        with contextlib.suppress(OSError):
+            self.rfile.read(1)  # blocks until nginx closes the connection
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -81,3 +99,13 @@ def test_nginx_passes_the_client_address_that_tasksched_believes(echo: str, tmp_
     assert client_address(request, ["127.0.0.1/32"]) == "127.0.0.2"
     # Trusting nobody: the proxy itself.
     assert client_address(request) == "127.0.0.1"
+
+
+def test_nginx_passes_events_on_unbuffered(echo: str, tmp_path: Path) -> None:
+    with running([echo], free_port(), tmp_path / "nginx") as nginx, httpx.Client(timeout=5) as client:
+        started = time.monotonic()
+        with client.stream("GET", nginx.url + "/api/events") as response:
+            assert response.status_code == 200
+            first = next(response.iter_lines())
+        assert first == "event: hello"
+        assert time.monotonic() - started < 3  # not held back until a buffer filled or the stream ended

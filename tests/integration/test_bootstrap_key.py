@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from tasksched.domain.keys import display_prefix, hash_key
-from tasksched.domain.principals import Role
-from tasksched.errors import Conflict
 from tasksched.services.context import Context
 from tasksched.services.keys import KeyService
-from tasksched.store import keys as key_store
 from tests.conftest import ADMIN_KEY
 
 
@@ -27,20 +21,3 @@ async def test_instances_racing_on_one_bootstrap_key_all_start(ctx: Context) -> 
     keys = await KeyService(ctx).list()
     assert len(keys) == 1
     assert (await KeyService(ctx).authenticate(ADMIN_KEY)).key_id == keys[0].id
-
-
-async def test_a_duplicate_key_row_is_a_conflict_not_a_crash(ctx: Context) -> None:
-    """What the losing instance of the race meets when both passed the "is it there yet" check."""
-    row = {
-        "name": "bootstrap admin",
-        "prefix": display_prefix(ADMIN_KEY),
-        "key_hash": hash_key(ADMIN_KEY),
-        "role": Role.ADMIN.value,
-        "created_at": ctx.clock.now(),
-    }
-    async with ctx.db.write() as tx:
-        await key_store.insert(tx, row)
-    with pytest.raises(Conflict, match="already in use"):
-        async with ctx.db.write() as tx:
-            await key_store.insert(tx, row)
-    assert len(await KeyService(ctx).list()) == 1
