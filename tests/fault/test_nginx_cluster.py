@@ -33,10 +33,12 @@ LOADERS = 4  # client threads sending requests while an instance is killed
 
 
 class Cluster:
-    def __init__(self, url: str, apis: list[Proc]) -> None:
-        self.url = url
+    def __init__(self, proxy: nginx.Nginx, apis: list[Proc], ports: list[int]) -> None:
+        self.proxy = proxy
+        self.url = proxy.url
         self.apis = apis
-        self.http = httpx.Client(base_url=url, headers=AUTH, timeout=10)
+        self.ports = ports
+        self.http = httpx.Client(base_url=proxy.url, headers=AUTH, timeout=10)
 
     def create_task(self, name: str) -> dict[str, Any]:
         body = {"name": name, "action": {"type": "python", "function": "tests.noop"}}
@@ -83,7 +85,7 @@ def cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
         proxy = stack.enter_context(
             nginx.running([f"127.0.0.1:{port}" for _, port in apis], free_port(), tmp_path / "nginx")
         )
-        cluster = Cluster(proxy.url, [proc for proc, _ in apis])
+        cluster = Cluster(proxy, [proc for proc, _ in apis], [port for _, port in apis])
         stack.callback(cluster.http.close)
         yield cluster
 
@@ -108,6 +110,8 @@ def test_two_instances_behind_nginx_survive_a_kill(cluster: Cluster) -> None:
         for stream in streams:
             for task in tasks:
                 stream.wait_for("task.created", {"task_id": task["id"]})
+        created_on = cluster.proxy.answered_by("POST", "/api/tasks")
+        assert sorted(set(created_on)) == sorted(f"127.0.0.1:{p}" for p in cluster.ports), created_on
 
         # Runs: fired through nginx, executed by the worker, watched through nginx and on both streams.
         run = cluster.run_to_the_end(tasks[0]["id"])

@@ -46,7 +46,12 @@ def render(upstreams: list[str], port: int, prefix: Path, template: Path = TEMPL
     # alternate between the instances in a known order.
     text, count = re.subn(r"^worker_processes \S+;$", "worker_processes 1;", text, flags=re.M)
     assert count == 1
-    text = text.replace("access_log /dev/stdout;", f"access_log {prefix}/access.log;")
+    # The access log says which instance answered each request (tests check the spread).
+    text = text.replace(
+        "access_log /dev/stdout;",
+        "log_format upstreams '$request_method $uri $status $upstream_addr';\n"
+        f"    access_log {prefix}/access.log upstreams;",
+    )
     # Only the paths nginx would otherwise take from its build (/var/lib/nginx, /run): the test's own.
     temp = "".join(
         f"    {kind}_temp_path {prefix}/{kind};\n"
@@ -65,6 +70,12 @@ class Nginx:
         self.port = port
         self.prefix = prefix
         self.url = f"http://127.0.0.1:{port}"
+
+    def answered_by(self, method: str, uri: str) -> list[str]:
+        """The instances (host:port) that answered each ``method uri`` logged so far, in order."""
+        path = self.prefix / "access.log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [line.split(" ", 3)[3] for line in lines if line.startswith(f"{method} {uri} ")]
 
     def error_log(self) -> str:
         path = self.prefix / "error.log"
