@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -19,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers.dockerfile import copy_sources, stages
 from tests.helpers.processes import REPO, free_port
 
 pytestmark = pytest.mark.slow
@@ -125,3 +127,52 @@ def test_an_installed_package_serves_the_ui(kind: str, dists: dict[str, Path], t
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def _wheel_stage_tree(root: Path, *, with_ui: bool) -> Path:
+    """What deploy/Dockerfile's wheel stage has: the checkout paths its COPYs name, and (from the UI
+    stage) the built UI, here taken from this checkout's build."""
+    stage = next(st for st in stages() if st.name == "wheel")
+    root.mkdir()
+    for copy in stage.all("COPY"):
+        source_stage, paths = copy_sources(copy)
+        if source_stage is not None:
+            continue
+        for path in paths:
+            source = REPO / path
+            if source.is_dir():
+                shutil.copytree(source, root / path, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, root / path)
+    web = root / "src" / "tasksched" / "web"
+    for item in web.iterdir():  # only the package marker: .dockerignore leaves the build out
+        if item.is_dir():
+            shutil.rmtree(item)
+        elif item.name != "__init__.py":
+            item.unlink()
+    if with_ui:
+        shutil.copytree(REPO / "src" / "tasksched" / "web", web, dirs_exist_ok=True)
+    return root
+
+
+def test_the_image_s_wheel_stage_builds_a_wheel_with_the_ui(tmp_path: Path) -> None:
+    tree = _wheel_stage_tree(tmp_path / "build", with_ui=True)
+    args = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
+    _run([*args, "--wheel-dir", str(tmp_path / "wheels"), str(tree)], env=_clean_env())
+    (wheel,) = (tmp_path / "wheels").glob("*.whl")
+    with zipfile.ZipFile(wheel) as built:
+        assert "tasksched/web/index.html" in built.namelist()
+
+
+def test_a_build_without_the_ui_fails_and_says_why(tmp_path: Path) -> None:
+    tree = _wheel_stage_tree(tmp_path / "build", with_ui=False)
+    args = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
+    done = subprocess.run(
+        [*args, "--wheel-dir", str(tmp_path / "wheels"), str(tree)],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "the web UI is not built" in done.stdout + done.stderr
