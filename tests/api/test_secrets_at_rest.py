@@ -159,6 +159,11 @@ async def test_rows_hold_ciphertext_and_the_api_masks(database_url: str, api_on:
         assert clear_secrets_in(repr([http, shell]).encode()) == []
         shown = (await api.get(f"/api/tasks/{ids[0]}")).json()
         assert shown["action"]["headers"] == {"Authorization": "********"}
+        listed = (await api.get("/api/tasks", params={"sort": "id"})).json()["items"]
+        assert [t["action"].get("headers") or t["action"].get("env") for t in listed] == [
+            {"Authorization": "********"},
+            {"TOKEN": "********"},
+        ]
         # A change that keeps the masked value keeps the secret (unsealed, then sealed again).
         response = await api.patch(
             f"/api/tasks/{ids[1]}",

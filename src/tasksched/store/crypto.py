@@ -20,13 +20,14 @@ configuration.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from tasksched.domain.secrets import secret_field
+from tasksched.domain.secrets import mask_action, secret_field
 from tasksched.errors import TaskschedError
 
 PREFIX = "tasksched:sealed:1:"
@@ -54,6 +55,10 @@ class Keyring:
     def __init__(self, keys: Sequence[str] = ()) -> None:
         self._fernets = {key_id(key): Fernet(key.encode("ascii")) for key in keys}
         self.current: str | None = key_id(keys[0]) if keys else None
+        # Workers read the same stored values over and over (every claim of a task's runs), and a
+        # decryption costs tens of microseconds; each sealed value is unique (a fresh IV), so a
+        # value's entry can only ever hold its own text.
+        self._decrypt = functools.lru_cache(maxsize=4096)(self._decrypt_uncached)
 
     @property
     def ids(self) -> list[str]:
@@ -69,12 +74,14 @@ class Keyring:
         sealed_with = sealed_key(stored)
         if sealed_with is None:
             return stored  # stored before a key was set
-        fernet = self._fernets.get(sealed_with)
-        if fernet is None:
+        if sealed_with not in self._fernets:
             raise SecretKeyError(self.describe_missing({sealed_with}))
+        return self._decrypt(stored, sealed_with)
+
+    def _decrypt_uncached(self, stored: str, sealed_with: str) -> str:
         token = stored[len(PREFIX) + len(sealed_with) + 1 :]
         try:
-            return fernet.decrypt(token.encode("ascii")).decode("utf-8")
+            return self._fernets[sealed_with].decrypt(token.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):
             raise SecretKeyError(
                 f"a stored secret sealed with key {sealed_with} does not decrypt: it was altered or damaged"
@@ -146,6 +153,11 @@ def seal_action(action: Any) -> Any:
 
 def unseal_action(action: Any) -> Any:
     return _map_secrets(action, unseal)
+
+
+def masked_action(action: Any) -> Any:
+    """An action's JSON with its secret values as ``MASK``, sealed or not (nothing decrypted)."""
+    return mask_action(action) if isinstance(action, dict) else action
 
 
 def action_keys(action: Any) -> set[str | None]:
