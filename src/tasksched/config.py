@@ -99,12 +99,11 @@ class Settings(BaseSettings):
     )
     shell_allow: str = Field(
         default="",
-        description="Comma-separated absolute paths of the executables `shell` actions may run (a name is looked up in `PATH`, symlinks resolved); empty: any.",
+        description="Comma-separated absolute paths of the executables `shell` actions may run (a bare name is looked up in `PATH`; directory symlinks are resolved, a linked file is not); empty: any.",
     )
     secret_key: str | None = Field(
         default=None,
         description="Key that encrypts header and env secrets in the database (`tasksched db new-secret-key` makes one); unset: stored in clear, with a warning.",
-        json_schema_extra=_shown("none"),
     )
     secret_key_old: str = Field(
         default="",
