@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "TASKSCHED_"
@@ -167,6 +167,15 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @model_validator(mode="after")
+    def _old_keys_need_a_key(self) -> Settings:
+        if self.secret_key_old.strip() and not (self.secret_key or "").strip():
+            raise ValueError(
+                "TASKSCHED_SECRET_KEY_OLD is set but TASKSCHED_SECRET_KEY is not: old keys only decrypt, "
+                "set the key to encrypt with"
+            )
+        return self
+
     @property
     def http_allow_list(self) -> HttpAllow:
         return http_allow_entries(self.http_allow)
@@ -177,8 +186,10 @@ class Settings(BaseSettings):
 
     @property
     def secret_keys(self) -> list[str]:
-        """The key that encrypts first, then the ones only read (empty: no encryption)."""
-        return _items(self.secret_key or "")[:1] + _items(self.secret_key_old)
+        """The key that encrypts first, then the ones only read (empty: no encryption).
+
+        ``TASKSCHED_SECRET_KEY`` may itself be a comma-separated list: its first key encrypts."""
+        return _items(self.secret_key or "") + _items(self.secret_key_old)
 
     @property
     def queue_list(self) -> list[str]:

@@ -69,3 +69,26 @@ def test_an_action_has_only_its_secret_values_sealed() -> None:
     assert crypto.action_keys(sealed) == {key_id(NEW)}
     python = {"type": "python", "function": "f", "kwargs": {"headers": {"a": "b"}}}
     assert crypto.seal_action(python) is python
+
+
+def test_settings_refuse_old_keys_without_a_key_and_never_quote_a_key() -> None:
+    from pydantic import ValidationError
+
+    from tasksched.cli.options import describe_settings_error
+    from tasksched.config import Settings
+
+    with pytest.raises(ValidationError) as no_current:
+        Settings(secret_key_old=OLD)
+    assert "TASKSCHED_SECRET_KEY_OLD is set but TASKSCHED_SECRET_KEY is not" in str(no_current.value)
+    assert OLD not in str(no_current.value)
+    with pytest.raises(ValidationError) as malformed:
+        Settings(secret_key=NEW, secret_key_old=f"{OLD},{NEW[:-4]}")
+    text = describe_settings_error(malformed.value)
+    assert text == (
+        "invalid secret_key_old (--secret-key-old, TASKSCHED_SECRET_KEY_OLD): Value error, key 2 is not 32 "
+        "url-safe base64-encoded bytes; make one with `tasksched db new-secret-key`"
+    )
+    assert NEW[:-4] not in str(malformed.value)
+    assert Settings(secret_key=NEW, secret_key_old=f" {OLD} ,").secret_keys == [NEW, OLD]
+    assert Settings(secret_key=f"{NEW},{OLD}").secret_keys == [NEW, OLD]
+    assert Settings().secret_keys == []
