@@ -24,7 +24,7 @@ from tasksched.config import Settings
 from tasksched.domain.principals import CLI, Role
 from tasksched.services.context import Context
 from tasksched.services.keys import KeyService
-from tasksched.store import migrate
+from tasksched.store import crypto, migrate
 
 PG_ADMIN_URL = os.environ.get("TASKSCHED_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_SERVICES = os.environ.get("TASKSCHED_REQUIRE_SERVICES") == "1"
@@ -81,6 +81,13 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'tasksched.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _process_keys_reset() -> Iterator[None]:
+    """Secret keys are process-wide (store/crypto.py): none leaks from one test into the next."""
+    yield
+    crypto.use_keys([])
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -9,12 +9,15 @@ Nothing is built at import time: call ``Settings()`` where settings are needed, 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
+import re
 import socket
+from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "TASKSCHED_"
@@ -30,7 +33,10 @@ def _shown(text: str) -> dict[str, JsonValue]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    # Inputs are never quoted in errors: some settings are keys.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     database_url: str = Field(
         default="sqlite:///tasksched.db",
@@ -87,6 +93,22 @@ class Settings(BaseSettings):
         default=False,
         description="Let `http` actions reach loopback, private, link-local and metadata addresses.",
     )
+    http_allow: str = Field(
+        default="",
+        description="Comma-separated CIDRs, addresses and host names (`*.example.com` for its subdomains) that `http` actions may reach although they are private; checked on the connected address and every redirect.",
+    )
+    shell_allow: str = Field(
+        default="",
+        description="Comma-separated absolute paths of the executables `shell` actions may run (a bare name is looked up in `PATH`; directory symlinks are resolved, a linked file is not); empty: any.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that encrypts header and env secrets in the database (`tasksched db new-secret-key` makes one); unset: stored in clear, with a warning.",
+    )
+    secret_key_old: str = Field(
+        default="",
+        description="Comma-separated earlier keys, used only to decrypt while `tasksched db rotate-secrets` moves values to the new key.",
+    )
     imports: str = Field(
         default="",
         description="Comma-separated modules whose `@task` functions to register (API and workers).",
@@ -116,6 +138,59 @@ class Settings(BaseSettings):
                     raise ValueError(f"{item!r} is not an IP address or CIDR") from None
         return value
 
+    @field_validator("http_allow")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        http_allow_entries(value)
+        return value
+
+    @field_validator("shell_allow")
+    @classmethod
+    def _absolute_paths(cls, value: str) -> str:
+        for item in _items(value):
+            if not os.path.isabs(item):
+                raise ValueError(f"{item!r} is not an absolute path")
+        return value
+
+    @field_validator("secret_key", "secret_key_old")
+    @classmethod
+    def _fernet_keys(cls, value: str | None) -> str | None:
+        for number, item in enumerate(_items(value or ""), start=1):
+            try:
+                ok = len(base64.urlsafe_b64decode(item.encode("ascii"))) == 32
+            except (ValueError, UnicodeEncodeError):
+                ok = False
+            if not ok:  # never quote the value: it is a key
+                raise ValueError(
+                    f"key {number} is not 32 url-safe base64-encoded bytes; "
+                    "make one with `tasksched db new-secret-key`"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _old_keys_need_a_key(self) -> Settings:
+        if self.secret_key_old.strip() and not (self.secret_key or "").strip():
+            raise ValueError(
+                "TASKSCHED_SECRET_KEY_OLD is set but TASKSCHED_SECRET_KEY is not: old keys only decrypt, "
+                "set the key to encrypt with"
+            )
+        return self
+
+    @property
+    def http_allow_list(self) -> HttpAllow:
+        return http_allow_entries(self.http_allow)
+
+    @property
+    def shell_allow_list(self) -> list[str]:
+        return _items(self.shell_allow)
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The key that encrypts first, then the ones only read (empty: no encryption).
+
+        ``TASKSCHED_SECRET_KEY`` may itself be a comma-separated list: its first key encrypts."""
+        return _items(self.secret_key or "") + _items(self.secret_key_old)
+
     @property
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
@@ -131,6 +206,55 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_HOST_NAME = re.compile(
+    r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$"
+)
+
+
+@dataclass(frozen=True)
+class HttpAllow:
+    """``TASKSCHED_HTTP_ALLOW`` parsed: networks, exact host names, and ``*.suffix`` patterns."""
+
+    networks: tuple[IPNetwork, ...] = ()
+    names: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()  # ".example.com" for "*.example.com"
+
+    def allows_name(self, host: str) -> bool:
+        host = host.lower().removesuffix(".")
+        return host in self.names or any(host.endswith(s) for s in self.suffixes)
+
+    def allows_address(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:10.1.2.3 is 10.1.2.3
+        return any(ip.version == n.version and ip in n for n in self.networks)
+
+
+def http_allow_entries(text: str) -> HttpAllow:
+    """Parse ``TASKSCHED_HTTP_ALLOW``; ValueError naming the first entry that is neither a CIDR nor a name."""
+    networks: list[IPNetwork] = []
+    names: set[str] = set()
+    suffixes: list[str] = []
+    for item in _items(text):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+            continue
+        except ValueError:
+            pass
+        name = item.lower().removesuffix(".")
+        if not _HOST_NAME.fullmatch(name) or len(name) > 253 or name.replace(".", "").isdigit():
+            raise ValueError(f"{item!r} is neither an IP address, a CIDR nor a host name")
+        if name.startswith("*."):
+            suffixes.append(name[1:])
+        else:
+            names.add(name)
+    return HttpAllow(tuple(networks), frozenset(names), tuple(suffixes))
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def env_var(name: str) -> str:

@@ -261,6 +261,10 @@ async def run_process(
         if roles.http or roles.worker:
             import_modules(settings.import_list)
         async with database(settings, schema="upgrade") as ctx:
+            if roles.http or roles.worker:  # the processes that read and write secrets
+                from tasksched.services.sealing import check_keys
+
+                await check_keys(ctx)
             if roles.http:
                 from tasksched.services.keys import KeyService
 

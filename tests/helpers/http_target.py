@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 for tests of HTTP actions, run in a background thread.
+"""A real HTTP server on loopback (127.0.0.1 unless told) for tests of HTTP actions, run in a background thread.
 
 Endpoints:
     /ok                 200 "ok"
@@ -29,14 +29,17 @@ class Recorded:
 
 
 class HttpTarget:
-    def __init__(self) -> None:
+    """``host``: any loopback address (127.0.0.2 tells a second server apart from the first by address)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.requests: list[Recorded] = []
         self.hits: Counter[str] = Counter()
         self.dropped = threading.Event()  # a /slow client closed its connection mid-response
         self.slow_started = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
         # Handler threads are joined on close, so no socket outlives the test.
         self._server.daemon_threads = False
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02})
@@ -46,7 +49,7 @@ class HttpTarget:
         return int(self._server.server_address[1])
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def start(self) -> HttpTarget:
         self._thread.start()

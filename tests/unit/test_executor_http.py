@@ -198,7 +198,7 @@ async def test_redirect_to_a_refused_address_is_refused() -> None:
     with HttpTarget() as allowed, HttpTarget() as internal:
         # Stand-in for "public host redirects to an internal one": both are on loopback, so the policy
         # tells them apart by port.
-        ex = HttpExecutor(Settings(), address_allowed=lambda ip, port: port == allowed.port)
+        ex = HttpExecutor(Settings(), address_allowed=lambda host, ip, port: port == allowed.port)
         try:
             action = HttpAction(url=allowed.url(f"/redirect?to={internal.url('/ok')}"))
             result = await ex.execute(action, make_ctx())

@@ -27,9 +27,13 @@ WORKER = (
     "output_limit_bytes",
     "imports",
     "enable_shell",
+    "shell_allow",
     "http_allow_private",
+    "http_allow",
 )
 LOGGING = ("log_level", "log_format")
+# Processes that read or write task secrets (API and workers), and the db commands that rewrite them.
+SECRETS = ("secret_key", "secret_key_old")
 
 
 def _announce_key(key: str) -> None:
@@ -41,7 +45,7 @@ def _announce_key(key: str) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *HTTP, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *LOGGING)
 def serve(**options: Any) -> None:
     """Everything in one process: API, web UI, scheduler and a worker."""
     roles = runtime.Roles(http=True, scheduler=True, worker=True)
@@ -49,7 +53,7 @@ def serve(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *HTTP, "imports", "enable_shell", *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *HTTP, "imports", "enable_shell", "shell_allow", *LOGGING)
 def api(**options: Any) -> None:
     """The API and web UI only (run schedulers and workers elsewhere).
 
@@ -69,7 +73,7 @@ def scheduler(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *WORKER, *LOGGING)
 @click.option("--burst", is_flag=True, help="Run what is queued now, then exit (prints the figures as JSON).")
 def worker(burst: bool, **options: Any) -> None:
     """A worker only: claims queued runs and executes them. SIGTERM drains gracefully."""

@@ -15,13 +15,14 @@ MASK = "********"
 _MIN_REDACTED_LENGTH = 4
 
 
-def _secret_field(action_type: str) -> str | None:
+def secret_field(action_type: str) -> str | None:
+    """The field of an action of this type whose values are secrets."""
     return {"http": "headers", "shell": "env"}.get(action_type)
 
 
 def mask_action(action: dict[str, Any]) -> dict[str, Any]:
     """The action's JSON with every secret value replaced by ``MASK``."""
-    field = _secret_field(action.get("type", ""))
+    field = secret_field(action.get("type", ""))
     if field is None or not action.get(field):
         return action
     return {**action, field: dict.fromkeys(action[field], MASK)}
@@ -42,7 +43,7 @@ def restore_masked(
 
     Raises ValueError naming the field when a ``MASK`` has no stored value to stand for.
     """
-    field = _secret_field(new.type)
+    field = secret_field(new.type)
     if field is None:
         return new
     values: dict[str, str] = getattr(new, field)

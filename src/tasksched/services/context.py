@@ -10,6 +10,7 @@ from typing import Any
 from tasksched.clock import Clock, SystemClock
 from tasksched.config import Settings
 from tasksched.events.bus import EventBus
+from tasksched.store import crypto
 from tasksched.store.engine import Database, connect
 
 
@@ -24,6 +25,8 @@ class Context:
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None) -> Context:
+        # The process's keys for secrets at rest (store/crypto.py): one configuration per process.
+        crypto.use_keys(settings.secret_keys)
         return cls(db=connect(settings.database_url), settings=settings, clock=clock or SystemClock())
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -18,6 +18,7 @@ from tasksched.domain.tasks import TaskPatch, TaskSort, TaskSpec
 from tasksched.errors import InvalidInput, NotFound, PreconditionFailed
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
 from tasksched.services.context import Context
+from tasksched.services.shell_allow import ShellNotAllowed, resolve_allowed
 from tasksched.services.views import TaskListing, TaskView, task_document, task_view
 from tasksched.store import Tx
 from tasksched.store import runs as run_store
@@ -106,6 +107,11 @@ class TaskService:
                 "shell actions are disabled on this server (set TASKSCHED_ENABLE_SHELL=true to allow them)",
                 field="action.type",
             )
+        if isinstance(action, ShellAction) and (allowed := self.ctx.settings.shell_allow_list):
+            try:
+                resolve_allowed(action.command[0], allowed, action.env)
+            except ShellNotAllowed as exc:
+                raise InvalidInput(str(exc), field="action.command.0") from None
         if isinstance(action, PythonAction) and registry.get_function(action.function) is None:
             known = ", ".join(registry.registered_names()[:20]) or "none"
             raise InvalidInput(

@@ -177,6 +177,28 @@ class Database:
         self.outage.failed(reason)
         return DatabaseUnavailable()
 
+    async def scrub(self) -> bool:
+        """SQLite: rebuild the file (``VACUUM``: no free page or freed cell keeps an earlier value's
+        bytes), then copy the write-ahead log into it and empty the log. False if a reader kept the
+        log from being emptied. PostgreSQL: nothing (see docs/security.md)."""
+        if not self.is_sqlite:
+            return True
+        async with self._reachable(), self.write_engine.connect() as conn:
+
+            def vacuum_and_checkpoint(sync: sa.Connection) -> bool:
+                # On the driver's connection: SQLAlchemy would open a transaction, and SQLite can
+                # neither vacuum nor checkpoint inside one.
+                cursor = sync.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.execute("VACUUM")
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+                return row is not None and not row[0]  # (busy, log frames, frames checkpointed)
+
+            return await conn.run_sync(vacuum_and_checkpoint)
+
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:

@@ -29,3 +29,26 @@ async def get(tx: Tx, name: str) -> str | None:
     query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
     value = (await tx.execute(query)).scalar_one_or_none()
     return None if value is None else str(value)
+
+
+# Which keys have sealed values in this database (store/crypto.py): one row per key id, so a process
+# can tell at start-up, without reading every secret, that it lacks the key some of them need.
+_SEALING_KEY = "sealing-key:"
+
+
+async def sealing_keys(tx: Tx) -> set[str]:
+    query = sa.select(server_secrets.c.name).where(server_secrets.c.name.startswith(_SEALING_KEY))
+    return {str(name).removeprefix(_SEALING_KEY) for name in (await tx.execute(query)).scalars()}
+
+
+async def add_sealing_key(tx: Tx, key_id: str, now: datetime) -> None:
+    await get_or_create(tx, _SEALING_KEY + key_id, key_id, now)
+
+
+async def forget_sealing_keys(tx: Tx, *, keep: str) -> None:
+    """After a rotation: no value is sealed with any key but ``keep`` any more."""
+    await tx.execute(
+        sa.delete(server_secrets).where(
+            server_secrets.c.name.startswith(_SEALING_KEY), server_secrets.c.name != _SEALING_KEY + keep
+        )
+    )

@@ -1,4 +1,10 @@
-"""Task rows: create, read, list with filters, compare-and-set updates, due-task selection."""
+"""Task rows: create, read, list with filters, compare-and-set updates, due-task selection.
+
+An action's secret values are sealed on their way in and unsealed on their way out (``crypto.py``):
+the rows these functions take and return hold them in clear, the database holds them sealed. Listed
+rows hold them masked instead: a listing never shows them, and decrypting a page of them would cost
+tens of microseconds each.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,31 @@ from sqlalchemy.exc import IntegrityError
 
 from tasksched.domain.tasks import SORT_FIELDS, TaskSort
 from tasksched.errors import Conflict
-from tasksched.store import Tx
+from tasksched.store import Tx, crypto
 from tasksched.store.dialect import lock_rows
 from tasksched.store.tables import task_tags, tasks
 
 TaskRow = dict[str, Any]
+
+
+def _sealed(values: dict[str, Any]) -> dict[str, Any]:
+    if "action" not in values:
+        return values
+    return {**values, "action": crypto.seal_action(values["action"])}
+
+
+def _masked(row: Any) -> TaskRow:
+    plain: TaskRow = dict(row)
+    plain["action"] = crypto.masked_action(plain["action"])
+    return plain
+
+
+def _unsealed(row: Any) -> TaskRow:
+    plain: TaskRow = dict(row)
+    if "action" in plain:
+        plain["action"] = crypto.unseal_action(plain["action"])
+    return plain
+
 
 SORTABLE = {field: tasks.c[field] for field in SORT_FIELDS}
 
@@ -24,10 +50,10 @@ async def insert(tx: Tx, values: dict[str, Any]) -> TaskRow:
     if await name_taken(tx, values["name"]):
         raise Conflict(f"a task named {values['name']!r} already exists", field="name")
     try:
-        result = await tx.execute(tasks.insert().values(values).returning(*tasks.c))
+        result = await tx.execute(tasks.insert().values(_sealed(values)).returning(*tasks.c))
     except IntegrityError as exc:  # a concurrent insert won the race for the name
         raise Conflict(f"a task named {values['name']!r} already exists", field="name") from exc
-    row = dict(result.mappings().one())
+    row = {**result.mappings().one(), "action": values["action"]}
     await _set_tags(tx, row["id"], values["tags"])
     return row
 
@@ -38,7 +64,7 @@ async def insert_many(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[int]:
         return []
     try:
         result = await tx.execute(
-            tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True), list(rows)
+            tasks.insert().returning(tasks.c.id, sort_by_parameter_order=True), [_sealed(r) for r in rows]
         )
     except IntegrityError as exc:
         raise Conflict("a task in the batch has a name that already exists", field="name") from exc
@@ -69,7 +95,7 @@ async def get(tx: Tx, task_id: int, *, for_update: bool = False) -> TaskRow | No
         # Wait for a scheduler holding the row: skipping it would report the task missing.
         query = lock_rows(tx, query, skip_locked=False)
     row = (await tx.execute(query)).mappings().first()
-    return dict(row) if row else None
+    return _unsealed(row) if row else None
 
 
 # What a worker needs of a task to execute its runs and queue their retries.
@@ -85,7 +111,7 @@ async def get_many(
         return {}
     query = sa.select(*columns) if columns else sa.select(tasks)
     result = await tx.execute(query.where(tasks.c.id.in_(list(set(task_ids)))))
-    return {row["id"]: dict(row) for row in result.mappings()}
+    return {row["id"]: _unsealed(row) for row in result.mappings()}
 
 
 def _escape_like(text: str) -> str:
@@ -130,7 +156,7 @@ async def list_(
         order = [direction, tasks.c.id.asc()]
 
     query = sa.select(tasks).where(*conditions).order_by(*order).limit(limit).offset(offset)
-    rows = [dict(r) for r in (await tx.execute(query)).mappings()]
+    rows = [_masked(r) for r in (await tx.execute(query)).mappings()]
     if offset == 0 and len(rows) < limit:
         total = len(rows)
     elif total is None:
@@ -148,7 +174,7 @@ async def update(
     stmt = sa.update(tasks).where(tasks.c.id == task_id)
     if expected_version is not None:
         stmt = stmt.where(tasks.c.version == expected_version)
-    stmt = stmt.values(**values, version=tasks.c.version + 1).returning(*tasks.c)
+    stmt = stmt.values(**_sealed(values), version=tasks.c.version + 1).returning(*tasks.c)
     try:
         row = (await tx.execute(stmt)).mappings().first()
     except IntegrityError as exc:
@@ -157,7 +183,7 @@ async def update(
         return None
     if "tags" in values:
         await _set_tags(tx, task_id, values["tags"])
-    return dict(row)
+    return _unsealed(row)
 
 
 async def delete(tx: Tx, task_id: int) -> bool:
@@ -251,3 +277,38 @@ async def next_due(tx: Tx, limit: int) -> list[TaskRow]:
         .limit(limit)
     )
     return [dict(r) for r in (await tx.execute(query)).mappings()]
+
+
+# -- sealing what is stored ----------------------------------------------------------------------
+
+_SECRET_BEARING = tasks.c.action["type"].as_string().in_(["http", "shell"])
+
+
+async def reseal(tx: Tx, after_id: int, limit: int) -> tuple[int | None, int]:
+    """Seal with the current key the secrets of up to ``limit`` tasks after ``after_id`` (in clear, or
+    sealed with another key). Returns the last id looked at (None: no more) and how many were changed.
+
+    A task changed meanwhile (another version) is left alone: its writer sealed it with its own key.
+    The version is not moved: the task itself has not changed.
+    """
+    query = (
+        sa.select(tasks.c.id, tasks.c.version, tasks.c.action)
+        .where(tasks.c.id > after_id, _SECRET_BEARING)
+        .order_by(tasks.c.id)
+        .limit(limit)
+    )
+    rows = (await tx.execute(query)).all()
+    current = crypto.keyring().current
+    changes = [
+        {"b_id": row.id, "b_version": row.version, "b_action": crypto.reseal_action(row.action)}
+        for row in rows
+        if crypto.action_keys(row.action) - {current}
+    ]
+    if changes:
+        stmt = (
+            sa.update(tasks)
+            .where(tasks.c.id == sa.bindparam("b_id"), tasks.c.version == sa.bindparam("b_version"))
+            .values(action=sa.bindparam("b_action"))
+        )
+        await tx.execute(stmt, changes)
+    return (rows[-1].id if len(rows) == limit else None), len(changes)

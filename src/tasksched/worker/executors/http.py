@@ -30,13 +30,13 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from tasksched.config import Settings
+from tasksched.config import HttpAllow, Settings
 from tasksched.domain.actions import HttpAction
 from tasksched.worker.executors.base import ExecutionContext, ExecutionResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-AddressPolicy = Callable[[IPAddress, int], bool]
-"""Decides whether the executor may connect to ``(ip, port)``."""
+AddressPolicy = Callable[[str, IPAddress, int], bool]
+"""Decides whether the executor may connect to ``(ip, port)`` for the URL's ``host`` (name or literal)."""
 
 MAX_REDIRECTS = 10
 # Connecting never legitimately takes minutes; everything after it is bounded by the task's timeout.
@@ -59,7 +59,8 @@ class AddressRefused(Exception):
         where = f"{address}" if literal else f"{address} (resolved from {host!r})"
         super().__init__(
             f"refused to connect to {where} port {port}: {kind} addresses are blocked for HTTP actions; "
-            "set TASKSCHED_HTTP_ALLOW_PRIVATE=true to allow them"
+            "add the address, its network or the host name to TASKSCHED_HTTP_ALLOW "
+            "(or set TASKSCHED_HTTP_ALLOW_PRIVATE=true to allow them all)"
         )
 
 
@@ -90,14 +91,34 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return None
 
 
-def public_only(ip: IPAddress, port: int) -> bool:
+def public_only(host: str, ip: IPAddress, port: int) -> bool:
     """The default policy: public internet addresses only, any port."""
     return blocked_reason(ip) is None
 
 
-def allow_all(ip: IPAddress, port: int) -> bool:
+def allow_all(host: str, ip: IPAddress, port: int) -> bool:
     """The policy with ``TASKSCHED_HTTP_ALLOW_PRIVATE=true``."""
     return True
+
+
+def allow_listed(allow: HttpAllow) -> AddressPolicy:
+    """The policy with ``TASKSCHED_HTTP_ALLOW``: public addresses, plus the listed networks and names.
+
+    A listed name allows whatever address that name resolves to: it trusts the name's DNS. A listed
+    network is checked on the address, so a name resolving into it is allowed without being listed.
+    """
+
+    def policy(host: str, ip: IPAddress, port: int) -> bool:
+        return blocked_reason(ip) is None or allow.allows_address(ip) or allow.allows_name(host)
+
+    return policy
+
+
+def policy_for(settings: Settings) -> AddressPolicy:
+    if settings.http_allow_private:
+        return allow_all
+    allow = settings.http_allow_list
+    return allow_listed(allow) if allow.networks or allow.names or allow.suffixes else public_only
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -116,7 +137,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         addresses = await _resolve(host, port, timeout)
-        allowed = [ip for ip in addresses if self._policy(ip, port)]
+        allowed = [ip for ip in addresses if self._policy(host, ip, port)]
         if not allowed:
             raise AddressRefused(host, port, addresses[0])
         # Addresses are tried in the resolver's order; unlike a happy-eyeballs race this is sequential,
@@ -141,7 +162,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if peer is None:
             return
         ip = ipaddress.ip_address(peer[0])
-        if not self._policy(ip, port):
+        if not self._policy(host, ip, port):
             await stream.aclose()
             raise AddressRefused(host, port, ip)
 
@@ -287,12 +308,12 @@ async def _drop_own_headers_off_origin(request: httpx.Request) -> None:
 class HttpExecutor:
     """Sends HTTP actions through one pooled client; call ``aclose()`` when done.
 
-    ``address_allowed`` overrides the policy chosen from ``settings.http_allow_private``.
+    ``address_allowed`` overrides the policy chosen from ``settings`` (``policy_for``).
     """
 
     def __init__(self, settings: Settings, *, address_allowed: AddressPolicy | None = None) -> None:
         if address_allowed is None:
-            address_allowed = allow_all if settings.http_allow_private else public_only
+            address_allowed = policy_for(settings)
         self._body_limit = max(settings.output_limit_bytes - _NOTE_ROOM, _NOTE_ROOM)
         self._client = httpx.AsyncClient(
             transport=GuardedTransport(address_allowed),

@@ -23,6 +23,7 @@ import subprocess
 
 from tasksched.config import Settings
 from tasksched.domain.actions import ShellAction
+from tasksched.services.shell_allow import ShellNotAllowed, resolve_allowed
 from tasksched.worker.executors import processes
 from tasksched.worker.executors.base import ExecutionContext, ExecutionResult
 from tasksched.worker.executors.processes import Adopted, RunProcesses
@@ -37,6 +38,7 @@ SWEEP_SECONDS = 2.0
 class ShellExecutor:
     def __init__(self, settings: Settings, *, kill_grace: float = DEFAULT_KILL_GRACE) -> None:
         self._enabled = settings.enable_shell
+        self._allowed = settings.shell_allow_list
         self._kill_grace = kill_grace
         self._adopted = Adopted()
         self._running: set[RunProcesses] = set()
@@ -54,11 +56,18 @@ class ShellExecutor:
             )
 
         program = action.command[0]
+        executable: str | None = None  # what execve runs; argv stays as given
+        if self._allowed:
+            try:
+                executable = resolve_allowed(program, self._allowed, action.env)
+            except ShellNotAllowed as exc:
+                return ExecutionResult(ok=False, error=str(exc))
         processes.become_subreaper()  # before the first command: its orphans come back to us
         tree = RunProcesses()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *action.command,
+                executable=executable,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,  # one stream, in the order the command wrote it
