@@ -111,7 +111,7 @@ async def test_requests_without_a_key_count_per_address(ctx: Context) -> None:
 
 
 async def test_forwarded_addresses_count_only_from_a_trusted_proxy(ctx: Context) -> None:
-    limits = {"rate_limit_anonymous": "1/minute", "rate_limit_auth_failures": ""}
+    limits: dict[str, Any] = {"rate_limit_anonymous": "1/minute", "rate_limit_auth_failures": ""}
     forwarded = [{"X-Forwarded-For": f"203.0.113.{i}"} for i in (1, 2)]
     # Not trusted: X-Forwarded-For is anyone's to write, so both count as the peer.
     async with client(ctx, peer="10.0.0.9", **limits) as http:
@@ -152,7 +152,7 @@ async def test_past_its_failed_authentications_an_address_is_refused_without_a_k
 
 
 async def test_health_docs_and_the_ui_are_never_limited(ctx: Context) -> None:
-    settings = {"rate_limit_anonymous": "1/minute", "rate_limit_auth_failures": "1/minute"}
+    settings: dict[str, Any] = {"rate_limit_anonymous": "1/minute", "rate_limit_auth_failures": "1/minute"}
     async with client(ctx, **settings) as http:
         assert (await http.get("/api/tasks")).status_code == 401  # uses up both budgets
         for path in ("/healthz", "/readyz", "/api/openapi.json", "/api/docs", "/", "/tasks/1", "/metrics"):
@@ -181,7 +181,7 @@ async def test_with_redis_down_the_api_serves_and_limits_per_process(ctx: Contex
 async def test_api_processes_on_one_redis_share_a_key_budget(
     ctx: Context, redis_url: str, redis_prefix: str
 ) -> None:
-    shared = {"redis_url": redis_url, "redis_prefix": redis_prefix, "rate_limit": "3/minute"}
+    shared: dict[str, Any] = {"redis_url": redis_url, "redis_prefix": redis_prefix, "rate_limit": "3/minute"}
     async with client(ctx, **shared) as first, client(ctx, keys=False, **shared) as second:
         assert (await first.get("/api/tasks", headers=ADMIN)).headers["ratelimit-remaining"] == "2"
         assert (await second.get("/api/tasks", headers=ADMIN)).headers["ratelimit-remaining"] == "1"
