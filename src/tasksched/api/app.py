@@ -16,7 +16,6 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.requests import Request
 from starlette.routing import Match, Route
@@ -102,16 +101,21 @@ def create_app(
 def _mount_api_docs(app: FastAPI) -> None:
     """Swagger UI at /api/docs, its script and style served by us (no CDN: works offline).
 
-    ``scripts/build-ui`` copies them from the swagger-ui-dist package; an unbuilt checkout falls
-    back to FastAPI's defaults, which fetch them from a CDN.
+    ``scripts/build-ui`` copies them from the swagger-ui-dist package. An unbuilt checkout answers
+    404 saying so: FastAPI's own page fetches them from a CDN and starts them with an inline
+    script, both of which the Content-Security-Policy refuses.
     """
     local = (API_DOCS_DIR / "swagger-ui-bundle.js").is_file()
     if local:
         app.mount(API_DOCS_ASSETS, StaticFiles(directory=API_DOCS_DIR), name="api-docs-assets")
 
-    async def api_docs(request: Request) -> HTMLResponse:
+    async def api_docs(request: Request) -> Response:
         if not local:
-            return get_swagger_ui_html(openapi_url="/api/openapi.json", title="tasksched API")
+            return errors.problem(
+                404,
+                "Not found",
+                "the API docs' assets are not built; run scripts/build-ui (the schema is /api/openapi.json)",
+            )
         return HTMLResponse(API_DOCS_PAGE)
 
     async def api_docs_init(request: Request) -> Response:
