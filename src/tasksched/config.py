@@ -16,8 +16,10 @@ import re
 import socket
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, JsonValue, field_validator, model_validator
+from limits import RateLimitItem, parse_many
+from pydantic import Field, JsonValue, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "TASKSCHED_"
@@ -49,7 +51,14 @@ class Settings(BaseSettings):
         description="The first admin API key, created when the database has none (else one is generated and printed).",
         json_schema_extra=_shown("generated"),
     )
-    cors_origins: str = Field(default="", description="Comma-separated origins allowed by CORS.")
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins (`https://host[:port]`) whose pages may call the API from a browser; `*` for any. Empty: none (the UI is same-origin and needs none).",
+    )
+    cors_allow_credentials: bool = Field(
+        default=False,
+        description="Let those origins send cookies and HTTP auth (API keys travel in `Authorization` and need no credentials); refused with `*`.",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or CIDRs of proxies whose `X-Forwarded-For` names the client (rate limits, audit).",
@@ -57,6 +66,23 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         description="`redis://host:port/db`: shared rate-limit counters and events across processes (optional; the database stays the source of truth).",
+    )
+    redis_prefix: str = Field(
+        default="tasksched:",
+        max_length=100,
+        description="Prefix of every Redis key tasksched writes (to share one Redis between deployments).",
+    )
+    rate_limit: str = Field(
+        default="600/minute",
+        description="Requests per API key, such as `600/minute` or `20/second;600/minute`; empty: unlimited.",
+    )
+    rate_limit_anonymous: str = Field(
+        default="120/minute",
+        description="Requests per client address that carry no API key (event-stream tickets, 401s); empty: unlimited.",
+    )
+    rate_limit_auth_failures: str = Field(
+        default="10/minute",
+        description="Failed authentications per client address; past it the address gets 429 before any key is looked up.",
     )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
@@ -191,6 +217,31 @@ class Settings(BaseSettings):
         ``TASKSCHED_SECRET_KEY`` may itself be a comma-separated list: its first key encrypts."""
         return _items(self.secret_key or "") + _items(self.secret_key_old)
 
+    @field_validator("rate_limit", "rate_limit_anonymous", "rate_limit_auth_failures")
+    @classmethod
+    def _limits_parse(cls, value: str) -> str:
+        parse_rate_limits(value)
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: str) -> str:
+        for item in (o.strip() for o in value.split(",")):
+            if item and item != "*" and (problem := origin_problem(item)):
+                raise ValueError(f"{item!r} is not an origin: {problem}")
+        return value
+
+    @field_validator("cors_allow_credentials")
+    @classmethod
+    def _no_credentials_for_everyone(cls, value: bool, info: ValidationInfo) -> bool:
+        origins = str(info.data.get("cors_origins", ""))
+        if value and "*" in (o.strip() for o in origins.split(",")):
+            raise ValueError(
+                "credentials cannot be allowed for the origin '*' (any site could act as the signed-in "
+                "user): list the origins in TASKSCHED_CORS_ORIGINS, or leave credentials off"
+            )
+        return value
+
     @property
     def queue_list(self) -> list[str]:
         return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
@@ -255,6 +306,42 @@ def http_allow_entries(text: str) -> HttpAllow:
 
 def _items(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_rate_limits(text: str) -> list[RateLimitItem]:
+    """``"20/second;600/minute"`` → its limits (empty text: none); a clear ``ValueError`` otherwise."""
+    items: list[RateLimitItem] = []
+    for part in (p.strip() for p in text.replace(",", ";").split(";")):
+        if not part:
+            continue
+        try:
+            items.extend(parse_many(part))
+        except ValueError:
+            raise ValueError(
+                f"{part!r} is not a rate limit; write a count per period, such as '600/minute', "
+                "'10/second' or '1000 per hour'"
+            ) from None
+    for item in items:
+        if item.amount < 1:
+            raise ValueError(f"{item} allows nothing; a limit needs a count of at least 1")
+    return items
+
+
+def origin_problem(text: str) -> str | None:
+    """Why ``text`` is not a browser origin (``scheme://host[:port]``), or None when it is one."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        return "it must start with http:// or https://"
+    try:
+        port = parts.port
+    except ValueError:
+        return "its port is not a number from 0 to 65535"
+    if not parts.hostname:
+        return "it names no host"
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        return "an origin is only scheme://host[:port], without a path, query, user or trailing slash"
+    del port
+    return None
 
 
 def env_var(name: str) -> str:

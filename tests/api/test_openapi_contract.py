@@ -92,9 +92,11 @@ async def test_each_operation_documents_the_errors_its_dependencies_can_cause(
             assert {401, 503} <= statuses, where
             assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
             assert "Retry-After" in operation["responses"]["503"]["headers"]
+            assert 429 in statuses, where
+            assert {"Retry-After", "RateLimit-Remaining"} <= set(operation["responses"]["429"]["headers"])
         else:
             assert "security" not in operation, where
-            assert not statuses & {401, 403}, where
+            assert not statuses & {401, 403, 429}, where
         if "{" in path:
             assert {404, 422} <= statuses, where
         if "requestBody" in operation:

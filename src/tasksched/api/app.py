@@ -16,7 +16,6 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.requests import Request
 from starlette.routing import Match, Route
@@ -26,10 +25,13 @@ from starlette.types import Scope
 from tasksched import __version__
 from tasksched.api import errors, openapi
 from tasksched.api.deps import Services
+from tasksched.api.headers import SecurityHeaders
 from tasksched.api.middleware import BodySizeLimit
+from tasksched.api.ratelimit import RATE_LIMIT_HEADERS, RateLimit
 from tasksched.api.routes import events, keys, runs, schedules, system, tasks
 from tasksched.config import Settings
 from tasksched.services.context import Context
+from tasksched.services.ratelimit import RateLimiter
 
 log = structlog.get_logger("tasksched.api")
 
@@ -38,20 +40,28 @@ API_DOCS_DIR = WEB_DIR / "api-docs"
 API_DOCS_ASSETS = "/api/docs/assets"
 
 
-def create_app(settings: Settings | None = None, *, ctx: Context | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, ctx: Context | None = None, limiter: RateLimiter | None = None
+) -> FastAPI:
+    """``limiter``: the rate limiter to use (tests pass one over their own store); by default one
+    from the settings (memory, or Redis when ``TASKSCHED_REDIS_URL`` is set), closed with the app."""
     settings = settings or (ctx.settings if ctx else Settings())
+    limiter = limiter or RateLimiter.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if ctx is not None:  # the process that passed it opens and closes it
-            yield
-            return
-        own = Context.open(settings)
-        app.state.services = Services.build(own)
         try:
-            yield
+            if ctx is not None:  # the process that passed it opens and closes it
+                yield
+                return
+            own = Context.open(settings)
+            app.state.services = Services.build(own)
+            try:
+                yield
+            finally:
+                await own.close()
         finally:
-            await own.close()
+            await limiter.close()
 
     app = FastAPI(
         title="tasksched",
@@ -67,15 +77,21 @@ def create_app(settings: Settings | None = None, *, ctx: Context | None = None) 
     errors.install(app)
     for router in (tasks.router, runs.router, schedules.router, events.router, keys.router, system.router):
         app.include_router(router)
+    # Outermost last: security headers on every answer; the CORS layer answers preflights before
+    # they count against a limit, and adds its headers to 429s too (so a page can read them).
+    app.add_middleware(RateLimit, limiter=limiter, trusted_proxies=settings.trusted_proxy_list)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
+            allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match"],
-            expose_headers=["ETag", "Location"],
+            expose_headers=["ETag", "Location", "Retry-After", *RATE_LIMIT_HEADERS],
+            max_age=600,
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     openapi.install(app)
     _mount_api_docs(app)
     _mount_ui(app)
@@ -85,25 +101,58 @@ def create_app(settings: Settings | None = None, *, ctx: Context | None = None) 
 def _mount_api_docs(app: FastAPI) -> None:
     """Swagger UI at /api/docs, its script and style served by us (no CDN: works offline).
 
-    ``scripts/build-ui`` copies them from the swagger-ui-dist package; an unbuilt checkout falls
-    back to FastAPI's defaults, which fetch them from a CDN.
+    ``scripts/build-ui`` copies them from the swagger-ui-dist package. An unbuilt checkout answers
+    404 saying so: FastAPI's own page fetches them from a CDN and starts them with an inline
+    script, both of which the Content-Security-Policy refuses.
     """
     local = (API_DOCS_DIR / "swagger-ui-bundle.js").is_file()
     if local:
         app.mount(API_DOCS_ASSETS, StaticFiles(directory=API_DOCS_DIR), name="api-docs-assets")
 
-    async def api_docs(request: Request) -> HTMLResponse:
+    async def api_docs(request: Request) -> Response:
         if not local:
-            return get_swagger_ui_html(openapi_url="/api/openapi.json", title="tasksched API")
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="tasksched API",
-            swagger_js_url=f"{API_DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{API_DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{API_DOCS_ASSETS}/favicon-32x32.png",
-        )
+            return errors.problem(
+                404,
+                "Not found",
+                "the API docs' assets are not built; run scripts/build-ui (the schema is /api/openapi.json)",
+            )
+        return HTMLResponse(API_DOCS_PAGE)
+
+    async def api_docs_init(request: Request) -> Response:
+        return Response(API_DOCS_INIT, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
     app.add_route("/api/docs", api_docs, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_route(API_DOCS_INIT_URL, api_docs_init, methods=["GET", "HEAD"], include_in_schema=False)
+
+
+# FastAPI's page starts Swagger UI with an inline script, which the Content-Security-Policy
+# (api/headers.py) refuses: the same page, its start-up script served as a file.
+API_DOCS_INIT_URL = "/api/docs/init.js"
+API_DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>tasksched API</title>
+<link rel="stylesheet" href="{API_DOCS_ASSETS}/swagger-ui.css">
+<link rel="icon" href="{API_DOCS_ASSETS}/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{API_DOCS_ASSETS}/swagger-ui-bundle.js"></script>
+<script src="{API_DOCS_INIT_URL}"></script>
+</body>
+</html>
+"""
+API_DOCS_INIT = """window.ui = SwaggerUIBundle({
+  url: "/api/openapi.json",
+  dom_id: "#swagger-ui",
+  layout: "BaseLayout",
+  deepLinking: true,
+  showExtensions: true,
+  showCommonExtensions: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+});
+"""
 
 
 class _OutsideApi(Route):

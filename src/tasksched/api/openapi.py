@@ -9,6 +9,7 @@ from what each route depends on, so a new route is documented by the same rule:
 - an id in the path → 404;
 - a JSON body → 400 (malformed), 413 (too large), 422 (invalid);
 - any parameter → 422; an ``If-Match`` header → 412;
+- a path the rate limits cover (``api/ratelimit.py``) → 429, with ``Retry-After`` and ``RateLimit-*``;
 - what a service refuses beyond that (409s, a 404 for a ``task_id`` filter) → ``SERVICE_ERRORS``.
 
 Every error is an RFC 9457 ``Problem`` (``api/errors.py`` builds them) served as
@@ -30,6 +31,7 @@ from pydantic.json_schema import models_json_schema
 from tasksched.api import deps
 from tasksched.api.errors import PROBLEM_JSON
 from tasksched.api.introspect import api_routes
+from tasksched.api.ratelimit import limited
 from tasksched.api.schemas import Problem
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -42,6 +44,8 @@ GENERIC_ERRORS: dict[int, str] = {
     412: "`If-Match` names a version of the task that is no longer current: reload it.",
     413: "The body is larger than the server's limit (TASKSCHED_MAX_BODY_BYTES).",
     422: "The request is well-formed but invalid; `errors` names each field and why.",
+    429: "Too many requests from this API key or address (or too many failed authentications from "
+    "the address); try again after `Retry-After` seconds.",
     503: "The database cannot be reached; try again after `Retry-After` seconds.",
 }
 
@@ -62,6 +66,16 @@ _HEADERS: dict[int, dict[str, Any]] = {
             "description": "The scheme to use: `Bearer`.",
             "schema": {"type": "string"},
         }
+    },
+    429: {
+        "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}},
+        "RateLimit-Limit": {"description": "Requests allowed in the window.", "schema": {"type": "integer"}},
+        "RateLimit-Remaining": {"description": "Requests left in the window.", "schema": {"type": "integer"}},
+        "RateLimit-Reset": {"description": "Seconds until the window ends.", "schema": {"type": "integer"}},
+        "RateLimit-Policy": {
+            "description": "The limit as `<count>;w=<seconds>`.",
+            "schema": {"type": "string"},
+        },
     },
     503: {
         "Retry-After": {
@@ -175,6 +189,8 @@ def _statuses(route: Any) -> dict[int, str]:
         statuses.append(422)
     if any(param.alias.lower() == "if-match" for param in _params(dependant, "header_params")):
         statuses.append(412)
+    if limited(route.path_format):
+        statuses.append(429)
     return {status: GENERIC_ERRORS[status] for status in sorted(statuses)}
 
 

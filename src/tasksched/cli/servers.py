@@ -16,8 +16,19 @@ from tasksched.cli.options import settings_from, settings_options
 
 # The settings each part of a process reads.
 # Every process: the database, and the Redis that carries events and counters between processes.
-DATABASE = ("database_url", "redis_url")
-HTTP = ("host", "port", "cors_origins", "trusted_proxies", "max_body_bytes", "bootstrap_key")
+DATABASE = ("database_url", "redis_url", "redis_prefix")
+HTTP = (
+    "host",
+    "port",
+    "cors_origins",
+    "cors_allow_credentials",
+    "trusted_proxies",
+    "rate_limit",
+    "rate_limit_anonymous",
+    "rate_limit_auth_failures",
+    "max_body_bytes",
+    "bootstrap_key",
+)
 WORKER = (
     "worker_concurrency",
     "worker_queues",
