@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
+from tasksched.api.clients import client_address
 from tasksched.domain.principals import Principal, Role
 from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
+from tasksched.services.audit import AuditService
 from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
@@ -32,6 +34,7 @@ class Services:
     workers: WorkerService
     tickets: TicketService
     health: HealthService
+    audit: AuditService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -44,6 +47,7 @@ class Services:
             workers=WorkerService(ctx),
             tickets=TicketService(ctx),
             health=HealthService(ctx),
+            audit=AuditService(ctx),
         )
 
 
@@ -83,7 +87,12 @@ async def current_principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthorized("use 'Authorization: Bearer <API key>'")
     services: Services = request.app.state.services
-    return await services.keys.authenticate(value.strip())
+    return _from(request, services, await services.keys.authenticate(value.strip()))
+
+
+def _from(request: Request, services: Services, principal: Principal) -> Principal:
+    """``principal`` as it asks this time: from this request's client address (the audit log's)."""
+    return replace(principal, address=client_address(request, services.ctx.settings.trusted_proxy_list))
 
 
 async def stream_principal(
@@ -100,7 +109,7 @@ async def stream_principal(
     if "access_token" in request.query_params:
         raise Unauthorized(KEY_IN_URL_REFUSED)
     services: Services = request.app.state.services
-    return await services.tickets.redeem(ticket)
+    return _from(request, services, await services.tickets.redeem(ticket))
 
 
 StreamViewer = Annotated[Principal, Depends(stream_principal)]
@@ -155,6 +164,8 @@ def _no_nul(value: str | None) -> str | None:
 
 
 SearchText = Annotated[str | None, AfterValidator(_no_nul)]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)]
+"""One value of a repeatable text filter (``?action=task.create&action=task.delete``)."""
 
 
 # --- JSON bodies the databases can store --------------------------------------------------------
