@@ -486,3 +486,25 @@ async def test_the_first_admin_key_is_recorded_as_made_by_tasksched(ctx: Context
         "bootstrap admin",
         None,
     )
+
+
+async def test_prune_keeps_the_retention_window(frozen_ctx: Context) -> None:
+    """Entries older than TASKSCHED_AUDIT_RETENTION_DAYS (365 by default) go, in batches; newer stay."""
+    from datetime import timedelta
+
+    from tasksched.domain.audit import Target
+    from tasksched.domain.principals import CLI
+    from tasksched.services import audit
+    from tasksched.services.audit import AuditQuery, AuditService
+
+    now = frozen_ctx.clock.now()
+    ages = [500, 400, 366, 364, 10]
+    async with frozen_ctx.db.write() as tx:
+        for days in ages:
+            target = Target("task", days, f"aged {days}")
+            await audit.record(tx, CLI, "task.create", target, None, {}, at=now - timedelta(days=days))
+    service = AuditService(frozen_ctx)
+    assert await service.prune(batch=2) == 3
+    left = (await service.list(AuditQuery())).items
+    assert [e.target.id for e in left] == [10, 364]
+    assert await service.prune(batch=2) == 0

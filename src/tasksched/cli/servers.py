@@ -30,6 +30,8 @@ WORKER = (
     "http_allow_private",
 )
 LOGGING = ("log_level", "log_format")
+# Read where history is pruned: the scheduler's process (``serve`` has one).
+RETENTION = ("audit_retention_days",)
 
 
 def _announce_key(key: str) -> None:
@@ -41,7 +43,7 @@ def _announce_key(key: str) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *HTTP, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *HTTP, *WORKER, *RETENTION, *LOGGING)
 def serve(**options: Any) -> None:
     """Everything in one process: API, web UI, scheduler and a worker."""
     roles = runtime.Roles(http=True, scheduler=True, worker=True)
@@ -62,7 +64,7 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *LOGGING)
+@settings_options(*DATABASE, *RETENTION, *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs. Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tasksched.domain.audit import AuditEntry, Target, entry_from_row
@@ -25,6 +25,8 @@ from tasksched.errors import InvalidInput
 from tasksched.services.context import Context
 from tasksched.store import Tx
 from tasksched.store import audit as audit_store
+
+PRUNE_BATCH = 1000
 
 
 async def record(
@@ -124,3 +126,17 @@ class AuditService:
             )
         items = [entry_from_row(r) for r in rows[: query.limit]]
         return AuditPage(items, items[-1].id if len(rows) > query.limit else None)
+
+    async def prune(self, *, batch: int = PRUNE_BATCH, max_batches: int = 100) -> int:
+        """Delete entries older than ``TASKSCHED_AUDIT_RETENTION_DAYS``, one short transaction per
+        batch (the log is never locked for long); returns how many went. Called by whatever prunes
+        history periodically; a backlog larger than ``batch * max_batches`` goes on the next call."""
+        older_than = self.ctx.clock.now() - timedelta(days=self.ctx.settings.audit_retention_days)
+        pruned = 0
+        for _ in range(max_batches):
+            async with self.ctx.db.write() as tx:
+                deleted = await audit_store.prune(tx, older_than, batch)
+            pruned += deleted
+            if deleted < batch:
+                break
+        return pruned
