@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from tasksched.api.deps import Admin, Limit, QueryId, SearchText, ServicesDep, Word
 from tasksched.api.schemas import AuditPage
+from tasksched.domain.schedules import ScheduleTime
 from tasksched.services.audit import AuditQuery
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -27,8 +27,10 @@ async def list_audit(
     action: Annotated[list[Word] | None, Query(description="One or more actions: `task.update`.")] = None,
     target_type: Annotated[SearchText, Query(max_length=32, description="`task`, `run`, `key`, …")] = None,
     target_id: QueryId = None,
-    since: Annotated[AwareDatetime | None, Query(description="Entries at or after this time.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Entries before this time.")] = None,
+    since: Annotated[
+        ScheduleTime | None, Query(description="Entries at or after this time (with a UTC offset).")
+    ] = None,
+    until: Annotated[ScheduleTime | None, Query(description="Entries before this time.")] = None,
     before: Annotated[QueryId, Query(description="`next_before` of the previous page.")] = None,
     limit: Limit = 50,
 ) -> AuditPage:
