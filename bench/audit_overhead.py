@@ -55,10 +55,10 @@ async def main(backend: str, writes: int) -> None:
 
     results = {}
     for label in ("with audit", "without audit", "with audit (again)"):
-        audit.record = real if "with " in label else nothing  # type: ignore[assignment]
+        audit.record = real if "with " in label else nothing
         times = await _round(backend, writes)
         results[label] = times
-    audit.record = real  # type: ignore[assignment]
+    audit.record = real
     for label, times in results.items():
         ordered = sorted(times)
         print(
