@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from tasksched.api.clients import client_address
 from tasksched.domain.principals import Principal, Role
+from tasksched.domain.schedules import ScheduleTime
 from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
 from tasksched.services.audit import AuditService
 from tasksched.services.context import Context
@@ -164,6 +166,18 @@ def _no_nul(value: str | None) -> str | None:
 
 
 SearchText = Annotated[str | None, AfterValidator(_no_nul)]
+
+
+def _iso_time(value: object) -> object:
+    # Pydantic would also read "0.5" or "1700000000" as Unix times; the document says date-time.
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a time such as 2026-01-01T09:00:00Z (ISO 8601 with a UTC offset)")
+    return value
+
+
+QueryTime = Annotated[ScheduleTime, BeforeValidator(_iso_time)]
+"""A time in the URL: ISO 8601 with a UTC offset, in the years schedules support."""
+
 Word = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)]
 """One value of a repeatable text filter (``?action=task.create&action=task.delete``)."""
 

@@ -1171,7 +1171,7 @@ export interface operations {
                 /** @description `next_before` of the previous page. */
                 before?: number | null;
                 limit?: number;
-                /** @description Entries at or after this time. */
+                /** @description Entries at or after this time (with a UTC offset). */
                 since?: string | null;
                 target_id?: number | null;
                 /** @description `task`, `run`, `key`, … */

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tasksched.api.deps import Admin, Limit, QueryId, SearchText, ServicesDep, Word
+from tasksched.api.deps import Admin, Limit, QueryId, QueryTime, SearchText, ServicesDep, Word
 from tasksched.api.schemas import AuditPage
-from tasksched.domain.schedules import ScheduleTime
 from tasksched.services.audit import AuditQuery
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -28,9 +27,9 @@ async def list_audit(
     target_type: Annotated[SearchText, Query(max_length=32, description="`task`, `run`, `key`, …")] = None,
     target_id: QueryId = None,
     since: Annotated[
-        ScheduleTime | None, Query(description="Entries at or after this time (with a UTC offset).")
+        QueryTime | None, Query(description="Entries at or after this time (with a UTC offset).")
     ] = None,
-    until: Annotated[ScheduleTime | None, Query(description="Entries before this time.")] = None,
+    until: Annotated[QueryTime | None, Query(description="Entries before this time.")] = None,
     before: Annotated[QueryId, Query(description="`next_before` of the previous page.")] = None,
     limit: Limit = 50,
 ) -> AuditPage:
