@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36500,
+        description="Days the audit log keeps each recorded change; older entries are pruned in small batches.",
+    )
 
     worker_concurrency: int = Field(
         default=100, ge=1, le=10_000, description="Runs one worker executes at once."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -68,6 +69,18 @@ def test_db_upgrade_and_keys(tmp_path: Path) -> None:
     missing = cli("keys", "revoke", "999", "--database-url", db, check=False)
     assert missing.returncode != 0
     assert "does not exist" in missing.stderr
+    # Both changes are in the audit log as the command line's, with no client address; the refused
+    # revoke left nothing; the key's value is nowhere in it.
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        rows = conn.execute(
+            "SELECT action, actor_kind, actor_name, target_id, target_name, client_address, before, after "
+            "FROM audit ORDER BY id"
+        ).fetchall()
+    assert [row[:6] for row in rows] == [
+        ("key.create", "cli", "cli", int(key_id), "ci bot", None),
+        ("key.revoke", "cli", "cli", int(key_id), "ci bot", None),
+    ]
+    assert key not in repr(rows)
 
 
 def test_first_start_prints_an_admin_key_and_tasks_commands_use_it(tmp_path: Path) -> None:
@@ -95,6 +108,15 @@ def test_first_start_prints_an_admin_key_and_tasks_commands_use_it(tmp_path: Pat
         assert "from yaml" in listed
         assert "(1 of 1)" in listed
         assert cli("tasks", "run", "1", env=api).stdout.startswith("queued run ")
+        # The tasks commands speak HTTP: their changes are the key's, from this machine's address.
+        audit = httpx.get(f"{base}/api/audit", headers={"Authorization": f"Bearer {key}"}).json()["items"]
+        assert [
+            (e["action"], e["actor"]["kind"], e["actor"]["name"], e["client_address"]) for e in audit
+        ] == [
+            ("task.run", "key", "bootstrap admin", "127.0.0.1"),
+            ("task.create", "key", "bootstrap admin", "127.0.0.1"),
+            ("key.create", "system", "bootstrap", None),
+        ]
         as_json = json.loads(cli("tasks", "list", "--json", env=api).stdout)
         assert as_json["total"] == 1
 

@@ -583,3 +583,57 @@ def test_production_bundle_within_budget() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     print(result.stdout.strip().splitlines()[-1])
+
+
+@browser_test
+def test_audit_log_page(server: Server, page: Any) -> None:
+    sign_in(page, server.base, ADMIN_KEY)
+    # Changes made through the UI: a task created, then paused.
+    page.get_by_role("link", name="Tasks", exact=True).click()
+    page.get_by_role("link", name="New task").click()
+    field(page, "Name").fill("audited task")
+    field(page, "URL").fill("https://example.com/audited")
+    segment(page, "Interval")
+    field(page, "Every").fill("3600")
+    choose(page, "Unit", "seconds")
+    page.get_by_role("button", name="Create task").click()
+    expect(page).to_have_url(re.compile(r"/tasks/\d+$"))
+    task_id = int(page.url.rsplit("/", 1)[1])
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_test_id("task-state")).to_have_text("paused")
+
+    # Both are on the audit page, newest first, as the signed-in key's, with what changed.
+    page.get_by_role("link", name="Audit log").click()
+    expect(page).to_have_url(re.compile(r"/audit$"))
+    rows = page.get_by_test_id("audit-row").filter(has_text="audited task")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("task.pause")
+    expect(rows.nth(1)).to_contain_text("task.create")
+    expect(rows.nth(0)).to_contain_text(f"task {task_id}")
+    expect(rows.nth(0)).to_contain_text("bootstrap admin")
+    expect(rows.nth(0)).to_contain_text("127.0.0.1")
+    rows.nth(0).get_by_role("button", name=re.compile("^Show changes of task.pause")).click()
+    diff = page.get_by_test_id("audit-diff")
+    enabled = diff.get_by_role("row", name=re.compile(r"^enabled\b"))
+    expect(enabled).to_contain_text("true")
+    expect(enabled).to_contain_text("false")
+    screenshot(page, "50-audit-log-diff")
+
+    # Filters and pages live in the URL: more task.create entries than one page holds.
+    for i in range(55):
+        server.create_task(name=f"audit filler {i}", action={"type": "http", "url": "https://example.com/"})
+    choose(page, "Action", "task.create")
+    expect(page).to_have_url(re.compile(r"action=task\.create"))
+    expect(page.get_by_test_id("audit-row")).to_have_count(50)
+    first_page = page.get_by_test_id("audit-row").first.text_content() or ""
+    assert "audit filler 54" in first_page
+    page.get_by_role("button", name="Older").click()
+    expect(page).to_have_url(re.compile(r"before=\d+"))
+    older = page.get_by_test_id("audit-row")
+    expect(older.filter(has_text="audited task")).to_have_count(1)
+    assert all("task.create" in text for text in older.all_text_contents())
+    screenshot(page, "51-audit-log-older-page")
+    page.reload()  # the page, filter included, is the URL's
+    expect(page.get_by_test_id("audit-row").filter(has_text="audited task")).to_have_count(1)
+    page.get_by_role("button", name="Newest").click()
+    expect(page.get_by_test_id("audit-row").first).to_contain_text("audit filler 54")

@@ -14,9 +14,10 @@ import { TaskDetailPage } from "./pages/TaskDetailPage";
 import { TasksPage } from "./pages/TasksPage";
 import { WorkersPage } from "./pages/WorkersPage";
 
-// The editor and the key admin are the heaviest, least visited pages: load them on demand.
+// The editor and the admin pages are the heaviest, least visited pages: load them on demand.
 const TaskEditorPage = lazy(() => import("./pages/TaskEditorPage"));
 const KeysPage = lazy(() => import("./pages/KeysPage"));
+const AuditPage = lazy(() => import("./pages/AuditPage"));
 
 function Loading() {
   return (
@@ -42,6 +43,7 @@ function SignedInApp() {
           <Route path="/runs/:runId" element={<RunDetailPage />} />
           <Route path="/workers" element={<WorkersPage />} />
           <Route path="/keys" element={<KeysPage />} />
+          <Route path="/audit" element={<AuditPage />} />
           <Route path="/signin" element={<Navigate to="/" replace />} />
           <Route path="*" element={<NotFoundPage />} />
         </Routes>

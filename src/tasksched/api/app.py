@@ -28,7 +28,7 @@ from tasksched.api.deps import Services
 from tasksched.api.headers import SecurityHeaders
 from tasksched.api.middleware import BodySizeLimit
 from tasksched.api.ratelimit import RATE_LIMIT_HEADERS, RateLimit
-from tasksched.api.routes import events, keys, runs, schedules, system, tasks
+from tasksched.api.routes import audit, events, keys, runs, schedules, system, tasks
 from tasksched.config import Settings
 from tasksched.services.context import Context
 from tasksched.services.ratelimit import RateLimiter
@@ -75,7 +75,8 @@ def create_app(
     if ctx is not None:
         app.state.services = Services.build(ctx)
     errors.install(app)
-    for router in (tasks.router, runs.router, schedules.router, events.router, keys.router, system.router):
+    routers = (tasks.router, runs.router, schedules.router, events.router, keys.router, audit.router)
+    for router in (*routers, system.router):
         app.include_router(router)
     # Outermost last: security headers on every answer; the CORS layer answers preflights before
     # they count against a limit, and adds its headers to 429s too (so a page can read them).

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
+from tasksched.api.clients import client_address
 from tasksched.domain.principals import Principal, Role
+from tasksched.domain.schedules import ScheduleTime
 from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
+from tasksched.services.audit import AuditService
 from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
@@ -32,6 +36,7 @@ class Services:
     workers: WorkerService
     tickets: TicketService
     health: HealthService
+    audit: AuditService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -44,6 +49,7 @@ class Services:
             workers=WorkerService(ctx),
             tickets=TicketService(ctx),
             health=HealthService(ctx),
+            audit=AuditService(ctx),
         )
 
 
@@ -83,7 +89,12 @@ async def current_principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthorized("use 'Authorization: Bearer <API key>'")
     services: Services = request.app.state.services
-    return await services.keys.authenticate(value.strip())
+    return _from(request, services, await services.keys.authenticate(value.strip()))
+
+
+def _from(request: Request, services: Services, principal: Principal) -> Principal:
+    """``principal`` as it asks this time: from this request's client address (the audit log's)."""
+    return replace(principal, address=client_address(request, services.ctx.settings.trusted_proxy_list))
 
 
 async def stream_principal(
@@ -100,7 +111,7 @@ async def stream_principal(
     if "access_token" in request.query_params:
         raise Unauthorized(KEY_IN_URL_REFUSED)
     services: Services = request.app.state.services
-    return await services.tickets.redeem(ticket)
+    return _from(request, services, await services.tickets.redeem(ticket))
 
 
 StreamViewer = Annotated[Principal, Depends(stream_principal)]
@@ -155,6 +166,20 @@ def _no_nul(value: str | None) -> str | None:
 
 
 SearchText = Annotated[str | None, AfterValidator(_no_nul)]
+
+
+def _iso_time(value: object) -> object:
+    # Pydantic would also read "0.5" or "1700000000" as Unix times; the document says date-time.
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a time such as 2026-01-01T09:00:00Z (ISO 8601 with a UTC offset)")
+    return value
+
+
+QueryTime = Annotated[ScheduleTime, BeforeValidator(_iso_time)]
+"""A time in the URL: ISO 8601 with a UTC offset, in the years schedules support."""
+
+Word = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_nul)]
+"""One value of a repeatable text filter (``?action=task.create&action=task.delete``)."""
 
 
 # --- JSON bodies the databases can store --------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from tasksched.domain.audit import AuditEntry
 from tasksched.domain.base import StrictModel
 from tasksched.domain.keys import ApiKey
 from tasksched.domain.principals import Role
@@ -24,6 +25,13 @@ class TaskPage(BaseModel):
 class RunPage(BaseModel):
     items: list[Run]
     total: int
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_before: int | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page."
+    )
 
 
 class PreviewRequest(StrictModel):

@@ -45,6 +45,8 @@ WORKER = (
 LOGGING = ("log_level", "log_format")
 # Processes that read or write task secrets (API and workers), and the db commands that rewrite them.
 SECRETS = ("secret_key", "secret_key_old")
+# Read where history is pruned: the scheduler's process (``serve`` has one).
+RETENTION = ("audit_retention_days",)
 
 
 def _announce_key(key: str) -> None:
@@ -56,7 +58,7 @@ def _announce_key(key: str) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *RETENTION, *LOGGING)
 def serve(**options: Any) -> None:
     """Everything in one process: API, web UI, scheduler and a worker."""
     roles = runtime.Roles(http=True, scheduler=True, worker=True)
@@ -77,7 +79,7 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *LOGGING)
+@settings_options(*DATABASE, *RETENTION, *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs. Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))

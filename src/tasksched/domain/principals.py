@@ -2,7 +2,8 @@
 
 Every service write takes an ``Actor`` (the audit log records it): an API key, the command line, or
 tasksched itself (the scheduler firing a slot, a worker recording an outcome). A ``Principal`` is an
-authenticated API caller; ``principal.actor`` is the actor its writes carry.
+authenticated API caller; ``principal.actor`` is the actor its writes carry. Both carry the client
+address the request came from (``api/clients.py``), which the audit log records with each change.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Actor:
     kind: ActorKind
     name: str
     key_id: int | None = None
+    address: str | None = None  # the client's address, for writes that came over HTTP
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"
@@ -50,7 +52,8 @@ class Principal:
     name: str
     role: Role
     prefix: str
+    address: str | None = None  # set per request: the cached principal of a key has none
 
     @property
     def actor(self) -> Actor:
-        return Actor("key", self.name, self.key_id)
+        return Actor("key", self.name, self.key_id, self.address)

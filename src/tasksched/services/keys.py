@@ -5,9 +5,11 @@ from __future__ import annotations
 import structlog
 
 from tasksched.aio import SingleFlight
+from tasksched.domain.audit import Target
 from tasksched.domain.keys import ApiKey, display_prefix, hash_key, key_problem, new_key
 from tasksched.domain.principals import Actor, Principal, Role, system
 from tasksched.errors import Conflict, DatabaseUnavailable, InvalidInput, NotFound, Unauthorized
+from tasksched.services import audit
 from tasksched.services.context import Context
 from tasksched.store import keys as key_store
 from tasksched.store.mapping import principal_from_row
@@ -25,8 +27,9 @@ BOOTSTRAP = system("bootstrap")
 
 
 class KeyService:
-    """Writes take the ``actor`` who asked; the audit log (next) records it. Not logged here: the
-    command line prints a new key on stdout, where a log line would land in front of it."""
+    """Writes take the ``actor`` who asked and record it in the audit log (never the key's value or
+    hash). Not logged here: the command line prints a new key on stdout, where a log line would
+    land in front of it."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -58,7 +61,11 @@ class KeyService:
                     "created_at": now,
                 },
             )
-        return ApiKey.model_validate(row), key
+            created = ApiKey.model_validate(row)
+            await audit.record(
+                tx, actor, "key.create", _target(created), None, audit.key_document(created), at=now
+            )
+        return created, key
 
     async def ensure_bootstrap(self, bootstrap_key: str | None) -> str | None:
         """On a first start with no key at all, make an admin key; return its value if made."""
@@ -80,6 +87,8 @@ class KeyService:
             return [ApiKey.model_validate(r) for r in await key_store.list_(tx)]
 
     async def revoke(self, key_id: int, *, actor: Actor) -> None:
+        """Revoke a key; revoking a revoked key changes nothing, and records nothing."""
+        now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
             row = await key_store.get(tx, key_id)
             if row is None:
@@ -88,7 +97,18 @@ class KeyService:
                 return
             if row["role"] == Role.ADMIN.value and await key_store.count_active_admins(tx) <= 1:
                 raise Conflict("this is the last admin key; create another admin key before revoking it")
-            await key_store.revoke(tx, key_id, self.ctx.clock.now())
+            await key_store.revoke(tx, key_id, now)
+            before = ApiKey.model_validate(row)
+            after = before.model_copy(update={"revoked_at": now})
+            await audit.record(
+                tx,
+                actor,
+                "key.revoke",
+                _target(before),
+                audit.key_document(before),
+                audit.key_document(after),
+                at=now,
+            )
         self._cache.clear()
 
     async def authenticate(self, key: str) -> Principal:
@@ -129,3 +149,7 @@ class KeyService:
             log.warning(
                 "recording an API key's use failed", key_id=key_id, error=f"{type(exc).__name__}: {exc}"
             )
+
+
+def _target(key: ApiKey) -> Target:
+    return Target("key", key.id, key.name)

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from tasksched.domain.audit import Target
 from tasksched.domain.principals import Actor
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.errors import Conflict, NotFound
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
+from tasksched.services import audit
 from tasksched.services.context import Context
 from tasksched.services.outcomes import Ended, after_outcomes
 from tasksched.services.run_rows import new_run_row
@@ -58,7 +60,7 @@ class RunService:
     async def run_now(self, task_id: int, *, actor: Actor) -> Run:
         """Queue a manual run now, whatever the schedule, pause state or concurrency policy.
 
-        ``actor`` (who asked) is not recorded yet: the audit log will."""
+        Recorded in the audit log as ``task.run`` on the task, with the queued run as ``after``."""
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
             task = await task_store.get(tx, task_id)
@@ -78,8 +80,10 @@ class RunService:
             else:  # pragma: no cover - only a concurrent writer on every try could get here
                 raise Conflict("too many manual runs at once; try again")
             row = await run_store.get(tx, inserted[0]["id"])
-        assert row is not None
-        run = run_from_row(row)
+            assert row is not None
+            run = run_from_row(row)
+            target = Target("task", task_id, task["name"])
+            await audit.record(tx, actor, "task.run", target, None, audit.run_document(run), at=now)
         self.ctx.bus.publish(Event(RUN_CREATED, _run_event(run)))
         return run
 
@@ -91,6 +95,7 @@ class RunService:
             row = await run_store.get(tx, run_id)
             if row is None:
                 raise NotFound(f"run {run_id} does not exist")
+            before = run_from_row(row)
             status = RunStatus(row["status"])
             aftermath = None
             if status is RunStatus.QUEUED:
@@ -104,8 +109,17 @@ class RunService:
             else:
                 raise Conflict(f"run {run_id} has already finished ({status.value}); nothing to cancel")
             row = await run_store.get(tx, run_id)
-        assert row is not None
-        run = run_from_row(row)
+            assert row is not None
+            run = run_from_row(row)
+            await audit.record(
+                tx,
+                actor,
+                "run.cancel",
+                Target("run", run_id, run.task_name),
+                audit.run_document(before),
+                audit.run_document(run),
+                at=now,
+            )
         events = [Event(RUN_UPDATED, _run_event(run))]
         if aftermath is not None:  # its own RUN_UPDATED carries less than the one above
             events.extend(e for e in aftermath.events if e.type != RUN_UPDATED)

@@ -11,12 +11,14 @@ from tasksched.aio import SingleFlight
 from tasksched.clock import Clock
 from tasksched.domain import schedules
 from tasksched.domain.actions import PythonAction, ShellAction
+from tasksched.domain.audit import Target
 from tasksched.domain.principals import Actor
 from tasksched.domain.runs import RunStatus, RunTrigger
 from tasksched.domain.secrets import restore_masked
 from tasksched.domain.tasks import TaskPatch, TaskSort, TaskSpec
 from tasksched.errors import InvalidInput, NotFound, PreconditionFailed
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
+from tasksched.services import audit
 from tasksched.services.context import Context
 from tasksched.services.shell_allow import ShellNotAllowed, resolve_allowed
 from tasksched.services.views import TaskListing, TaskView, task_document, task_view
@@ -177,7 +179,7 @@ class TaskService:
         return TaskListing([task_document(r) for r in rows], counted)
 
     # -- writes --------------------------------------------------------------------------------
-    # Each takes the actor who asked: nothing records it yet (the audit log will).
+    # Each takes the actor who asked and records the change in the audit log, in its transaction.
 
     async def create(self, spec: TaskSpec, *, actor: Actor) -> TaskView:
         spec = _with_secrets_restored(spec, None)
@@ -196,6 +198,7 @@ class TaskService:
         )
         async with self.ctx.db.write() as tx:
             row = await task_store.insert(tx, values)
+            await audit.record(tx, actor, "task.create", _target(row), None, task_document(row), at=now)
         task = task_view(row)
         self._publish(TASK_CREATED, task)
         return task
@@ -203,19 +206,25 @@ class TaskService:
     async def replace(
         self, task_id: int, spec: TaskSpec, *, actor: Actor, if_match: int | None = None
     ) -> TaskView:
-        return await self._change(task_id, lambda _old: spec, if_match=if_match)
+        return await self._change(task_id, lambda _old: spec, actor, "task.update", if_match=if_match)
 
     async def patch(
         self, task_id: int, patch: TaskPatch, *, actor: Actor, if_match: int | None = None
     ) -> TaskView:
-        return await self._change(task_id, patch.apply_to, if_match=if_match)
+        return await self._change(task_id, patch.apply_to, actor, "task.update", if_match=if_match)
 
     async def set_enabled(self, task_id: int, enabled: bool, *, actor: Actor) -> TaskView:
         return await self._change(
-            task_id, lambda old: old.model_copy(update={"enabled": enabled}), if_match=None
+            task_id,
+            lambda old: old.model_copy(update={"enabled": enabled}),
+            actor,
+            "task.resume" if enabled else "task.pause",
+            if_match=None,
         )
 
-    async def _change(self, task_id: int, make_spec: Any, *, if_match: int | None) -> TaskView:
+    async def _change(
+        self, task_id: int, make_spec: Any, actor: Actor, action: str, *, if_match: int | None
+    ) -> TaskView:
         async with self.ctx.db.write() as tx:
             row = await task_store.get(tx, task_id, for_update=True)
             if row is None:
@@ -234,6 +243,15 @@ class TaskService:
             updated = await task_store.update(tx, task_id, values, expected_version=row["version"])
             if updated is None:  # pragma: no cover - the row is locked (PostgreSQL) or the writer is alone
                 raise PreconditionFailed(f"task {task_id} changed meanwhile; reload it")
+            await audit.record(
+                tx,
+                actor,
+                action,
+                _target(updated),
+                task_document(row),
+                task_document(updated),
+                at=values["updated_at"],
+            )
         task = task_view(updated)
         self._publish(TASK_UPDATED, task)
         return task
@@ -297,6 +315,9 @@ class TaskService:
             running = [r["id"] for r in active.get(task_id, []) if r["status"] == "running"]
             await run_store.request_cancel(tx, running)
             await task_store.delete(tx, task_id)
+            await audit.record(
+                tx, actor, "task.delete", _target(row), task_document(row), None, at=self.ctx.clock.now()
+            )
         self.ctx.bus.publish(Event(TASK_DELETED, {"task_id": task_id}))
         if running:
             self.ctx.bus.publish(
@@ -307,6 +328,10 @@ class TaskService:
         self.ctx.bus.publish(
             Event(kind, {"task_id": task.id, "enabled": task.enabled, "version": task.version})
         )
+
+
+def _target(row: dict[str, Any]) -> Target:
+    return Target("task", row["id"], row["name"])
 
 
 def _whole_second(when: datetime) -> datetime:

@@ -190,3 +190,25 @@ server_secrets = sa.Table(
     sa.Column("value", sa.String(128), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# The audit log: one row per change, written in the transaction of the change (services/audit.py).
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor_kind", sa.String(16), nullable=False),
+    sa.Column("actor_name", sa.String(200), nullable=False),
+    sa.Column("actor_key_id", sa.BigInteger, nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target_type", sa.String(32), nullable=False),
+    sa.Column("target_id", sa.BigInteger, nullable=True),
+    sa.Column("target_name", sa.String(200), nullable=True),
+    sa.Column("before", JSONType, nullable=True),
+    sa.Column("after", JSONType, nullable=True),
+    sa.Column("client_address", sa.String(64), nullable=True),
+    # Pruning by age, and the time-range filter.
+    sa.Index("ix_audit_at", "at"),
+    # "Everything done to task 7", newest first.
+    sa.Index("ix_audit_target_type_target_id_id", "target_type", "target_id", "id"),
+)

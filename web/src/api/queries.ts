@@ -2,6 +2,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { call, compact, http } from "./client";
 import type {
+  AuditListQuery,
   CreatedApiKey,
   Me,
   Role,
@@ -27,6 +28,7 @@ export const keys = {
   stats: ["stats"] as const,
   workers: ["workers"] as const,
   apiKeys: ["apiKeys"] as const,
+  audit: (params: AuditListQuery) => ["audit", params] as const,
 };
 
 export interface TaskListParams {
@@ -124,6 +126,16 @@ export function useApiKeys(enabled: boolean) {
     queryKey: keys.apiKeys,
     queryFn: ({ signal }) => call(http.GET("/api/keys", { signal })),
     enabled,
+  });
+}
+
+/** A page of the audit log (admins only); ``before`` is the previous page's ``next_before``. */
+export function useAuditList(params: AuditListQuery, enabled: boolean) {
+  return useQuery({
+    queryKey: keys.audit(params),
+    queryFn: ({ signal }) => call(http.GET("/api/audit", { params: { query: compact({ ...params }) }, signal })),
+    enabled,
+    placeholderData: keepPreviousData,
   });
 }
 

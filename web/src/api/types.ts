@@ -33,6 +33,10 @@ export type ApiKey = Schemas["KeyOut"];
 export type CreatedApiKey = Schemas["KeyCreated"];
 export type TaskPage = Schemas["TaskPage"];
 export type RunPage = Schemas["RunPage"];
+export type AuditEntry = Schemas["AuditEntry"];
+export type AuditPage = Schemas["AuditPage"];
+/** The query parameters GET /api/audit accepts, from the schema. */
+export type AuditListQuery = NonNullable<operations["audit_list"]["parameters"]["query"]>;
 
 /** The query parameters GET /api/tasks accepts, from the schema. */
 export type TaskListQuery = NonNullable<operations["tasks_list"]["parameters"]["query"]>;

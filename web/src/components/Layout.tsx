@@ -14,6 +14,7 @@ import { useDisclosure } from "@mantine/hooks";
 import {
   IconClock,
   IconDashboard,
+  IconHistory,
   IconKey,
   IconListCheck,
   IconLogout,
@@ -64,7 +65,12 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: "/tasks", label: "Tasks", icon: IconListCheck },
     { to: "/runs", label: "Runs", icon: IconPlayerPlay },
     { to: "/workers", label: "Workers", icon: IconServer },
-    ...(canAdmin ? [{ to: "/keys", label: "API keys", icon: IconKey }] : []),
+    ...(canAdmin
+      ? [
+          { to: "/keys", label: "API keys", icon: IconKey },
+          { to: "/audit", label: "Audit log", icon: IconHistory },
+        ]
+      : []),
   ];
 
   return (

@@ -1,0 +1,43 @@
+// What an audit entry changed: the fields whose values differ between `before` and `after`, by path.
+
+export interface FieldChange {
+  /** Dotted path of the field: `action.headers.X-Token`, `tags`. */
+  path: string;
+  before: unknown;
+  after: unknown;
+  kind: "added" | "removed" | "changed";
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The changed leaves of two JSON documents (either may be null: a creation or a deletion). Objects are
+ * compared field by field; arrays and other values as wholes, which reads better for tags and commands.
+ */
+export function diffDocuments(before: unknown, after: unknown): FieldChange[] {
+  return diffValues(before ?? {}, after ?? {}, "");
+}
+
+function diffValues(before: unknown, after: unknown, path: string): FieldChange[] {
+  if (isObject(before) && isObject(after)) {
+    const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return names.flatMap((name) => {
+      const sub = path ? `${path}.${name}` : name;
+      if (!(name in before)) return [{ path: sub, before: undefined, after: after[name], kind: "added" as const }];
+      if (!(name in after)) return [{ path: sub, before: before[name], after: undefined, kind: "removed" as const }];
+      return diffValues(before[name], after[name], sub);
+    });
+  }
+  return same(before, after) ? [] : [{ path, before, after, kind: "changed" }];
+}
+
+/** A value as one short line of JSON (or a dash for none). */
+export function showValue(value: unknown): string {
+  return value === undefined ? "—" : JSON.stringify(value);
+}
