@@ -45,10 +45,16 @@ class Settings(BaseSettings):
         description="A direct PostgreSQL URL (not through PgBouncer) for the LISTEN connection that carries events between processes (default: the database URL).",
     )
     db_pool_size: int = Field(
-        default=10, ge=1, le=1000, description="Database connections a process keeps open (PostgreSQL; SQLite: readers)."
+        default=10,
+        ge=1,
+        le=1000,
+        description="Database connections a process keeps open (PostgreSQL; SQLite: readers).",
     )
     db_max_overflow: int = Field(
-        default=10, ge=0, le=1000, description="Database connections a process may open beyond the pool under load (PostgreSQL)."
+        default=10,
+        ge=0,
+        le=1000,
+        description="Database connections a process may open beyond the pool under load (PostgreSQL).",
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the HTTP server listens on.")
