@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -31,7 +32,15 @@ POOL_SIZE = 4
 
 
 class PgBouncer:
-    def __init__(self, target_url: str, root: Path, port: int, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self,
+        target_url: str,
+        root: Path,
+        port: int,
+        *,
+        pool_size: int = POOL_SIZE,
+        pool_mode: str = "transaction",
+    ) -> None:
         target = make_url(target_url)
         self.database = target.database or "postgres"
         self.port = port
@@ -49,7 +58,7 @@ class PgBouncer:
             "unix_socket_dir =\n"
             "auth_type = trust\n"
             f"auth_file = {root / 'users.txt'}\n"
-            "pool_mode = transaction\n"
+            f"pool_mode = {pool_mode}\n"
             f"default_pool_size = {pool_size}\n"
             "max_client_conn = 500\n"
             f"logfile = {self.log}\n"
@@ -89,19 +98,30 @@ class PgBouncer:
             self.proc.wait(10)
         self.proc = None
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): its connections stay open but nothing answers, as on a dead path."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 @contextmanager
-def own_pgbouncer(target_url: str) -> Iterator[PgBouncer]:
+def own_pgbouncer(target_url: str, *, pool_mode: str = "transaction") -> Iterator[PgBouncer]:
     """A running PgBouncer in front of ``target_url``'s database; skips when it is not installed."""
     if not Path(BINARY).exists():
         missing_service("pgbouncer", f"{BINARY} is not installed")
     with tempfile.TemporaryDirectory(prefix="tasksched-pgbouncer-") as tmp:
-        bouncer = PgBouncer(target_url, Path(tmp), free_port())
+        bouncer = PgBouncer(target_url, Path(tmp), free_port(), pool_mode=pool_mode)
         bouncer.start()
         try:
             yield bouncer
         finally:
+            if bouncer.proc is not None:
+                bouncer.resume()
             bouncer.kill()

@@ -53,11 +53,17 @@ class PgRelay:
         self._ping_seconds = ping_seconds
         self._ping_timeout = ping_timeout
         self._origin = uuid.uuid4().hex
+        # Its application_name in pg_stat_activity (an operator's view; the tests cut it).
+        self.client_name = f"tasksched-relay-{self._origin[:12]}"
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         self._lost = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed() and not self._lost.is_set()
 
     async def start(self) -> None:
         await self._connect()
@@ -72,7 +78,9 @@ class PgRelay:
             await self._supervisor
 
     async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._dsn, timeout=10)
+        conn = await asyncpg.connect(
+            self._dsn, timeout=10, server_settings={"application_name": self.client_name}
+        )
         try:
             await conn.add_listener(self._channel, self._on_notify)
         except BaseException:

@@ -61,6 +61,7 @@ class RedisRelay:
         self._client: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
         self._stopped = asyncio.Event()
         self._lost = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
@@ -104,13 +105,19 @@ class RedisRelay:
             raise
         self._client, self._pubsub = client, pubsub
         self._lost.clear()
-        self._reader = asyncio.create_task(self._read(pubsub), name="tasksched-redis-relay-read")
+        self._closing = asyncio.Event()
+        self._reader = asyncio.create_task(
+            self._read(pubsub, self._closing), name="tasksched-redis-relay-read"
+        )
 
-    async def _read(self, pubsub: Any) -> None:
-        """Receive batches; ping the subscription and count it lost when no answer comes in time."""
+    async def _read(self, pubsub: Any, closing: asyncio.Event) -> None:
+        """Receive batches; ping the subscription and count it lost when no answer comes in time.
+
+        It ends when ``closing`` is set (seen within half a second), never by cancellation: redis-py
+        can lose a cancellation that arrives inside ``get_message``'s own timeout, and hang."""
         last_seen = next_ping = time.monotonic()
         try:
-            while True:
+            while not closing.is_set():
                 now = time.monotonic()
                 if now - last_seen > self._ping_seconds + self._ping_timeout:
                     raise TimeoutError("the subscription did not answer its ping")
@@ -156,9 +163,9 @@ class RedisRelay:
     async def _drop(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            self._closing.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), 2)
         pubsub, client = self._pubsub, self._client
         self._pubsub = self._client = None
         if client is not None:
