@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         default=None,
         description="`redis://host:port/db`: shared rate-limit counters and events across processes (optional; the database stays the source of truth).",
     )
+    redis_prefix: str = Field(
+        default="tasksched:",
+        min_length=1,
+        max_length=100,
+        description="Prefix of every Redis key and channel tasksched uses (several deployments can share one Redis).",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )

@@ -135,7 +135,7 @@ async def start_relay(ctx: Context) -> Callable[[], None] | None:
     if settings.redis_url:
         from tasksched.events.redis import RedisRelay
 
-        relay = RedisRelay(settings.redis_url, ctx.bus)
+        relay = RedisRelay(settings.redis_url, ctx.bus, channel=f"{settings.redis_prefix}events")
     elif ctx.db.is_sqlite:
         return None
     elif settings.database_pooling == "transaction" and not settings.listen_url:

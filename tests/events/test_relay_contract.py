@@ -110,7 +110,13 @@ def _fake_backend() -> Backend:
     return Backend(lambda bus: FakeRelay(hub, bus), cut, connections)
 
 
-@pytest.fixture(params=["fake", pytest.param("postgresql", marks=pytest.mark.postgres), "redis"])
+@pytest.fixture(
+    params=[
+        "fake",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     if request.param == "postgresql":
         with fresh_pg_database() as url:

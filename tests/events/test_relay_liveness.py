@@ -17,6 +17,8 @@ from tests.conftest import fresh_pg_database
 from tests.helpers.pgbouncer import own_pgbouncer
 from tests.helpers.redis_server import own_redis
 
+pytestmark = pytest.mark.redis  # and PostgreSQL, for the one marked so
+
 PING = 0.5
 TIMEOUT = 1.0
 NOTICED_WITHIN = PING + TIMEOUT + 1.5
