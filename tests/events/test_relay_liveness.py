@@ -17,8 +17,6 @@ from tests.conftest import fresh_pg_database
 from tests.helpers.pgbouncer import own_pgbouncer
 from tests.helpers.redis_server import own_redis
 
-pytestmark = pytest.mark.redis  # and PostgreSQL, for the one marked so
-
 PING = 0.5
 TIMEOUT = 1.0
 NOTICED_WITHIN = PING + TIMEOUT + 1.5
@@ -43,6 +41,7 @@ async def _frozen_then_thawed(
     assert time.monotonic() - frozen_at < NOTICED_WITHIN + 10
 
 
+@pytest.mark.redis
 async def test_a_redis_relay_notices_a_frozen_server_and_resyncs() -> None:
     with own_redis() as server:
         bus = EventBus()
@@ -73,6 +72,7 @@ async def test_a_pg_relay_notices_a_frozen_connection_and_resyncs() -> None:
             await relay.wait_closed()
 
 
+@pytest.mark.redis
 async def test_a_redis_relay_starts_without_redis_and_connects_when_it_is_up() -> None:
     with own_redis() as server:
         server.stop()
