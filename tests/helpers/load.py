@@ -101,7 +101,7 @@ class Load:
             def all_done() -> bool:
                 left = [client.get("/api/runs", params={"status": s, "limit": 1}).json()["total"]
                         for s in ("queued", "running")]  # fmt: skip
-                return sum(left) == 0
+                return bool(sum(left) == 0)
 
             wait_for(all_done, 60, interval=0.5, message="every queued run done")
 
