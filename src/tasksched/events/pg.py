@@ -135,8 +135,9 @@ class PgRelay:
             if conn is None or conn.is_closed() or self._lost.is_set():
                 continue
             try:
-                async with self._lock:
-                    await conn.fetchval("SELECT 1", timeout=self._ping_timeout)
+                # The lock's wait counts too: a send stuck on a dead connection holds it.
+                async with asyncio.timeout(self._ping_timeout), self._lock:
+                    await conn.fetchval("SELECT 1")
             except _ERRORS:
                 if conn is self._conn:
                     self._lost.set()
