@@ -1,15 +1,18 @@
-"""A split deployment through a real PgBouncer in transaction-pooling mode: API, scheduler and
-worker processes whose every database connection goes through it, with events carried between
+"""A split deployment through a real PgBouncer in transaction-pooling mode: two API, a scheduler and
+a worker process whose every database connection goes through it, with events carried between
 them by a direct LISTEN connection (``TASKSCHED_LISTEN_URL``) or by Redis.
 
-Wake-ups must cross processes: a run queued through the API starts on the worker well within its
+An SSE client of one API instance sees a task created through the other. Wake-ups must cross
+processes: a run queued through the API starts on the worker well within its
 idle poll (2 s), and a task created through the API fires on the scheduler at its slot, not at its
 next safety poll (5 s). Several runs in a row, each started after a random pause, rule out luck.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -32,22 +35,57 @@ STARTED_WITHIN = 0.8  # 40 % of the idle poll: six in a row by chance is one in 
 
 
 @contextmanager
-def split_cluster(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[str, list[Proc]]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+def split_cluster(
+    tmp_path: Path, env: dict[str, str], apis: int = 1
+) -> Iterator[tuple[list[str], list[Proc]]]:
+    """API processes (their base URLs first in the list), a scheduler and a worker."""
     common = {"TASKSCHED_IMPORTS": "tests.helpers.tasks", **env}
     with ExitStack() as stack:
-        api = stack.enter_context(
-            tasksched(["api"], {**common, "TASKSCHED_PORT": str(port), "TASKSCHED_BOOTSTRAP_KEY": KEY},
-                      tmp_path / "api.log")
-        )  # fmt: skip
-        api.wait_ready(base)  # it migrated the schema: the others start on a current one
+        bases, procs = [], []
+        for i in range(apis):
+            port = free_port()
+            api_env = {**common, "TASKSCHED_PORT": str(port), "TASKSCHED_BOOTSTRAP_KEY": KEY}
+            api = stack.enter_context(tasksched(["api"], api_env, tmp_path / f"api{i}.log"))
+            bases.append(f"http://127.0.0.1:{port}")
+            api.wait_ready(bases[-1])  # the first migrated the schema: the others start on a current one
+            procs.append(api)
         scheduler = stack.enter_context(tasksched(["scheduler"], common, tmp_path / "scheduler.log"))
         worker = stack.enter_context(tasksched(["worker"], common, tmp_path / "worker.log"))
-        procs = [api, scheduler, worker]
+        procs += [scheduler, worker]
         wait_for(lambda: '"worker started"' in worker.log() or "worker started" in worker.log(), 20,
                  message="the worker started")  # fmt: skip
-        yield base, procs
+        yield bases, procs
+
+
+def _check_sse_across_apis(first: str, second: str) -> None:
+    """A change made through one API instance reaches an SSE client of the other."""
+    lines: list[str] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        headers = {"Authorization": f"Bearer {KEY}"}
+        with (
+            httpx.Client(base_url=second, headers=headers, timeout=httpx.Timeout(10, read=15)) as client,
+            client.stream("GET", "/api/events") as stream,
+        ):
+            opened.set()
+            for line in stream.iter_lines():
+                lines.append(line)
+                if line.startswith("data:") and len(lines) > 1 and lines[-2] == "event: task.created":
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert opened.wait(10), "the event stream did not open"
+    time.sleep(0.3)  # subscribed before the change
+    with httpx.Client(base_url=first, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as client:
+        task = client.post(
+            "/api/tasks", json={"name": "sse-probe", "action": {"type": "python", "function": "tests.noop"}}
+        )
+        assert task.status_code == 201, task.text
+    thread.join(10)
+    assert not thread.is_alive(), f"no task.created event on the other instance: {lines[-10:]}"
+    assert json.loads(lines[-1].removeprefix("data:"))["task_id"] == task.json()["id"], lines[-10:]
 
 
 def _started_after_queue(client: httpx.Client, run_id: int) -> float:
@@ -112,8 +150,9 @@ def test_processes_through_pgbouncer_wake_each_other(
         else:
             env["TASKSCHED_REDIS_URL"] = request.getfixturevalue("redis_url")
             env["TASKSCHED_REDIS_PREFIX"] = request.getfixturevalue("redis_prefix")
-        with split_cluster(tmp_path, env) as (base, procs):
-            _check_wake_ups(base)
+        with split_cluster(tmp_path, env, apis=2) as (bases, procs):
+            _check_sse_across_apis(bases[0], bases[1])
+            _check_wake_ups(bases[1])
             for proc in procs:
                 assert proc.terminate() == 0, proc.log()[-3000:]
         for proc in procs:
@@ -125,8 +164,8 @@ def test_processes_through_pgbouncer_wake_each_other(
 def test_without_a_way_to_listen_a_process_warns_and_still_works(tmp_path: Path) -> None:
     with fresh_pg_database() as direct, own_pgbouncer(direct) as bouncer:
         env = {"TASKSCHED_DATABASE_URL": bouncer.url, "TASKSCHED_DATABASE_POOLING": "transaction"}
-        with split_cluster(tmp_path, env) as (base, procs):
-            client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+        with split_cluster(tmp_path, env) as (bases, procs):
+            client = httpx.Client(base_url=bases[0], headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
             task = client.post(
                 "/api/tasks", json={"name": "t", "action": {"type": "python", "function": "tests.noop"}}
             )
