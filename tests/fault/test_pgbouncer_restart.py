@@ -3,20 +3,23 @@ and worker processes, all through it in transaction mode; LISTEN on a direct con
 
 While it is down the API answers 503 (never a 500) and ``/readyz`` says so; after its return writes
 succeed again within 10 s; no acknowledged write is lost, every run ends, and a run queued on an
-idle worker starts at once again (wake-ups work, not only the worker's poll).
+idle worker starts at once again (wake-ups work, not only the worker's poll). Under load,
+PostgreSQL sees no more connections than PgBouncer's pool (4) plus one direct LISTEN per process,
+though each process's own pool allows 20.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import fresh_pg_database
+from tests.conftest import PG_ADMIN_URL, fresh_pg_database
 from tests.helpers.load import Load, wake_up_delays
-from tests.helpers.pgbouncer import own_pgbouncer
+from tests.helpers.pgbouncer import POOL_SIZE, own_pgbouncer
 from tests.helpers.processes import Proc, free_port, tasksched, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -25,6 +28,20 @@ KEY = "ts_fault_pgbouncer_admin_0123456789"
 DOWN_SECONDS = 3.0
 BACK_WITHIN_SECONDS = 10.0
 INSTANT = 0.8  # seconds from queued to started; the worker's idle poll is 2 s
+
+
+async def _server_connections(url: str) -> tuple[int, int]:
+    """(connections from PgBouncer, the processes' direct LISTEN connections) on the database."""
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        rows = await conn.fetch("SELECT application_name FROM pg_stat_activity WHERE datname = $1", name)
+    finally:
+        await conn.close()
+    listen = sum(1 for r in rows if str(r[0]).startswith("tasksched-relay-"))
+    return len(rows) - listen, listen
 
 
 def test_pgbouncer_restart_under_load(tmp_path: Path) -> None:
@@ -50,7 +67,10 @@ def test_pgbouncer_restart_under_load(tmp_path: Path) -> None:
                 wait_for(lambda: "worker started" in worker.log(), 30, message="the worker started")
                 load = Load(base, KEY)
                 load.start()
-                time.sleep(2.0)
+                samples = []
+                for _ in range(8):  # PostgreSQL's side under load: PgBouncer's pool, plus direct LISTENs
+                    samples.append(asyncio.run(_server_connections(direct)))
+                    time.sleep(0.25)
                 before = len(load.tally.write_ok_at)
                 bouncer.kill()
                 time.sleep(DOWN_SECONDS)
@@ -63,6 +83,9 @@ def test_pgbouncer_restart_under_load(tmp_path: Path) -> None:
                 time.sleep(1.0)
                 load.stop()
 
+                pooled = max(n for n, _ in samples)
+                assert pooled <= POOL_SIZE, f"server connections through PgBouncer: {samples}"
+                assert all(listen == 3 for _, listen in samples), f"direct LISTEN connections: {samples}"
                 tally = load.tally
                 summary = f"statuses {dict(tally.statuses)}, {len(tally.dropped)} dropped"
                 assert before > 0, summary
