@@ -151,6 +151,7 @@ async def start_relay(ctx: Context) -> Callable[[], None] | None:
         relay = PgRelay(settings.listen_url or ctx.db.url, ctx.bus)
     await relay.start()
     ctx.bus.attach_relay(relay)
+    log.info("event relay started", via="redis" if settings.redis_url else "postgresql")
     return relay.stop
 
 
