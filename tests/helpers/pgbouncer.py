@@ -63,8 +63,6 @@ class PgBouncer:
             "max_client_conn = 500\n"
             f"logfile = {self.log}\n"
             "server_login_retry = 1\n"
-            # asyncpg sends these at connect; PgBouncer refuses unknown startup parameters.
-            "ignore_startup_parameters = extra_float_digits\n"
         )
         (root / "users.txt").write_text(f'"{target.username or "postgres"}" ""\n')
         self._user: list[str] = []
