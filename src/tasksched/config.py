@@ -44,6 +44,26 @@ class Settings(BaseSettings):
         default="sqlite:///tasksched.db",
         description="`sqlite:///path/file.db` or `postgresql://user@host:port/db`.",
     )
+    database_pooling: Literal["session", "transaction"] = Field(
+        default="session",
+        description="`transaction` when the database URL points at PgBouncer in transaction-pooling mode: no prepared statement outlives its transaction, and LISTEN needs `TASKSCHED_LISTEN_URL` or Redis.",
+    )
+    listen_url: str | None = Field(
+        default=None,
+        description="A direct PostgreSQL URL (not through PgBouncer) for the LISTEN connection that carries events between processes (default: the database URL).",
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Database connections a process keeps open (PostgreSQL; SQLite: readers).",
+    )
+    db_max_overflow: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="Database connections a process may open beyond the pool under load (PostgreSQL).",
+    )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the HTTP server listens on.")
     bootstrap_key: str | None = Field(
@@ -69,8 +89,9 @@ class Settings(BaseSettings):
     )
     redis_prefix: str = Field(
         default="tasksched:",
+        min_length=1,
         max_length=100,
-        description="Prefix of every Redis key tasksched writes (to share one Redis between deployments).",
+        description="Prefix of every Redis key and channel tasksched uses (several deployments can share one Redis).",
     )
     rate_limit: str = Field(
         default="600/minute",
@@ -154,7 +175,7 @@ class Settings(BaseSettings):
         default="auto", description="`json` lines, `console`, or `auto` (console on a terminal)."
     )
 
-    @field_validator("log_level", "log_format", mode="before")
+    @field_validator("log_level", "log_format", "database_pooling", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value

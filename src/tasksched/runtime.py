@@ -28,6 +28,8 @@ from tasksched.config import Settings
 from tasksched.errors import DatabaseUnavailable, InvalidInput, TaskschedError
 
 if TYPE_CHECKING:
+    from tasksched.events.pg import PgRelay
+    from tasksched.events.redis import RedisRelay
     from tasksched.services.context import Context
     from tasksched.worker.loop import WorkerStats
 
@@ -125,14 +127,31 @@ async def one_shot(settings: Settings, *, schema: Schema = "require") -> AsyncIt
 
 
 async def start_relay(ctx: Context) -> Callable[[], None] | None:
-    """On PostgreSQL, carry events between processes with LISTEN/NOTIFY."""
-    if ctx.db.is_sqlite:
-        return None
-    from tasksched.events.pg import PgRelay
+    """Carry events between processes: through Redis when ``TASKSCHED_REDIS_URL`` is set, else on
+    PostgreSQL with LISTEN/NOTIFY (on ``TASKSCHED_LISTEN_URL`` when set). None on SQLite, and
+    behind PgBouncer in transaction mode with neither (LISTEN cannot work there: warned)."""
+    settings = ctx.settings
+    relay: PgRelay | RedisRelay
+    if settings.redis_url:
+        from tasksched.events.redis import RedisRelay
 
-    relay = PgRelay(ctx.db.url, ctx.bus)
+        relay = RedisRelay(settings.redis_url, ctx.bus, channel=f"{settings.redis_prefix}events")
+    elif ctx.db.is_sqlite:
+        return None
+    elif settings.database_pooling == "transaction" and not settings.listen_url:
+        log.warning(
+            "no event relay: LISTEN does not work through PgBouncer in transaction mode, so processes do "
+            "not wake each other (wake-ups wait for the safety polls, up to 5 s); set "
+            "TASKSCHED_LISTEN_URL to a direct PostgreSQL URL or TASKSCHED_REDIS_URL"
+        )
+        return None
+    else:
+        from tasksched.events.pg import PgRelay
+
+        relay = PgRelay(settings.listen_url or ctx.db.url, ctx.bus)
     await relay.start()
     ctx.bus.attach_relay(relay)
+    log.info("event relay started", via="redis" if settings.redis_url else "postgresql")
     return relay.stop
 
 

@@ -4,12 +4,17 @@ Creating and migrating a PostgreSQL database takes most of a second, and even op
 costs tens of milliseconds, so the suite's async tests share one event loop for the session and,
 per backend, one migrated database with one ``Database`` on it; each test starts from empty
 tables. Tests that need a database of their own (migrations, the SQLite lock tests) make one.
+
+The third backend is PostgreSQL through a real PgBouncer in transaction-pooling mode, with fewer
+server connections than the suite opens: every store operation must hold without session state.
+Open a database with ``connect_store(url)``, which knows which URLs point at a PgBouncer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
@@ -23,11 +28,23 @@ from tasksched.store import migrate
 from tasksched.store.engine import Database, connect
 from tasksched.store.tables import metadata
 from tests.conftest import fresh_pg_database
+from tests.helpers.pgbouncer import own_pgbouncer
 
 T = TypeVar("T")
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("pgbouncer", marks=pytest.mark.postgres),
+]
 _HERE = Path(__file__).parent
+# The URLs that point at a PgBouncer in transaction mode (see connect_store).
+_POOLED: set[str] = set()
+
+
+def connect_store(url: str) -> Database:
+    """``connect``, in transaction-pooling mode when ``url`` is a PgBouncer's."""
+    return connect(url, transaction_pooling=url in _POOLED)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,7 +62,7 @@ def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 async def migrated(url: str) -> None:
-    db = connect(url)
+    db = connect_store(url)
     try:
         await migrate.upgrade(db)
     finally:
@@ -74,16 +91,35 @@ def shared_pg_url() -> Iterator[str]:
         yield url
 
 
+@contextlib.contextmanager
+def pooled(url: str) -> Iterator[str]:
+    """A PgBouncer in transaction mode in front of ``url``; yields its URL."""
+    with own_pgbouncer(url) as bouncer:
+        _POOLED.add(bouncer.url)
+        try:
+            yield bouncer.url
+        finally:
+            _POOLED.discard(bouncer.url)
+
+
+@pytest.fixture(scope="session")
+def shared_pgbouncer_url() -> Iterator[str]:
+    with fresh_pg_database() as direct, pooled(direct) as url:
+        run_sync(lambda: migrated(url))
+        yield url
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def store_url(request: pytest.FixtureRequest) -> str:
     """The shared, migrated database of a backend (its tables are emptied by ``db``)."""
-    url: str = request.getfixturevalue(f"shared_{'pg' if request.param == 'postgresql' else 'sqlite'}_url")
+    name = {"postgresql": "pg"}.get(request.param, request.param)
+    url: str = request.getfixturevalue(f"shared_{name}_url")
     return url
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def shared_db(store_url: str) -> AsyncIterator[Database]:
-    database = connect(store_url)
+    database = connect_store(store_url)
     try:
         yield database
     finally:
@@ -97,7 +133,11 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
     with fresh_pg_database() as url:
-        yield url
+        if request.param == "pgbouncer":
+            with pooled(url) as pooled_url:
+                yield pooled_url
+        else:
+            yield url
 
 
 async def empty_tables(db: Database) -> None:
@@ -117,7 +157,7 @@ async def db(shared_db: Database) -> Database:
 @pytest_asyncio.fixture(loop_scope="session")
 async def other_db(store_url: str, db: Database) -> AsyncIterator[Database]:
     """A second, independent ``Database`` on the same database (as another process would have)."""
-    database = connect(store_url)
+    database = connect_store(store_url)
     try:
         yield database
     finally:

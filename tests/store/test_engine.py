@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from tasksched.store import Tx
 from tasksched.store import tasks as task_store
 from tasksched.store.engine import SQLITE_BUSY_TIMEOUT_MS, Database, async_url, connect, unreachable_reason
+from tests.store.conftest import connect_store
 from tests.store.rows import add_task
 
 HOLD_SECONDS = 1.0
@@ -49,13 +50,13 @@ async def sqlite_db(sqlite_path: Path) -> AsyncIterator[Database]:
 
 
 async def test_a_commit_survives_closing_and_reopening(db: Database, store_url: str) -> None:
-    first = connect(store_url)  # engines of their own, not the shared one
+    first = connect_store(store_url)  # engines of their own, not the shared one
     try:
         async with first.write() as tx:
             task = await add_task(tx, name="durable", tags=["kept"])
     finally:
         await first.dispose()
-    second = connect(store_url)
+    second = connect_store(store_url)
     try:
         async with second.read() as tx:
             again = await task_store.get(tx, task["id"])

@@ -10,8 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from tasksched.store import migrate
-from tasksched.store.engine import Database, connect
+from tasksched.store.engine import Database
 from tasksched.store.tables import metadata
+from tests.store.conftest import connect_store
 
 
 async def schema_differences(db: Database) -> list[Any]:
@@ -38,7 +39,7 @@ async def test_migrations_build_the_declared_schema_once(fresh_url: str) -> None
     serialises them with an advisory lock, SQLite with its write lock. The schema then equals
     ``tables.metadata`` (types compared), the revision is the head, and upgrading again is a no-op.
     """
-    dbs = [connect(fresh_url) for _ in range(3)]
+    dbs = [connect_store(fresh_url) for _ in range(3)]
     try:
         assert await migrate.current_revision(dbs[0]) is None
         assert not await migrate.is_current(dbs[0])

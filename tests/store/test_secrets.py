@@ -6,7 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 
 from tasksched.store import secrets as secret_store
-from tasksched.store.engine import Database, connect
+from tasksched.store.engine import Database
+from tests.store.conftest import connect_store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -24,7 +25,7 @@ async def test_the_first_value_stored_is_the_one_everyone_gets(db: Database) -> 
 
 
 async def test_instances_racing_to_create_it_agree(db: Database, store_url: str) -> None:
-    others = [connect(store_url) for _ in range(4)]
+    others = [connect_store(store_url) for _ in range(4)]
 
     async def create(instance: Database, value: str) -> str:
         async with instance.write() as tx:

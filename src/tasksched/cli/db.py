@@ -16,7 +16,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@settings_options("database_url")
+@settings_options("database_url", "database_pooling")
 def upgrade(**options: Any) -> None:
     """Apply migrations up to the newest schema."""
     from tasksched.store.migrate import current_revision
@@ -29,7 +29,7 @@ def upgrade(**options: Any) -> None:
 
 
 @db.command("current")
-@settings_options("database_url")
+@settings_options("database_url", "database_pooling")
 def current(**options: Any) -> None:
     """Show the schema revision and whether it is the newest."""
     from tasksched.store.migrate import current_revision, head_revision

@@ -21,7 +21,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@settings_options("database_url")
+@settings_options("database_url", "database_pooling")
 @click.option("--name", required=True, help="What the key is for.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default="viewer", show_default=True)
 def create(name: str, role: str, **options: Any) -> None:
@@ -37,7 +37,7 @@ def create(name: str, role: str, **options: Any) -> None:
 
 
 @keys.command("list")
-@settings_options("database_url")
+@settings_options("database_url", "database_pooling")
 def list_(**options: Any) -> None:
     """List keys (never their values)."""
     from tasksched.domain.keys import ApiKey
@@ -53,7 +53,7 @@ def list_(**options: Any) -> None:
 
 
 @keys.command("revoke")
-@settings_options("database_url")
+@settings_options("database_url", "database_pooling")
 @click.argument("key_id", type=int)
 def revoke(key_id: int, **options: Any) -> None:
     """Revoke a key by its id."""

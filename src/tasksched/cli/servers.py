@@ -16,7 +16,15 @@ from tasksched.cli.options import settings_from, settings_options
 
 # The settings each part of a process reads.
 # Every process: the database, and the Redis that carries events and counters between processes.
-DATABASE = ("database_url", "redis_url", "redis_prefix")
+DATABASE = (
+    "database_url",
+    "database_pooling",
+    "listen_url",
+    "db_pool_size",
+    "db_max_overflow",
+    "redis_url",
+    "redis_prefix",
+)
 HTTP = (
     "host",
     "port",

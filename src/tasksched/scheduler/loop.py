@@ -64,12 +64,14 @@ class Scheduler:
         try:
             async with self.ctx.bus.subscription(TASK_EVENTS, maxsize=1) as changes:
                 while not self._stop.is_set():
+                    # Drained before the pass, not after: a change announced while the pass runs
+                    # may postdate what it read, so it must wake the next wait at once.
+                    changes.drain()
                     try:
                         delay = await self.tick()
                     except Exception as exc:  # a database outage must not kill the loop: retry shortly
                         log_failure(log, "scheduler pass failed; retrying", exc)
                         delay = 1.0
-                    changes.drain()
                     await wait_any(self._stop.wait(), changes.get(), timeout=delay)
         finally:
             reaper.cancel()

@@ -27,7 +27,13 @@ class Context:
     def open(cls, settings: Settings, *, clock: Clock | None = None) -> Context:
         # The process's keys for secrets at rest (store/crypto.py): one configuration per process.
         crypto.use_keys(settings.secret_keys)
-        return cls(db=connect(settings.database_url), settings=settings, clock=clock or SystemClock())
+        db = connect(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            transaction_pooling=settings.database_pooling == "transaction",
+        )
+        return cls(db=db, settings=settings, clock=clock or SystemClock())
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` in the background; ``settle`` and ``close`` wait for it. It must not raise."""

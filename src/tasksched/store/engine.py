@@ -205,7 +205,12 @@ class Database:
             await self.read_engine.dispose()
 
 
-def connect(url: str, *, pool_size: int = 10) -> Database:
+def connect(
+    url: str, *, pool_size: int = 10, max_overflow: int | None = None, transaction_pooling: bool = False
+) -> Database:
+    """Engines for ``url``: ``pool_size`` connections kept open and up to ``max_overflow`` (default:
+    as many) more under load. ``transaction_pooling`` for PostgreSQL behind PgBouncer in
+    transaction mode, where consecutive transactions may land on different server connections."""
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
@@ -218,7 +223,7 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
     engine = create_async_engine(
         parsed,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         # A pooled connection is checked before use, so after a restart the dead ones are replaced
         # instead of failing the first request on each.
         pool_pre_ping=True,
@@ -226,5 +231,18 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
         # Statement parameters never go into SQLAlchemy's exception messages or logs: they hold
         # header and environment values and key hashes, and an error's text can reach a log.
         hide_parameters=True,
+        connect_args=_transaction_pooling_args() if transaction_pooling else {},
     )
     return Database(url=url, write_engine=engine, read_engine=engine)
+
+
+def _transaction_pooling_args() -> dict[str, Any]:
+    """No prepared statement outlives its transaction (PgBouncer before 1.21 does not track them):
+    a named one kept in a cache would be missing, or a name already taken, on the server connection
+    the next transaction gets. Every statement is prepared unnamed, in the transaction that runs it
+    (SQLAlchemy opens one before each statement, its pre-ping included)."""
+    return {
+        "statement_cache_size": 0,  # asyncpg's own cache
+        "prepared_statement_cache_size": 0,  # SQLAlchemy's
+        "prepared_statement_name_func": lambda: "",  # "" is PostgreSQL's unnamed statement
+    }
