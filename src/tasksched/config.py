@@ -52,6 +52,16 @@ class Settings(BaseSettings):
         default=None,
         description="`redis://host:port/db`: shared rate-limit counters and events across processes (optional; the database stays the source of truth).",
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, `GET /metrics` needs `Authorization: Bearer <token>` (else it is open: aggregate figures and task names only).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="A scheduler or worker process without the API serves its own counters at `http://host:port/metrics` (off when unset).",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )

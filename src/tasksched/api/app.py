@@ -26,8 +26,9 @@ from starlette.types import Scope
 from tasksched import __version__
 from tasksched.api import errors, openapi
 from tasksched.api.deps import Services
+from tasksched.api.metrics import RequestMetrics
 from tasksched.api.middleware import BodySizeLimit
-from tasksched.api.routes import events, keys, runs, schedules, system, tasks
+from tasksched.api.routes import events, keys, metrics, runs, schedules, system, tasks
 from tasksched.config import Settings
 from tasksched.services.context import Context
 
@@ -65,7 +66,16 @@ def create_app(settings: Settings | None = None, *, ctx: Context | None = None) 
     if ctx is not None:
         app.state.services = Services.build(ctx)
     errors.install(app)
-    for router in (tasks.router, runs.router, schedules.router, events.router, keys.router, system.router):
+    routers = (
+        tasks.router,
+        runs.router,
+        schedules.router,
+        events.router,
+        keys.router,
+        system.router,
+        metrics.router,
+    )
+    for router in routers:
         app.include_router(router)
     if settings.cors_origin_list:
         app.add_middleware(
@@ -76,6 +86,7 @@ def create_app(settings: Settings | None = None, *, ctx: Context | None = None) 
             expose_headers=["ETag", "Location"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)  # outermost: it also counts what the others refuse
     openapi.install(app)
     _mount_api_docs(app)
     _mount_ui(app)

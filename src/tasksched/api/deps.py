@@ -15,6 +15,7 @@ from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthoriz
 from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
+from tasksched.services.monitoring import MonitoringService
 from tasksched.services.runs import RunService
 from tasksched.services.stats import StatsService
 from tasksched.services.tasks import TaskService
@@ -32,6 +33,7 @@ class Services:
     workers: WorkerService
     tickets: TicketService
     health: HealthService
+    monitoring: MonitoringService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -44,6 +46,7 @@ class Services:
             workers=WorkerService(ctx),
             tickets=TicketService(ctx),
             health=HealthService(ctx),
+            monitoring=MonitoringService(ctx),
         )
 
 

@@ -17,7 +17,9 @@ from tasksched.cli.options import settings_from, settings_options
 # The settings each part of a process reads.
 # Every process: the database, and the Redis that carries events and counters between processes.
 DATABASE = ("database_url", "redis_url")
-HTTP = ("host", "port", "cors_origins", "trusted_proxies", "max_body_bytes", "bootstrap_key")
+HTTP = ("host", "port", "cors_origins", "trusted_proxies", "max_body_bytes", "bootstrap_key", "metrics_token")
+# A process without the API: where it serves its own counters.
+METRICS_PORT = ("host", "metrics_port")
 WORKER = (
     "worker_concurrency",
     "worker_queues",
@@ -62,14 +64,14 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *LOGGING)
+@settings_options(*DATABASE, *METRICS_PORT, *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs. Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))
 
 
 @click.command()
-@settings_options(*DATABASE, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *WORKER, *METRICS_PORT, *LOGGING)
 @click.option("--burst", is_flag=True, help="Run what is queued now, then exit (prints the figures as JSON).")
 def worker(burst: bool, **options: Any) -> None:
     """A worker only: claims queued runs and executes them. SIGTERM drains gracefully."""

@@ -12,6 +12,7 @@ from tasksched.domain.principals import Actor
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.errors import Conflict, NotFound
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
+from tasksched.observability import metrics
 from tasksched.services.context import Context
 from tasksched.services.outcomes import Ended, after_outcomes
 from tasksched.services.run_rows import new_run_row
@@ -105,6 +106,8 @@ class RunService:
                 raise Conflict(f"run {run_id} has already finished ({status.value}); nothing to cancel")
             row = await run_store.get(tx, run_id)
         assert row is not None
+        if aftermath is not None:
+            metrics.run_finished(row["task_name"], RunStatus.CANCELLED.value)
         run = run_from_row(row)
         events = [Event(RUN_UPDATED, _run_event(run))]
         if aftermath is not None:  # its own RUN_UPDATED carries less than the one above
