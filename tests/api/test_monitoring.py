@@ -91,6 +91,16 @@ async def test_metrics_read_the_cluster_figures_from_the_database(
     assert value(samples, "tasksched_task_last_start_timestamp_seconds", task="waiting") is None
     assert value(samples, "tasksched_schedule_overdue_seconds") == 0  # no task has a schedule
 
+    # Any name a task may have comes out as the same label value.
+    odd = await create_task(frozen_api, 'odd "name" \\ with\\n escapes')
+    await run_task(frozen_api, odd["id"])
+    await finish_runs(frozen_ctx, RunStatus.SUCCEEDED)
+    marks = await scrape(frozen_api)
+    assert (
+        value(marks, "tasksched_task_last_success_timestamp_seconds", task=odd["name"])
+        == clock.now().timestamp()
+    )
+
     # A new process on the same database (a restart) reads the same marks: nothing lives in memory.
     other = Context.open(make_settings(frozen_ctx.settings.database_url), clock=clock)
     try:

@@ -244,3 +244,29 @@ def _answers(prom: Prometheus) -> bool:
         return httpx.get(f"{prom.base}/-/ready", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@pytest.mark.slow
+def test_a_scheduler_without_the_api_serves_its_own_counters_on_the_metrics_port(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    env = {
+        "TASKSCHED_DATABASE_URL": f"sqlite:///{tmp_path / 'sched.db'}",
+        "TASKSCHED_METRICS_PORT": str(metrics_port),
+    }
+    with tasksched(["scheduler"], env, tmp_path / "scheduler.log") as proc:
+
+        def answers() -> bool:
+            if proc.popen.poll() is not None:
+                raise AssertionError(proc.log())
+            try:
+                return httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(answers, timeout=30, message="the scheduler's metrics port answers")
+        names = _exposed_names(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text)
+        assert {"tasksched_slots_skipped_total", "tasksched_runs_finished_total"} <= names
+        assert "tasksched_database_up" not in names  # the cluster-wide gauges are the API's
+        # (the port opens before the scheduler starts and takes over SIGTERM)
+        wait_for(lambda: "scheduler started" in proc.log(), timeout=30, message="the scheduler started")
+        assert proc.terminate() == 0

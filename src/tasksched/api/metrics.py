@@ -112,23 +112,41 @@ class SnapshotCollector(Collector):
             "How far the earliest enabled task's next slot is past due (0: none is); slots that never fired.",
             snap.overdue_seconds,
         )
-        success = GaugeMetricFamily(
-            "tasksched_task_last_success_timestamp_seconds",
-            "When the task's newest succeeded run finished (Unix time), from the runs on record.",
-            labels=["task"],
-        )
-        start = GaugeMetricFamily(
-            "tasksched_task_last_start_timestamp_seconds",
-            "When the task's newest run started (Unix time), from the runs on record.",
-            labels=["task"],
-        )
-        for t in snap.tasks:
-            if t.last_success_at is not None:
-                success.add_metric([t.name], t.last_success_at.timestamp())
-            if t.last_start_at is not None:
-                start.add_metric([t.name], t.last_start_at.timestamp())
-        yield success
-        yield start
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def task_marks_text(snapshot: Snapshot) -> str:
+    """The per-task gauges (two per task), written directly in the text format.
+
+    prometheus_client's families cost some 10 µs per sample: with 10,000 tasks that was 150-220 ms
+    of the event loop per scrape; this is one f-string per sample.
+    """
+    success, start = (
+        "tasksched_task_last_success_timestamp_seconds",
+        "tasksched_task_last_start_timestamp_seconds",
+    )
+    lines = [
+        f"# HELP {success} When the task's newest succeeded run finished (Unix time), from the runs on record.",
+        f"# TYPE {success} gauge",
+    ]
+    lines += [
+        f'{success}{{task="{_label(t.name)}"}} {t.last_success_at.timestamp()!r}'
+        for t in snapshot.tasks
+        if t.last_success_at is not None
+    ]
+    lines += [
+        f"# HELP {start} When the task's newest run started (Unix time), from the runs on record.",
+        f"# TYPE {start} gauge",
+    ]
+    lines += [
+        f'{start}{{task="{_label(t.name)}"}} {t.last_start_at.timestamp()!r}'
+        for t in snapshot.tasks
+        if t.last_start_at is not None
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
@@ -141,4 +159,7 @@ def exposition(snapshot: Snapshot | None, scrape_seconds: float) -> bytes:
     """This process's metrics, then the database's figures, in the Prometheus text format."""
     scraped = CollectorRegistry(auto_describe=False)
     scraped.register(SnapshotCollector(snapshot, scrape_seconds))
-    return generate_latest(metrics.REGISTRY) + generate_latest(scraped)
+    body = generate_latest(metrics.REGISTRY) + generate_latest(scraped)
+    if snapshot is not None:
+        body += task_marks_text(snapshot).encode()
+    return body
