@@ -17,6 +17,8 @@ import { WorkersPage } from "./pages/WorkersPage";
 // The editor and the key admin are the heaviest, least visited pages: load them on demand.
 const TaskEditorPage = lazy(() => import("./pages/TaskEditorPage"));
 const KeysPage = lazy(() => import("./pages/KeysPage"));
+// The status page draws two charts (recharts): loaded when visited.
+const StatusPage = lazy(() => import("./pages/StatusPage"));
 
 function Loading() {
   return (
@@ -41,6 +43,7 @@ function SignedInApp() {
           <Route path="/runs" element={<RunsPage />} />
           <Route path="/runs/:runId" element={<RunDetailPage />} />
           <Route path="/workers" element={<WorkersPage />} />
+          <Route path="/status" element={<StatusPage />} />
           <Route path="/keys" element={<KeysPage />} />
           <Route path="/signin" element={<Navigate to="/" replace />} />
           <Route path="*" element={<NotFoundPage />} />

@@ -172,6 +172,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health of the database, schedulers, workers and Redis; throughput, backlog, next runs */
+        get: operations["status_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks": {
         parameters: {
             query?: never;
@@ -333,6 +350,43 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Backlog */
+        Backlog: {
+            /** Queued */
+            queued: number;
+            /** Queues */
+            queues: components["schemas"]["QueueBacklog"][];
+            /** Running */
+            running: number;
+        };
+        /** BackupStatus */
+        BackupStatus: {
+            /** Error */
+            error: string | null;
+            /** File */
+            file: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+        };
+        /** ComponentHealth */
+        ComponentHealth: {
+            /**
+             * Error
+             * @description Why it is not usable, in words; null when ok.
+             */
+            error: string | null;
+            /** Ok */
+            ok: boolean;
+        };
         /**
          * ConcurrencyPolicy
          * @description What a slot does while an earlier run of the same task is still active (as Kubernetes CronJob).
@@ -441,6 +495,26 @@ export interface components {
             succeeded: number;
             /** Timed Out */
             timed_out: number;
+        };
+        /** HourThroughput */
+        HourThroughput: {
+            /**
+             * Failed
+             * @description Failed or timed out.
+             */
+            failed: number;
+            /**
+             * Finished
+             * @description Runs that reached any final status.
+             */
+            finished: number;
+            /**
+             * Hour
+             * Format: date-time
+             */
+            hour: string;
+            /** Succeeded */
+            succeeded: number;
         };
         /** HttpAction */
         HttpAction: {
@@ -574,6 +648,26 @@ export interface components {
             prefix: string;
             role: components["schemas"]["Role"];
         };
+        /** MinuteThroughput */
+        MinuteThroughput: {
+            /**
+             * Failed
+             * @description Failed or timed out.
+             */
+            failed: number;
+            /**
+             * Finished
+             * @description Runs that reached any final status.
+             */
+            finished: number;
+            /**
+             * Minute
+             * Format: date-time
+             */
+            minute: string;
+            /** Succeeded */
+            succeeded: number;
+        };
         /**
          * MisfirePolicy
          * @description What slots missed during downtime (later than the grace period) become.
@@ -660,6 +754,18 @@ export interface components {
              * @enum {string}
              */
             type: "python";
+        };
+        /** QueueBacklog */
+        QueueBacklog: {
+            /**
+             * Oldest Age Seconds
+             * @description How long the earliest claimable run has waited (0: none).
+             */
+            oldest_age_seconds: number;
+            /** Queue */
+            queue: string;
+            /** Queued */
+            queued: number;
         };
         /**
          * Readiness
@@ -806,6 +912,30 @@ export interface components {
             /** Timezone */
             timezone: string;
         };
+        /** SchedulerStatus */
+        SchedulerStatus: {
+            /**
+             * Alive
+             * @description Its loop passed in the last 30 seconds and it has not stopped.
+             */
+            alive: boolean;
+            /** Hostname */
+            hostname: string;
+            /**
+             * Last Tick At
+             * Format: date-time
+             */
+            last_tick_at: string;
+            /** Name */
+            name: string;
+            /** Pid */
+            pid: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+        };
         /** ShellAction */
         ShellAction: {
             /**
@@ -864,6 +994,42 @@ export interface components {
             tasks: components["schemas"]["TaskCounts"];
             /** Workers Online */
             workers_online: number;
+        };
+        /** Status */
+        Status: {
+            /**
+             * At
+             * Format: date-time
+             * @description The server's time of this answer.
+             */
+            at: string;
+            backlog: components["schemas"]["Backlog"];
+            database: components["schemas"]["ComponentHealth"];
+            /** @description The newest backup; null when none is known. */
+            last_backup: components["schemas"]["BackupStatus"] | null;
+            last_day: components["schemas"]["Throughput"];
+            last_hour: components["schemas"]["Throughput"];
+            /**
+             * Next Due
+             * @description The next few slots due, earliest first.
+             */
+            next_due: components["schemas"]["DueTask"][];
+            /** @description Null when TASKSCHED_REDIS_URL is not set. */
+            redis: components["schemas"]["ComponentHealth"] | null;
+            /**
+             * Scheduler Last Tick
+             * @description The latest pass of any running scheduler.
+             */
+            scheduler_last_tick: string | null;
+            /**
+             * Schedulers
+             * @description Schedulers seen in the last day, alive or not.
+             */
+            schedulers: components["schemas"]["SchedulerStatus"][];
+            throughput: components["schemas"]["ThroughputSeries"];
+            /** Version */
+            version: string;
+            workers: components["schemas"]["WorkerCapacity"];
         };
         /** TaskCounts */
         TaskCounts: {
@@ -1028,6 +1194,52 @@ export interface components {
             updated_at: string;
             /** Version */
             version: number;
+        };
+        /** Throughput */
+        Throughput: {
+            /**
+             * Failed
+             * @description Failed or timed out.
+             */
+            failed: number;
+            /**
+             * Finished
+             * @description Runs that reached any final status.
+             */
+            finished: number;
+            /** Succeeded */
+            succeeded: number;
+        };
+        /** ThroughputSeries */
+        ThroughputSeries: {
+            /**
+             * Per Hour
+             * @description The last 24 hours, oldest first.
+             */
+            per_hour: components["schemas"]["HourThroughput"][];
+            /**
+             * Per Minute
+             * @description The last 60 minutes, oldest first.
+             */
+            per_minute: components["schemas"]["MinuteThroughput"][];
+        };
+        /** WorkerCapacity */
+        WorkerCapacity: {
+            /**
+             * Alive
+             * @description Workers that heartbeat within a lease and have not stopped.
+             */
+            alive: number;
+            /**
+             * Busy
+             * @description Of those slots, how many are running a run.
+             */
+            busy: number;
+            /**
+             * Slots
+             * @description Runs the live workers can execute at once.
+             */
+            slots: number;
         };
         /** WorkerOut */
         WorkerOut: {
@@ -1718,6 +1930,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    status_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Status"];
                 };
             };
             /** @description No API key was sent, or it is unknown or revoked. */
