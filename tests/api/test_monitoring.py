@@ -253,6 +253,7 @@ async def redis_ctx(database_url: str, redis_url: str) -> AsyncIterator[Context]
         await ctx.close()
 
 
+@pytest.mark.redis
 async def test_status_pings_the_configured_redis(redis_ctx: Context, database_url: str) -> None:
     async with client_on(redis_ctx) as client:
         assert (await client.get("/api/status")).json()["redis"] == {"ok": True, "error": None}
