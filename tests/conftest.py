@@ -157,9 +157,15 @@ async def api(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
     await add_keys(ctx)
     app = create_app(ctx.settings, ctx=ctx)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-    ) as client:
+    # The app's lifespan closes what it opened (a Redis-backed rate limiter's connections).
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport,
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as client,
+    ):
         yield client
 
 

@@ -105,6 +105,16 @@ class Settings(BaseSettings):
         default="10/minute",
         description="Failed authentications per client address; past it the address gets 429 before any key is looked up.",
     )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, `GET /metrics` needs `Authorization: Bearer <token>` (else it is open: aggregate figures and task names only).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="A scheduler or worker process without the API serves its own counters at `http://host:port/metrics` (off when unset).",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )

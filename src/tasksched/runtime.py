@@ -183,6 +183,22 @@ def _listen(settings: Settings) -> socket.socket:
     return sock
 
 
+def _serve_process_metrics(settings: Settings) -> None:
+    """A scheduler or worker without the API: its own counters at :metrics_port/metrics (a thread).
+
+    Only this process's counters; the cluster-wide gauges come from an API process's /metrics.
+    """
+    from prometheus_client import start_http_server
+
+    from tasksched.observability.metrics import REGISTRY
+
+    try:
+        start_http_server(settings.metrics_port or 0, addr=settings.host, registry=REGISTRY)
+    except OSError as exc:
+        raise CannotStart(f"cannot serve metrics on {settings.host}:{settings.metrics_port}: {exc}") from exc
+    log.info("serving metrics", port=settings.metrics_port)
+
+
 def _http_part(ctx: Context, sock: socket.socket) -> _Part:
     import uvicorn
 
@@ -291,6 +307,8 @@ async def run_process(
                 if created is not None and settings.bootstrap_key is None and announce_key is not None:
                     announce_key(created)
             stop_relay = await start_relay(ctx)
+            if sock is None and settings.metrics_port is not None:
+                _serve_process_metrics(settings)
             try:
                 parts = []
                 if roles.scheduler:

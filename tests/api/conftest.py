@@ -161,7 +161,11 @@ async def claim_runs(ctx: Context) -> list[int]:
 async def client_on(ctx: Context, *, raise_app_exceptions: bool = True) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(ctx.settings, ctx=ctx)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN) as client:
+    # The app's lifespan closes what it opened (a Redis-backed rate limiter's connections).
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN) as client,
+    ):
         yield client
 
 

@@ -319,7 +319,15 @@ async def test_cancelling(db: Database, held: dict[str, int]) -> None:
             tx, [held["queued"], held["w1b"], held["done"]], reason="replaced", now=at(7)
         )
         assert await run_store.cancel_queued(tx, [], reason="x", now=at(7)) == []
-    assert cancelled == [{"id": held["queued"], "task_id": cancelled[0]["task_id"], "status": "cancelled"}]
+    queued_row = (await all_runs(db))[held["queued"]]
+    assert cancelled == [
+        {
+            "id": held["queued"],
+            "task_id": queued_row["task_id"],
+            "task_name": queued_row["task_name"],
+            "status": "cancelled",
+        }
+    ]
     async with db.read() as tx:
         assert await run_store.cancel_requested(tx, everything) == {held["w1a"], held["queued"]}
         assert await run_store.cancel_requested(tx, []) == set()

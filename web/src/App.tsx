@@ -18,6 +18,8 @@ import { WorkersPage } from "./pages/WorkersPage";
 const TaskEditorPage = lazy(() => import("./pages/TaskEditorPage"));
 const KeysPage = lazy(() => import("./pages/KeysPage"));
 const AuditPage = lazy(() => import("./pages/AuditPage"));
+// The status page draws two charts (recharts): loaded when visited.
+const StatusPage = lazy(() => import("./pages/StatusPage"));
 
 function Loading() {
   return (
@@ -42,6 +44,7 @@ function SignedInApp() {
           <Route path="/runs" element={<RunsPage />} />
           <Route path="/runs/:runId" element={<RunDetailPage />} />
           <Route path="/workers" element={<WorkersPage />} />
+          <Route path="/status" element={<StatusPage />} />
           <Route path="/keys" element={<KeysPage />} />
           <Route path="/audit" element={<AuditPage />} />
           <Route path="/signin" element={<Navigate to="/" replace />} />

@@ -26,9 +26,10 @@ from tasksched import __version__
 from tasksched.api import errors, openapi
 from tasksched.api.deps import Services
 from tasksched.api.headers import SecurityHeaders
+from tasksched.api.metrics import RequestMetrics
 from tasksched.api.middleware import BodySizeLimit
 from tasksched.api.ratelimit import RATE_LIMIT_HEADERS, RateLimit
-from tasksched.api.routes import audit, events, keys, runs, schedules, system, tasks
+from tasksched.api.routes import audit, events, keys, metrics, runs, schedules, system, tasks
 from tasksched.config import Settings
 from tasksched.services.context import Context
 from tasksched.services.ratelimit import RateLimiter
@@ -75,8 +76,17 @@ def create_app(
     if ctx is not None:
         app.state.services = Services.build(ctx)
     errors.install(app)
-    routers = (tasks.router, runs.router, schedules.router, events.router, keys.router, audit.router)
-    for router in (*routers, system.router):
+    routers = (
+        tasks.router,
+        runs.router,
+        schedules.router,
+        events.router,
+        keys.router,
+        audit.router,
+        system.router,
+        metrics.router,
+    )
+    for router in routers:
         app.include_router(router)
     # Outermost last: security headers on every answer; the CORS layer answers preflights before
     # they count against a limit, and adds its headers to 429s too (so a page can read them).
@@ -93,6 +103,7 @@ def create_app(
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics)  # outermost: it also counts what the others refuse
     openapi.install(app)
     _mount_api_docs(app)
     _mount_ui(app)

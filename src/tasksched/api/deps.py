@@ -19,6 +19,7 @@ from tasksched.services.audit import AuditService
 from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
+from tasksched.services.monitoring import MonitoringService
 from tasksched.services.runs import RunService
 from tasksched.services.stats import StatsService
 from tasksched.services.tasks import TaskService
@@ -37,6 +38,7 @@ class Services:
     tickets: TicketService
     health: HealthService
     audit: AuditService
+    monitoring: MonitoringService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -50,6 +52,7 @@ class Services:
             tickets=TicketService(ctx),
             health=HealthService(ctx),
             audit=AuditService(ctx),
+            monitoring=MonitoringService(ctx),
         )
 
 

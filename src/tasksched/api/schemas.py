@@ -124,6 +124,82 @@ class Stats(BaseModel):
     latest_failures: list[Run]
 
 
+class ComponentHealth(BaseModel):
+    ok: bool
+    error: str | None = Field(description="Why it is not usable, in words; null when ok.")
+
+
+class SchedulerStatus(BaseModel):
+    name: str
+    hostname: str
+    pid: int
+    alive: bool = Field(description="Its loop passed in the last 30 seconds and it has not stopped.")
+    started_at: datetime
+    last_tick_at: datetime
+
+
+class WorkerCapacity(BaseModel):
+    alive: int = Field(description="Workers that heartbeat within a lease and have not stopped.")
+    slots: int = Field(description="Runs the live workers can execute at once.")
+    busy: int = Field(description="Of those slots, how many are running a run.")
+
+
+class QueueBacklog(BaseModel):
+    queue: str
+    queued: int
+    oldest_age_seconds: float = Field(description="How long the earliest claimable run has waited (0: none).")
+
+
+class Backlog(BaseModel):
+    queued: int
+    running: int
+    queues: list[QueueBacklog]
+
+
+class Throughput(BaseModel):
+    finished: int = Field(description="Runs that reached any final status.")
+    succeeded: int
+    failed: int = Field(description="Failed or timed out.")
+
+
+class MinuteThroughput(Throughput):
+    minute: datetime
+
+
+class HourThroughput(Throughput):
+    hour: datetime
+
+
+class ThroughputSeries(BaseModel):
+    per_minute: list[MinuteThroughput] = Field(description="The last 60 minutes, oldest first.")
+    per_hour: list[HourThroughput] = Field(description="The last 24 hours, oldest first.")
+
+
+class BackupStatus(BaseModel):
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    file: str | None
+    size_bytes: int | None
+    error: str | None
+
+
+class Status(BaseModel):
+    version: str
+    at: datetime = Field(description="The server's time of this answer.")
+    database: ComponentHealth
+    redis: ComponentHealth | None = Field(description="Null when TASKSCHED_REDIS_URL is not set.")
+    schedulers: list[SchedulerStatus] = Field(description="Schedulers seen in the last day, alive or not.")
+    scheduler_last_tick: datetime | None = Field(description="The latest pass of any running scheduler.")
+    workers: WorkerCapacity
+    backlog: Backlog
+    throughput: ThroughputSeries
+    last_hour: Throughput
+    last_day: Throughput
+    next_due: list[DueTask] = Field(description="The next few slots due, earliest first.")
+    last_backup: BackupStatus | None = Field(description="The newest backup; null when none is known.")
+
+
 def _absent_when_none(schema: dict[str, Any]) -> None:
     # The server leaves such a field out rather than sending null: the schema has no null, so no default.
     schema.pop("default", None)

@@ -36,7 +36,10 @@ HTTP = (
     "rate_limit_auth_failures",
     "max_body_bytes",
     "bootstrap_key",
+    "metrics_token",
 )
+# A process without the API: where it serves its own counters.
+METRICS_PORT = ("host", "metrics_port")
 WORKER = (
     "worker_concurrency",
     "worker_queues",
@@ -87,14 +90,14 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *RETENTION, *LOGGING)
+@settings_options(*DATABASE, *RETENTION, *METRICS_PORT, *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs. Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *WORKER, *METRICS_PORT, *LOGGING)
 @click.option("--burst", is_flag=True, help="Run what is queued now, then exit (prints the figures as JSON).")
 def worker(burst: bool, **options: Any) -> None:
     """A worker only: claims queued runs and executes them. SIGTERM drains gracefully."""

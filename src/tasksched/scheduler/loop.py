@@ -20,12 +20,15 @@ from tasksched.observability.outage import log_failure
 from tasksched.services.context import Context
 from tasksched.services.execution import ExecutionService
 from tasksched.services.firing import LOOKAHEAD, FiringService
+from tasksched.services.heartbeats import SchedulerHeartbeats
 
 log = structlog.get_logger("tasksched.scheduler")
 
 # Only a safety net (a lost notification): one indexed query, so it may be frequent.
 SAFETY_POLL_SECONDS = 5.0
 REAP_EVERY_SECONDS = 5.0
+# A busy loop passes many times a second; its heartbeat is written at most this often.
+HEARTBEAT_EVERY_SECONDS = 1.0
 
 
 class Scheduler:
@@ -34,6 +37,8 @@ class Scheduler:
         self.firing = FiringService(ctx)
         self.execution = ExecutionService(ctx)
         self.safety_poll = safety_poll
+        self.heartbeats = SchedulerHeartbeats(ctx)
+        self._last_beat: datetime | None = None
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -58,8 +63,20 @@ class Scheduler:
         delay = (min(wakes) - now).total_seconds()
         return min(max(delay, 0.0), self.safety_poll)
 
+    async def beat(self) -> None:
+        """Record that the loop completed a pass (at most once per HEARTBEAT_EVERY_SECONDS)."""
+        now = self.ctx.clock.now()
+        if self._last_beat is not None and (now - self._last_beat).total_seconds() < HEARTBEAT_EVERY_SECONDS:
+            return
+        await self.heartbeats.beat(now)
+        self._last_beat = now
+
     async def run(self) -> None:
-        log.info("scheduler started")
+        log.info("scheduler started", scheduler=self.heartbeats.name)
+        try:
+            await self.heartbeats.register()
+        except Exception as exc:  # the first pass below retries the database; liveness follows
+            log_failure(log, "registering the scheduler failed", exc)
         reaper = asyncio.create_task(self._reap_forever(), name="tasksched-reaper")
         try:
             async with self.ctx.bus.subscription(TASK_EVENTS, maxsize=1) as changes:
@@ -69,6 +86,7 @@ class Scheduler:
                     changes.drain()
                     try:
                         delay = await self.tick()
+                        await self.beat()
                     except Exception as exc:  # a database outage must not kill the loop: retry shortly
                         log_failure(log, "scheduler pass failed; retrying", exc)
                         delay = 1.0
@@ -77,6 +95,10 @@ class Scheduler:
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
+            try:
+                await self.heartbeats.stopped()
+            except Exception as exc:
+                log_failure(log, "recording the scheduler's stop failed", exc)
             log.info("scheduler stopped")
 
     async def _reap_forever(self) -> None:

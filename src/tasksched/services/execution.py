@@ -22,6 +22,7 @@ from tasksched.domain.actions import Action
 from tasksched.domain.base import STORED
 from tasksched.domain.runs import RetryPolicy, RunStatus
 from tasksched.events.bus import RUN_CREATED, RUN_OUTPUT, RUN_UPDATED, Event
+from tasksched.observability import metrics
 from tasksched.services.context import Context
 from tasksched.services.outcomes import Attempt, Ended, Retry, after_outcomes
 from tasksched.store import runs as run_store
@@ -54,6 +55,7 @@ class ClaimedRun:
     trigger: str
     scheduled_for: datetime
     started_at: datetime
+    available_at: datetime
     action: Action
     timeout_seconds: float | None
     retry: RetryPolicy
@@ -130,6 +132,7 @@ class ExecutionService:
                 trigger=r["trigger"],
                 scheduled_for=r["scheduled_for"],
                 started_at=r["started_at"],
+                available_at=r["available_at"],
                 action=parsed[r["task_id"]][0],
                 timeout_seconds=tasks[r["task_id"]]["timeout_seconds"],
                 retry=parsed[r["task_id"]][1],
@@ -138,6 +141,12 @@ class ExecutionService:
             for r in rows
             if r["task_id"] in tasks
         ]
+        for c in claimed:
+            if (
+                c.trigger == "schedule" and c.attempt == 1
+            ):  # retries and manual runs have no slot to be late for
+                lateness = (c.started_at - c.available_at).total_seconds()
+                metrics.START_LATENESS.labels(c.task["queue"]).observe(max(0.0, lateness))
         if claimed and self.ctx.bus.wants(RUN_UPDATED):
             self.ctx.bus.publish(*(_event(c.id, c.task_id, RunStatus.RUNNING.value) for c in claimed))
         return claimed
@@ -186,6 +195,10 @@ class ExecutionService:
                 if o.run.id in held
             ]
             aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
+        for o in outcomes:  # counted once committed: a rolled-back outcome did not happen
+            if o.run.id in held:
+                duration = (o.finished_at - o.run.started_at).total_seconds()
+                metrics.run_finished(o.run.task_name, o.status.value, duration)
         self.ctx.bus.publish(*aftermath.events)
         return Recorded(held=held, retries=aftermath.retries)
 
@@ -214,6 +227,8 @@ class ExecutionService:
                 for r in cancelled
             ]
             aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
+        for r in cancelled:
+            metrics.run_finished(r["task_name"], RunStatus.CANCELLED.value)
         self.ctx.bus.publish(
             *aftermath.events, *(Event(RUN_CREATED, {"run_id": r, "status": "queued"}) for r in released)
         )
@@ -261,6 +276,11 @@ class ExecutionService:
                 for r in expired
             ]
             aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
+        for r in expired:
+            started = r["started_at"]
+            metrics.run_finished(
+                r["task_name"], RunStatus.FAILED.value, (now - started).total_seconds() if started else None
+            )
         self.ctx.bus.publish(*aftermath.events)
         return len(expired)
 

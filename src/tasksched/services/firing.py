@@ -19,6 +19,7 @@ from tasksched.domain.runs import RunStatus, RunTrigger
 from tasksched.domain.schedules import Schedule
 from tasksched.domain.tasks import ConcurrencyPolicy, MisfirePolicy
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, Event
+from tasksched.observability import metrics
 from tasksched.services.context import Context
 from tasksched.services.outcomes import Ended, after_outcomes
 from tasksched.services.run_rows import new_run_row
@@ -98,12 +99,19 @@ class FiringService:
                 if r["status"] == RunStatus.SKIPPED.value
             ]
             aftermath = await after_outcomes(tx, ended, rng=self._rng, bus=self.ctx.bus)
+        names = {row["id"]: row["name"] for row in due}
+        reasons = {(r["task_id"], r["scheduled_for"], r["attempt"]): r["reason"] for r in rows}
         for r in inserted:
             if r["status"] == RunStatus.QUEUED.value:
                 report.queued += 1
                 report.events.append(Event(RUN_CREATED, _event(r)))
             else:
                 report.skipped += 1
+                reason = reasons.get((r["task_id"], r["scheduled_for"], r["attempt"]))
+                metrics.SLOTS_SKIPPED.labels(metrics.skip_reason(reason)).inc()
+                metrics.run_finished(names.get(r["task_id"], ""), RunStatus.SKIPPED.value)
+        for r in cancelled:
+            metrics.run_finished(r["task_name"], RunStatus.CANCELLED.value)
         report.events.extend(aftermath.events)
         report.events.extend(Event(RUN_CANCEL_REQUESTED, {"run_id": run_id}) for run_id in flagged)
         self.ctx.bus.publish(*report.events)

@@ -13,6 +13,7 @@ from tasksched.domain.principals import Actor
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.errors import Conflict, NotFound
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
+from tasksched.observability import metrics
 from tasksched.services import audit
 from tasksched.services.context import Context
 from tasksched.services.outcomes import Ended, after_outcomes
@@ -120,6 +121,8 @@ class RunService:
                 audit.run_document(run),
                 at=now,
             )
+        if aftermath is not None:
+            metrics.run_finished(run.task_name, RunStatus.CANCELLED.value)
         events = [Event(RUN_UPDATED, _run_event(run))]
         if aftermath is not None:  # its own RUN_UPDATED carries less than the one above
             events.extend(e for e in aftermath.events if e.type != RUN_UPDATED)

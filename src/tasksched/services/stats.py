@@ -44,7 +44,7 @@ class StatsService:
             "tasks": tasks,
             "runs_last_hour": last_hour,
             "runs_last_day": last_day,
-            "runs_per_hour": _hour_buckets(hourly, now),
+            "runs_per_hour": hour_buckets(hourly, now),
             "success_rate_last_day": round(succeeded / (succeeded + failed), 4)
             if succeeded + failed
             else None,
@@ -60,7 +60,7 @@ class StatsService:
         }
 
 
-def _hour_buckets(hourly: list[tuple[str, str, int]], now: datetime) -> list[dict[str, Any]]:
+def hour_buckets(hourly: list[tuple[str, str, int]], now: datetime) -> list[dict[str, Any]]:
     """24 hourly buckets, oldest first, each with a count per status (zero-filled)."""
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     buckets: dict[str, dict[str, Any]] = {}

@@ -77,6 +77,15 @@ def hour_bucket(conn: AsyncConnection, column: sa.ColumnElement[Any]) -> sa.Colu
     return sa.func.strftime("%Y-%m-%dT%H:00:00", column)
 
 
+def minute_bucket(conn: AsyncConnection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """The start of the minute a timestamp falls in, as ISO text, for per-minute charts."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.to_char(
+            sa.func.date_trunc("minute", sa.func.timezone("UTC", column)), 'YYYY-MM-DD"T"HH24:MI:00'
+        )
+    return sa.func.strftime("%Y-%m-%dT%H:%M:00", column)
+
+
 def rows_source(
     conn: AsyncConnection, name: str, columns: Sequence[sa.ColumnClause[Any]], rows: Sequence[Sequence[Any]]
 ) -> sa.FromClause:

@@ -245,7 +245,7 @@ async def cancel_queued(tx: Tx, run_ids: Sequence[int], *, reason: str, now: dat
         sa.update(runs)
         .where(runs.c.id.in_(list(run_ids)), runs.c.status == "queued")
         .values(status="cancelled", reason=reason, finished_at=now, cancel_requested=True)
-        .returning(runs.c.id, runs.c.task_id, runs.c.status)
+        .returning(runs.c.id, runs.c.task_id, runs.c.task_name, runs.c.status)
     )
     return [dict(r) for r in (await tx.execute(stmt)).mappings()]
 
@@ -265,7 +265,7 @@ async def end_cancel_requested(tx: Tx, worker: str, run_ids: Sequence[int], *, n
             lease_until=None,
             finished_at=now,
         )
-        .returning(runs.c.id, runs.c.task_id, runs.c.status)
+        .returning(runs.c.id, runs.c.task_id, runs.c.task_name, runs.c.status)
     )
     return [dict(r) for r in (await tx.execute(stmt)).mappings()]
 

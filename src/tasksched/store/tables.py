@@ -146,6 +146,9 @@ runs = sa.Table(
     sa.Index("ix_runs_task_id_id", "task_id", "id"),
     sa.Index("ix_runs_status_lease_until", "status", "lease_until"),
     sa.Index("ix_runs_finished_at", "finished_at"),
+    # A task's last success and last start, read per task by every metrics scrape: one seek each.
+    sa.Index("ix_runs_task_id_status_finished_at", "task_id", "status", "finished_at"),
+    sa.Index("ix_runs_task_id_started_at", "task_id", "started_at"),
 )
 # In the claim's own order (priority descending), so claiming reads the index instead of sorting
 # every queued run.
@@ -179,6 +182,19 @@ workers = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("heartbeat_at", UTCDateTime, nullable=False),
     sa.Column("stopped_at", UTCDateTime, nullable=True),
+)
+
+# One row per scheduler process: its loop moves heartbeat_at on every pass ("is a scheduler ticking?").
+schedulers = sa.Table(
+    "schedulers",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("hostname", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    sa.Column("stopped_at", UTCDateTime, nullable=True),
+    sa.Index("ix_schedulers_heartbeat_at", "heartbeat_at"),
 )
 
 # Secrets every API instance must share without configuration (today the key that signs event-stream

@@ -49,6 +49,7 @@ const LIVE: QueryKey[] = [
   keys.runList({ limit: 20, offset: 0 }),
   keys.run(5),
   keys.stats,
+  keys.status,
   keys.workers,
 ];
 
@@ -132,17 +133,18 @@ describe("keysForEvent", () => {
     expect(keysForEvent("run.output", { run_id: 5, task_id: 1 })).toEqual([["run", 5]]);
   });
 
-  it("refreshes lists, the run, its task and the dashboard on run changes", () => {
+  it("refreshes lists, the run, its task, the dashboard and the status page on run changes", () => {
     const keys = keysForEvent("run.updated", { run_id: 5, task_id: 1, status: "succeeded" });
     expect(keys).toContainEqual(["runs"]);
     expect(keys).toContainEqual(["tasks"]);
     expect(keys).toContainEqual(["stats"]);
+    expect(keys).toContainEqual(["status"]);
     expect(keys).toContainEqual(["run", 5]);
     expect(keys).toContainEqual(["task", 1]);
   });
 
   it("refreshes task lists on task changes", () => {
-    expect(keysForEvent("task.deleted", { task_id: 3 })).toEqual([["tasks"], ["stats"], ["task", 3]]);
+    expect(keysForEvent("task.deleted", { task_id: 3 })).toEqual([["tasks"], ["stats"], ["status"], ["task", 3]]);
   });
 });
 

@@ -26,10 +26,10 @@ export type EventName = (typeof EVENT_NAMES)[number];
 
 /**
  * Every query that live events keep fresh, as key prefixes: task lists and pages, run lists and
- * pages, the dashboard's stats, workers. (Not the caller's identity or the key list: no event
+ * pages, the dashboard's stats, the status page, workers. (Not the caller's identity or the key list: no event
  * touches those.)
  */
-export const LIVE_KEYS: readonly QueryKey[] = [keys.tasks, ["task"], keys.runs, ["run"], keys.stats, keys.workers];
+export const LIVE_KEYS: readonly QueryKey[] = [keys.tasks, ["task"], keys.runs, ["run"], keys.stats, keys.status, keys.workers];
 
 /** The query keys an event makes stale. */
 export function keysForEvent(name: EventName, data: EventData): QueryKey[] {
@@ -41,12 +41,12 @@ export function keysForEvent(name: EventName, data: EventData): QueryKey[] {
     return result;
   }
   if (name.startsWith("task.")) {
-    result.push(keys.tasks, keys.stats);
+    result.push(keys.tasks, keys.stats, keys.status);
     if (taskId !== undefined) result.push(keys.task(taskId));
     return result;
   }
   // run.created / run.updated: lists, the run, its task's last-run summary, the dashboard.
-  result.push(keys.runs, keys.tasks, keys.stats, keys.workers);
+  result.push(keys.runs, keys.tasks, keys.stats, keys.status, keys.workers);
   if (runId !== undefined) result.push(keys.run(runId));
   if (taskId !== undefined) result.push(keys.task(taskId));
   return result;

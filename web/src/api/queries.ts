@@ -26,6 +26,7 @@ export const keys = {
   runList: (params: RunListParams) => ["runs", "list", params] as const,
   run: (id: number) => ["run", id] as const,
   stats: ["stats"] as const,
+  status: ["status"] as const,
   workers: ["workers"] as const,
   apiKeys: ["apiKeys"] as const,
   audit: (params: AuditListQuery) => ["audit", params] as const,
@@ -110,6 +111,15 @@ export function useRun(id: number, live: boolean) {
 
 export function useStats() {
   return useQuery({ queryKey: keys.stats, queryFn: ({ signal }) => call(http.GET("/api/stats", { signal })), refetchInterval: 30_000 });
+}
+
+export function useStatus() {
+  return useQuery({
+    queryKey: keys.status,
+    queryFn: ({ signal }) => call(http.GET("/api/status", { signal })),
+    // Events refresh it as runs change; heartbeats, ticks and ages are not events: a poll keeps them true.
+    refetchInterval: 10_000,
+  });
 }
 
 export function useWorkers() {

@@ -43,6 +43,8 @@ export type TaskListQuery = NonNullable<operations["tasks_list"]["parameters"]["
 export type TaskSort = NonNullable<TaskListQuery["sort"]>;
 
 export type Stats = Schemas["Stats"];
+export type Status = Schemas["Status"];
+export type Throughput = Schemas["Throughput"];
 export type TaskCounts = Schemas["TaskCounts"];
 export type NextDue = Schemas["DueTask"];
 export type HourBucket = Schemas["HourBucket"];

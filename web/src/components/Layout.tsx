@@ -20,6 +20,7 @@ import {
   IconLogout,
   IconMoon,
   IconPlayerPlay,
+  IconHeartbeat,
   IconServer,
   IconSun,
 } from "@tabler/icons-react";
@@ -65,6 +66,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: "/tasks", label: "Tasks", icon: IconListCheck },
     { to: "/runs", label: "Runs", icon: IconPlayerPlay },
     { to: "/workers", label: "Workers", icon: IconServer },
+    { to: "/status", label: "Status", icon: IconHeartbeat },
     ...(canAdmin
       ? [
           { to: "/keys", label: "API keys", icon: IconKey },

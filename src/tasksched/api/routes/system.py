@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tasksched.api.deps import ServicesDep, Viewer
-from tasksched.api.schemas import Readiness, Stats, WorkerOut, WorkerPage
+from tasksched.api.schemas import Readiness, Stats, Status, WorkerOut, WorkerPage
 
 router = APIRouter(tags=["system"])
 
@@ -35,6 +35,16 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 )
 async def stats(services: ServicesDep, _: Viewer) -> Stats:
     return Stats.model_validate(await services.stats.summary())
+
+
+@router.get(
+    "/api/status",
+    operation_id="status_get",
+    response_model=Status,
+    summary="Health of the database, schedulers, workers and Redis; throughput, backlog, next runs",
+)
+async def status(services: ServicesDep, _: Viewer) -> Status:
+    return Status.model_validate(await services.monitoring.status())
 
 
 @router.get(
