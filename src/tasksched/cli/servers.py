@@ -29,6 +29,15 @@ WORKER = (
     "enable_shell",
     "http_allow_private",
 )
+# The upkeep every scheduler runs (services/retention.py, services/backups.py).
+UPKEEP = (
+    "retention_days",
+    "retention_failed_days",
+    "retention_keep_last",
+    "backup_schedule",
+    "backup_dir",
+    "backup_keep",
+)
 LOGGING = ("log_level", "log_format")
 
 
@@ -41,7 +50,7 @@ def _announce_key(key: str) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *HTTP, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *HTTP, *WORKER, *UPKEEP, *LOGGING)
 def serve(**options: Any) -> None:
     """Everything in one process: API, web UI, scheduler and a worker."""
     roles = runtime.Roles(http=True, scheduler=True, worker=True)
@@ -62,9 +71,10 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *LOGGING)
+@settings_options(*DATABASE, *UPKEEP, *LOGGING)
 def scheduler(**options: Any) -> None:
-    """The scheduler only: fires due slots into runs. Several may run at once."""
+    """The scheduler only: fires due slots into runs, prunes old runs, makes scheduled backups.
+    Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))
 
 

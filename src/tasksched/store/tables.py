@@ -103,6 +103,8 @@ tasks = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # Overrides of the server's retention settings (domain Retention), or null.
+    sa.Column("retention", JSONType, nullable=True),
     sa.UniqueConstraint("name"),
     sa.Index("ix_tasks_due", "enabled", "next_run_at"),
     sa.Index("ix_tasks_last_run_status", "last_run_status"),
@@ -189,4 +191,21 @@ server_secrets = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(128), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Each backup, manual or scheduled, and how it ended. A scheduled backup's slot is unique: the
+# scheduler that inserts the slot's row first makes that backup, the others see the row and skip it.
+backups = sa.Table(
+    "backups",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("slot", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("slot"),
 )

@@ -682,6 +682,27 @@ export interface components {
              */
             status: "ready" | "unavailable";
         };
+        /**
+         * Retention
+         * @description How long this task's finished runs are kept; each field left out follows the server's setting.
+         */
+        Retention: {
+            /**
+             * Failure Days
+             * @description Days failed, timed-out, skipped and cancelled runs are kept (0: forever).
+             */
+            failure_days?: number | null;
+            /**
+             * Keep Last
+             * @description Newest runs always kept, whatever their age.
+             */
+            keep_last?: number | null;
+            /**
+             * Success Days
+             * @description Days succeeded runs are kept (0: forever).
+             */
+            success_days?: number | null;
+        };
         /** RetryPolicy */
         RetryPolicy: {
             /**
@@ -902,6 +923,7 @@ export interface components {
             priority?: number | null;
             /** Queue */
             queue?: string | null;
+            retention?: components["schemas"]["Retention"] | null;
             retry?: components["schemas"]["RetryPolicy"] | null;
             /** Schedule */
             schedule?: (components["schemas"]["OnceSchedule"] | components["schemas"]["IntervalSchedule"] | components["schemas"]["CronSchedule"]) | null;
@@ -949,6 +971,8 @@ export interface components {
              * @default default
              */
             queue: string;
+            /** @description Overrides of the server's retention settings for this task's runs. */
+            retention?: components["schemas"]["Retention"] | null;
             retry?: components["schemas"]["RetryPolicy"];
             /** Schedule */
             schedule?: (components["schemas"]["OnceSchedule"] | components["schemas"]["IntervalSchedule"] | components["schemas"]["CronSchedule"]) | null;
@@ -1009,6 +1033,8 @@ export interface components {
              * @default default
              */
             queue: string;
+            /** @description Overrides of the server's retention settings for this task's runs. */
+            retention?: components["schemas"]["Retention"] | null;
             retry?: components["schemas"]["RetryPolicy"];
             /** Schedule */
             schedule?: (components["schemas"]["OnceSchedule"] | components["schemas"]["IntervalSchedule"] | components["schemas"]["CronSchedule"]) | null;
