@@ -12,6 +12,7 @@ from pydantic import AfterValidator
 
 from tasksched.domain.principals import Principal, Role
 from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
+from tasksched.services.backups import BackupService
 from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
@@ -32,6 +33,7 @@ class Services:
     workers: WorkerService
     tickets: TicketService
     health: HealthService
+    backups: BackupService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -44,6 +46,7 @@ class Services:
             workers=WorkerService(ctx),
             tickets=TicketService(ctx),
             health=HealthService(ctx),
+            backups=BackupService(ctx),
         )
 
 
