@@ -159,7 +159,7 @@ async def test_zero_days_keeps_forever_and_keep_last_holds(frozen_ctx: Context, 
     # Changed to keep only the newest 3 with 1 day: all else old goes, queued and running stay.
     await tasks.patch(
         forever.id, TaskPatch(retention={"success_days": 1, "failure_days": 1, "keep_last": 3}), actor=CLI
-    )  # type: ignore[arg-type]
+    )
     await RetentionService(frozen_ctx, pause=0).prune()
     assert await remaining(frozen_ctx, forever.id) == expected_kept(
         made, clock.now(), ok_days=1, other_days=1, keep_last=3, last_run_id=None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import gzip
 import os
 from collections.abc import AsyncIterator
@@ -124,7 +125,8 @@ class BackupService:
             size = file.stat().st_size
         except Exception as exc:
             error = clip(f"{type(exc).__name__}: {exc}", _ERROR_BYTES, keep="head")
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a folder that could not be made holds no partial file
+                await asyncio.to_thread(partial.unlink, missing_ok=True)
         async with self.ctx.db.write() as tx:
             await backup_store.finish(
                 tx,
