@@ -18,6 +18,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recent backups and their outcomes, newest first */
+        get: operations["backups_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -333,6 +350,50 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BackupOut */
+        BackupOut: {
+            /** Error */
+            error: string | null;
+            /** File */
+            file: string;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: number;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /**
+             * Slot
+             * @description The scheduled time this backup is for; null when manual.
+             */
+            slot: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Status
+             * @description `removed`: succeeded, then its file was deleted by TASKSCHED_BACKUP_KEEP; `interrupted`: seen in a restored copy, made while that backup ran.
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed" | "removed" | "interrupted";
+            /**
+             * Trigger
+             * @enum {string}
+             */
+            trigger: "manual" | "scheduled";
+        };
+        /** BackupPage */
+        BackupPage: {
+            /** Items */
+            items: components["schemas"]["BackupOut"][];
+            /**
+             * Last Success At
+             * @description When the newest successful backup finished.
+             */
+            last_success_at: string | null;
+        };
         /**
          * ConcurrencyPolicy
          * @description What a slot does while an earlier run of the same task is still active (as Kubernetes CronJob).
@@ -1121,6 +1182,57 @@ export interface operations {
                 headers: {
                     /** @description The scheme to use: `Bearer`. */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    backups_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupPage"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's role may not do this. */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
