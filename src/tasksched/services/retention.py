@@ -24,10 +24,11 @@ from tasksched.store import retention as retention_store
 
 BATCH_ROWS = 1000
 # Between two batches: room for everyone else's writes (SQLite has one writer at a time). The
-# pause is at least this, and at least YIELD times what the batch took: on a busy database, where
-# batches get slower, pruning takes at most a third of the writer's time instead of most of it.
+# pause is at least this, and at least YIELD times what the batch took (up to MAX_PAUSE): on a busy
+# database, where batches get slower, pruning takes at most a third of the writer's time.
 PAUSE_SECONDS = 0.05
 YIELD = 2.0
+MAX_PAUSE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,9 @@ class RetentionService:
             if n < self.batch:
                 break
             if self.pause > 0:
-                await asyncio.sleep(max(self.pause, YIELD * (clock.monotonic() - began)))
+                await asyncio.sleep(
+                    max(self.pause, min(MAX_PAUSE_SECONDS, YIELD * (clock.monotonic() - began)))
+                )
         return deleted, batches
 
 
