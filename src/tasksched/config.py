@@ -149,6 +149,33 @@ class Settings(BaseSettings):
         default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Output kept per run (the tail)."
     )
 
+    retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=100_000,
+        description="Days a succeeded run is kept (0: kept forever). A task's `retention` overrides it.",
+    )
+    retention_failed_days: int = Field(
+        default=90,
+        ge=0,
+        le=100_000,
+        description="Days a failed, timed-out, skipped or cancelled run is kept (0: kept forever).",
+    )
+    retention_keep_last: int = Field(
+        default=100,
+        ge=0,
+        le=1_000_000,
+        description="Runs per task always kept, newest first, whatever their age.",
+    )
+    backup_schedule: str | None = Field(
+        default=None,
+        description="Cron expression (UTC) for automatic backups by the scheduler, e.g. `0 3 * * *`; none when unset.",
+    )
+    backup_dir: str = Field(default="backups", description="Folder automatic backups are written to.")
+    backup_keep: int = Field(
+        default=7, ge=1, le=10_000, description="Automatic backups kept; older ones are deleted."
+    )
+
     enable_shell: bool = Field(
         default=False, description="Allow `shell` actions (argv lists, never a shell string)."
     )
@@ -278,6 +305,15 @@ class Settings(BaseSettings):
                 "user): list the origins in TASKSCHED_CORS_ORIGINS, or leave credentials off"
             )
         return value
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from tasksched.domain.cron import normalize_expression
+
+        return normalize_expression(value.strip())
 
     @property
     def queue_list(self) -> list[str]:

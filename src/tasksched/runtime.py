@@ -239,6 +239,13 @@ def _scheduler_part(ctx: Context) -> _Part:
     return _Part("scheduler", scheduler.run, scheduler.stop)
 
 
+def _maintenance_part(ctx: Context) -> _Part:
+    from tasksched.scheduler.maintenance import Maintenance
+
+    maintenance = Maintenance(ctx)
+    return _Part("maintenance", maintenance.run, maintenance.stop)
+
+
 def _worker_part(ctx: Context, *, burst: bool) -> _Part:
     from tasksched.worker.executors import ExecutorSet
     from tasksched.worker.loop import Worker
@@ -313,6 +320,8 @@ async def run_process(
                 parts = []
                 if roles.scheduler:
                     parts.append(_scheduler_part(ctx))
+                    # Pruning old runs and scheduled backups: upkeep every scheduler shares.
+                    parts.append(_maintenance_part(ctx))
                 if roles.worker:
                     parts.append(_worker_part(ctx, burst=roles.burst))
                 if sock is not None:

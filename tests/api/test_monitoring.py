@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tasksched.clock import FrozenClock
+from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
+from tasksched.services.backups import BackupFailed, BackupService
 from tasksched.services.context import Context
 from tasksched.services.heartbeats import SchedulerHeartbeats
 from tasksched.services.workers import WorkerService
@@ -265,3 +268,31 @@ async def test_status_pings_the_configured_redis(redis_ctx: Context, database_ur
         await down.close()
     assert redis["ok"] is False
     assert redis["error"]
+
+
+async def test_backups_reach_the_status_page_and_the_metrics(
+    api: httpx.AsyncClient, ctx: Context, tmp_path: Path
+) -> None:
+    assert value(await scrape(api), "tasksched_backup_last_failed") == 0.0
+    assert value(await scrape(api), "tasksched_backup_last_success_timestamp_seconds") is None
+
+    made = await BackupService(ctx).backup(tmp_path / "good.backup", actor=CLI)
+    assert made is not None
+    status = (await api.get("/api/status", headers=VIEWER)).json()
+    assert status["last_backup"]["status"] == "succeeded"
+    assert status["last_backup"]["file"] == str(tmp_path / "good.backup")
+    assert status["last_backup"]["size_bytes"] > 0
+    samples = await scrape(api)
+    assert value(samples, "tasksched_backup_last_failed") == 0.0
+    assert value(samples, "tasksched_backup_last_success_timestamp_seconds") is not None
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(BackupFailed):
+        await BackupService(ctx).backup(blocker / "sub" / "bad.backup", actor=CLI)
+    status = (await api.get("/api/status", headers=VIEWER)).json()
+    assert status["last_backup"]["status"] == "failed"
+    assert status["last_backup"]["error"]
+    samples = await scrape(api)
+    assert value(samples, "tasksched_backup_last_failed") == 1.0  # TaskschedBackupFailed fires on this
+    assert value(samples, "tasksched_backup_last_success_timestamp_seconds") is not None

@@ -81,3 +81,12 @@ async def slow_record(path: str, seconds: float) -> str:
     with Path(path).open("a") as fh:
         fh.write(f"end {run.run_id}:{run.attempt}\n")
     return "done"
+
+
+@task(name="tests.flood")
+def flood(chars: int, error_chars: int = 0) -> str:
+    """Returns ``chars`` characters (multi-byte ones among them: the output), or fails with an
+    ``error_chars``-long message."""
+    if error_chars:
+        raise ValueError("€" * error_chars)
+    return ("é€x" * (chars // 3 + 1))[:chars]

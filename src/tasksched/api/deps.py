@@ -16,6 +16,7 @@ from tasksched.domain.principals import Principal, Role
 from tasksched.domain.schedules import ScheduleTime
 from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
 from tasksched.services.audit import AuditService
+from tasksched.services.backups import BackupService
 from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
@@ -39,6 +40,7 @@ class Services:
     health: HealthService
     audit: AuditService
     monitoring: MonitoringService
+    backups: BackupService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -53,6 +55,7 @@ class Services:
             health=HealthService(ctx),
             audit=AuditService(ctx),
             monitoring=MonitoringService(ctx),
+            backups=BackupService(ctx),
         )
 
 

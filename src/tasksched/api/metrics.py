@@ -108,6 +108,18 @@ class SnapshotCollector(Collector):
             tick.add_metric([], snap.scheduler_last_tick.timestamp())
         yield tick
         yield _gauge(
+            "tasksched_backup_last_failed",
+            "1 when the newest backup (manual or scheduled) failed, else 0.",
+            1.0 if snap.backup_last_failed else 0.0,
+        )
+        backed_up = GaugeMetricFamily(
+            "tasksched_backup_last_success_timestamp_seconds",
+            "When the newest successful backup finished (Unix time; absent: none ever did).",
+        )
+        if snap.backup_last_success is not None:
+            backed_up.add_metric([], snap.backup_last_success.timestamp())
+        yield backed_up
+        yield _gauge(
             "tasksched_schedule_overdue_seconds",
             "How far the earliest enabled task's next slot is past due (0: none is); slots that never fired.",
             snap.overdue_seconds,

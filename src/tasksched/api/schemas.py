@@ -87,6 +87,26 @@ class WorkerPage(BaseModel):
     items: list[WorkerOut]
 
 
+class BackupOut(BaseModel):
+    id: int
+    trigger: Literal["manual", "scheduled"]
+    slot: datetime | None = Field(description="The scheduled time this backup is for; null when manual.")
+    status: Literal["running", "succeeded", "failed", "removed", "interrupted"] = Field(
+        description="`removed`: succeeded, then its file was deleted by TASKSCHED_BACKUP_KEEP; "
+        "`interrupted`: seen in a restored copy, made while that backup ran."
+    )
+    file: str
+    size_bytes: int | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class BackupPage(BaseModel):
+    items: list[BackupOut]
+    last_success_at: datetime | None = Field(description="When the newest successful backup finished.")
+
+
 class TaskCounts(BaseModel):
     total: int
     enabled: int

@@ -1,18 +1,21 @@
-"""``tasksched db upgrade | current | new-secret-key | rotate-secrets``: the schema and the secrets key."""
+"""``tasksched db upgrade | current | backup | restore | new-secret-key | rotate-secrets``: the
+schema, its copies, and the secrets key."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from tasksched import runtime
 from tasksched.cli.options import settings_from, settings_options
+from tasksched.domain.principals import CLI
 
 
 @click.group()
 def db() -> None:
-    """Database schema."""
+    """Database schema, backups and restores."""
 
 
 @db.command("upgrade")
@@ -73,3 +76,47 @@ def rotate_secrets(**options: Any) -> None:
         return f"re-encrypted {result.changed} task(s); every secret is now sealed with key {result.key_id}{note}"
 
     click.echo(runtime.run(main()))
+
+
+@db.command("backup")
+@settings_options("database_url")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "sqlite", "export"]),
+    default="auto",
+    show_default=True,
+    help="sqlite: a SQLite file (SQLite only); export: gzip'd JSON lines that restore into either "
+    "database; auto: sqlite for SQLite, export for PostgreSQL.",
+)
+def backup(file: Path, fmt: str, **options: Any) -> None:
+    """Write a backup of the database to FILE, safely while tasksched runs."""
+    from tasksched.services.backups import BackupService
+
+    async def main() -> dict[str, Any] | None:
+        async with runtime.one_shot(settings_from(options)) as ctx:
+            return await BackupService(ctx).backup(file, actor=CLI, fmt=fmt)  # type: ignore[arg-type]
+
+    made = runtime.run(main()) or {}
+    click.echo(f"backup written to {made.get('file', file)} ({made.get('size_bytes')} bytes)")
+
+
+@db.command("restore")
+@settings_options("database_url")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the contents of a database that is not empty.")
+def restore(file: Path, force: bool, **options: Any) -> None:
+    """Load the backup FILE (either kind) into the database, which is created if need be.
+
+    Stop every tasksched process using the target database first.
+    """
+    from tasksched.services.backups import BackupService, Restored
+
+    async def main() -> Restored:
+        async with runtime.one_shot(settings_from(options), schema="upgrade") as ctx:
+            return await BackupService(ctx).restore(file, actor=CLI, force=force)
+
+    done = runtime.run(main())
+    rows = ", ".join(f"{table} {n}" for table, n in done.rows.items())
+    click.echo(f"restored {file} ({done.source} backup, schema {done.schema}): {rows}")

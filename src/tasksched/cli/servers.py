@@ -53,11 +53,19 @@ WORKER = (
     "http_allow_private",
     "http_allow",
 )
+# The upkeep every scheduler runs (services/retention.py, services/backups.py).
+UPKEEP = (
+    "retention_days",
+    "retention_failed_days",
+    "retention_keep_last",
+    "backup_schedule",
+    "backup_dir",
+    "backup_keep",
+    "audit_retention_days",
+)
 LOGGING = ("log_level", "log_format")
 # Processes that read or write task secrets (API and workers), and the db commands that rewrite them.
 SECRETS = ("secret_key", "secret_key_old")
-# Read where history is pruned: the scheduler's process (``serve`` has one).
-RETENTION = ("audit_retention_days",)
 
 
 def _announce_key(key: str) -> None:
@@ -69,7 +77,7 @@ def _announce_key(key: str) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *RETENTION, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *UPKEEP, *LOGGING)
 def serve(**options: Any) -> None:
     """Everything in one process: API, web UI, scheduler and a worker."""
     roles = runtime.Roles(http=True, scheduler=True, worker=True)
@@ -90,9 +98,10 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *RETENTION, *METRICS_PORT, *LOGGING)
+@settings_options(*DATABASE, *UPKEEP, *METRICS_PORT, *LOGGING)
 def scheduler(**options: Any) -> None:
-    """The scheduler only: fires due slots into runs. Several may run at once."""
+    """The scheduler only: fires due slots into runs, prunes old runs, makes scheduled backups.
+    Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))
 
 

@@ -112,3 +112,20 @@ class Run(BaseModel):
     output: str | None = None
     error: str | None = None
     cancel_requested: bool = False
+
+
+def clip(text: str | None, limit_bytes: int, *, keep: str = "tail") -> str | None:
+    """``text`` cut to at most ``limit_bytes`` of UTF-8, note included: the last part of it
+    (``keep="tail"``, for output) or the first (``"head"``, for an error, whose start names it)."""
+    if text is None:
+        return None
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit_bytes:
+        return text
+    room = max(limit_bytes - 64, 0)  # the note fits in 64 bytes
+    kept = data[-room:] if keep == "tail" else data[:room]
+    body = kept.decode("utf-8", "ignore")  # a character cut in half is dropped
+    dropped = len(data) - len(body.encode("utf-8", "surrogatepass"))
+    if keep == "tail":
+        return f"[… {dropped} earlier bytes dropped …]\n{body}"
+    return f"{body}\n[… {dropped} more bytes dropped …]"

@@ -45,6 +45,23 @@ TaskSort = Literal[
 SORT_FIELDS: tuple[str, ...] = tuple(key for key in get_args(TaskSort) if not key.startswith("-"))
 
 
+class Retention(StrictModel):
+    """How long this task's finished runs are kept; each field left out follows the server's setting."""
+
+    success_days: int | None = Field(
+        default=None, ge=0, le=100_000, description="Days succeeded runs are kept (0: forever)."
+    )
+    failure_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="Days failed, timed-out, skipped and cancelled runs are kept (0: forever).",
+    )
+    keep_last: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="Newest runs always kept, whatever their age."
+    )
+
+
 class TaskSpec(StrictModel):
     """Everything a user sets on a task; the body of POST and PUT."""
 
@@ -61,6 +78,9 @@ class TaskSpec(StrictModel):
     misfire_grace_seconds: float = Field(default=60, ge=0, le=MAX_TIMEOUT_SECONDS)
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher runs first.")
     queue: str = Field(default="default", min_length=1, max_length=64)
+    retention: Retention | None = Field(
+        default=None, description="Overrides of the server's retention settings for this task's runs."
+    )
 
     @field_validator("name")
     @classmethod
@@ -103,6 +123,7 @@ class TaskPatch(StrictModel):
     misfire_grace_seconds: float | None = None
     priority: int | None = None
     queue: str | None = None
+    retention: Retention | None = None
 
     def apply_to(self, spec: TaskSpec) -> TaskSpec:
         """The spec with this patch applied, validated again as a whole."""

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 
 from tasksched.domain.actions import Action
 from tasksched.domain.base import STORED
-from tasksched.domain.runs import RetryPolicy, RunStatus
+from tasksched.domain.runs import RetryPolicy, RunStatus, clip
 from tasksched.events.bus import RUN_CREATED, RUN_OUTPUT, RUN_UPDATED, Event
 from tasksched.observability import metrics
 from tasksched.services.context import Context
@@ -159,6 +159,7 @@ class ExecutionService:
         """
         if not outcomes:
             return Recorded()
+        limit = self.ctx.settings.output_limit_bytes
         async with self.ctx.db.write() as tx:
             held = await run_store.finish(
                 tx,
@@ -170,8 +171,9 @@ class ExecutionService:
                         "duration_ms": max(0, int((o.finished_at - o.run.started_at).total_seconds() * 1000)),
                         "exit_code": o.exit_code,
                         "http_status": o.http_status,
-                        "output": o.output,
-                        "error": o.error,
+                        # Whatever an executor hands over, no more than the tail limit is stored.
+                        "output": clip(o.output, limit),
+                        "error": clip(o.error, limit, keep="head"),
                     }
                     for o in outcomes
                 ],
@@ -209,7 +211,10 @@ class ExecutionService:
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
             held = await run_store.extend_leases(tx, worker, run_ids, now + self.lease)
-            await run_store.save_outputs(tx, [(rid, text) for rid, text in outputs if rid in held])
+            limit = self.ctx.settings.output_limit_bytes
+            await run_store.save_outputs(
+                tx, [(rid, clip(text, limit) or "") for rid, text in outputs if rid in held]
+            )
             cancel = await run_store.cancel_requested(tx, list(held))
             await worker_store.heartbeat(tx, worker, running=running, now=now)
         if outputs:

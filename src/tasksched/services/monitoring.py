@@ -18,6 +18,7 @@ from tasksched.errors import DatabaseUnavailable
 from tasksched.services.context import Context
 from tasksched.services.heartbeats import STALE_AFTER, list_schedulers
 from tasksched.services.stats import hour_buckets, online_cutoff
+from tasksched.store import backups as backup_store
 from tasksched.store import monitoring as monitoring_store
 from tasksched.store import runs as run_store
 from tasksched.store import schedulers as scheduler_store
@@ -55,6 +56,8 @@ class Snapshot:
     scheduler_last_tick: datetime | None
     overdue_seconds: float  # how far the earliest enabled slot is past due (0: none is)
     tasks: list[TaskMarks] = field(default_factory=list)
+    backup_last_success: datetime | None = None  # when the newest successful backup finished
+    backup_last_failed: bool = False  # the newest backup (manual or scheduled) failed
 
 
 class MonitoringService:
@@ -74,6 +77,8 @@ class MonitoringService:
             last_tick = await scheduler_store.last_tick(tx)
             earliest = await monitoring_store.earliest_due(tx)
             marks = await monitoring_store.task_marks(tx) if tasks else []
+            newest = await backup_store.list_(tx, limit=1)
+            succeeded = await backup_store.list_(tx, limit=1, status="succeeded")
         return Snapshot(
             at=now,
             queues={
@@ -87,6 +92,8 @@ class MonitoringService:
             scheduler_last_tick=last_tick,
             overdue_seconds=_age(now, earliest),
             tasks=[TaskMarks(m["id"], m["name"], m["last_success_at"], m["last_start_at"]) for m in marks],
+            backup_last_success=succeeded[0]["finished_at"] if succeeded else None,
+            backup_last_failed=bool(newest) and newest[0]["status"] == "failed",
         )
 
     async def status(self) -> dict[str, Any]:
@@ -96,9 +103,7 @@ class MonitoringService:
             "version": __version__,
             "at": now,
             "redis": await self._redis() if self.ctx.settings.redis_url else None,
-            # TODO(merge): services.backups (built on the backups branch) gives the newest backup;
-            # fill this with {started_at, finished_at, status, file, size_bytes, error} from it.
-            "last_backup": None,
+            "last_backup": None,  # read with the database below; unknown while it is down
         }
         try:
             return {**base, **(await self._database_status(now))}
@@ -146,7 +151,9 @@ class MonitoringService:
             last_hour = await run_store.status_counts(tx, finished_since=hour_ago)
             last_day = await run_store.status_counts(tx, finished_since=day_ago)
             next_due = await task_store.next_due(tx, 5)
+            backups = await backup_store.list_(tx, limit=1)
         return {
+            "last_backup": backups[0] if backups else None,
             "database": {"ok": True, "error": None},
             "schedulers": [
                 {

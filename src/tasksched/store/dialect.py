@@ -112,3 +112,26 @@ def rows_source(
         for i, c in enumerate(columns)
     ]
     return sa.select(*fields).subquery(name)
+
+
+async def snapshot(conn: AsyncConnection) -> None:
+    """Have the transaction of ``conn`` (not begun yet) read one snapshot throughout.
+
+    PostgreSQL's default (read committed) takes a new snapshot per statement; repeatable read keeps
+    the first. A SQLite read transaction in WAL mode already reads one snapshot.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execution_options(isolation_level="REPEATABLE READ")
+
+
+async def reset_sequences(conn: AsyncConnection, tables: Sequence[sa.Table]) -> None:
+    """After rows were inserted with their ids, make PostgreSQL's id sequences continue after the
+    highest id (SQLite's rowid already does)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        for column in table.primary_key.columns:
+            if column.autoincrement is True and isinstance(column.type, sa.Integer):
+                sequence = sa.func.pg_get_serial_sequence(table.name, column.name)
+                after = sa.func.coalesce(sa.func.max(column), 0) + 1
+                await conn.execute(sa.select(sa.func.setval(sequence, after, False)).select_from(table))

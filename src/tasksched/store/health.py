@@ -49,3 +49,16 @@ def missing_sqlite_file(url: str) -> str | None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
     return None if Path(parsed.database).exists() else parsed.database
+
+
+async def database_bytes(db: Database) -> int:
+    """How much space the database takes: PostgreSQL's size of the database (tables, indexes,
+    TOAST), or the SQLite file's pages in use (its WAL checkpointed first, so it is all counted)."""
+    async with db.read() as conn:
+        if db.is_sqlite:
+            await conn.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            pages = (await conn.execute(sa.text("PRAGMA page_count"))).scalar_one()
+            free = (await conn.execute(sa.text("PRAGMA freelist_count"))).scalar_one()
+            size = (await conn.execute(sa.text("PRAGMA page_size"))).scalar_one()
+            return int((pages - free) * size)
+        return int((await conn.execute(sa.text("SELECT pg_database_size(current_database())"))).scalar_one())

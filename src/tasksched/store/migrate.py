@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tasksched.store.engine import Database
 
@@ -29,12 +30,18 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
-async def current_revision(db: Database) -> str | None:
-    def _current(conn: sa.Connection) -> str | None:
-        return MigrationContext.configure(conn).get_current_revision()
+def _current(conn: sa.Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
 
+
+async def current_revision(db: Database) -> str | None:
     async with db.read() as conn:
         return await conn.run_sync(_current)
+
+
+async def revision_of(conn: AsyncConnection) -> str | None:
+    """The schema revision, read inside a transaction already open."""
+    return await conn.run_sync(_current)
 
 
 async def is_current(db: Database) -> bool:

@@ -103,6 +103,8 @@ tasks = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # Overrides of the server's retention settings (domain Retention), or null.
+    sa.Column("retention", JSONType, nullable=True),
     sa.UniqueConstraint("name"),
     sa.Index("ix_tasks_due", "enabled", "next_run_at"),
     sa.Index("ix_tasks_last_run_status", "last_run_status"),
@@ -227,4 +229,21 @@ audit = sa.Table(
     sa.Index("ix_audit_at", "at"),
     # "Everything done to task 7", newest first.
     sa.Index("ix_audit_target_type_target_id_id", "target_type", "target_id", "id"),
+)
+
+# Each backup, manual or scheduled, and how it ended. A scheduled backup's slot is unique: the
+# scheduler that inserts the slot's row first makes that backup, the others see the row and skip it.
+backups = sa.Table(
+    "backups",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("slot", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("file", sa.Text, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("slot"),
 )

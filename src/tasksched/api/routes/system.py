@@ -1,12 +1,12 @@
-"""Health, readiness, the dashboard's figures and the workers list."""
+"""Health, readiness, the dashboard's figures, the workers list and the backups made."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from tasksched.api.deps import ServicesDep, Viewer
-from tasksched.api.schemas import Readiness, Stats, Status, WorkerOut, WorkerPage
+from tasksched.api.deps import Admin, ServicesDep, Viewer
+from tasksched.api.schemas import BackupOut, BackupPage, Readiness, Stats, Status, WorkerOut, WorkerPage
 
 router = APIRouter(tags=["system"])
 
@@ -55,3 +55,14 @@ async def status(services: ServicesDep, _: Viewer) -> Status:
 )
 async def workers(services: ServicesDep, _: Viewer) -> WorkerPage:
     return WorkerPage(items=[WorkerOut.model_validate(w) for w in await services.workers.list()])
+
+
+@router.get(
+    "/api/backups",
+    operation_id="backups_list",
+    response_model=BackupPage,
+    summary="Recent backups and their outcomes, newest first",
+)
+async def backups(services: ServicesDep, _: Admin) -> BackupPage:
+    items = [BackupOut.model_validate(b) for b in await services.backups.list()]
+    return BackupPage(items=items, last_success_at=await services.backups.last_success_at())

@@ -1,7 +1,7 @@
 """The audit log: one row per change, written in the transaction of the change.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from tasksched.store.tables import BigId, JSONType, UTCDateTime
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
