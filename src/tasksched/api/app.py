@@ -27,7 +27,7 @@ from tasksched import __version__
 from tasksched.api import errors, openapi
 from tasksched.api.deps import Services
 from tasksched.api.middleware import BodySizeLimit
-from tasksched.api.routes import events, keys, runs, schedules, system, tasks
+from tasksched.api.routes import channels, events, keys, notifications, runs, schedules, system, tasks
 from tasksched.config import Settings
 from tasksched.services.context import Context
 
@@ -65,7 +65,16 @@ def create_app(settings: Settings | None = None, *, ctx: Context | None = None) 
     if ctx is not None:
         app.state.services = Services.build(ctx)
     errors.install(app)
-    for router in (tasks.router, runs.router, schedules.router, events.router, keys.router, system.router):
+    for router in (
+        tasks.router,
+        runs.router,
+        schedules.router,
+        events.router,
+        keys.router,
+        channels.router,
+        notifications.router,
+        system.router,
+    ):
         app.include_router(router)
     if settings.cors_origin_list:
         app.add_middleware(

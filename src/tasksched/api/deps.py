@@ -12,6 +12,7 @@ from pydantic import AfterValidator
 
 from tasksched.domain.principals import Principal, Role
 from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
+from tasksched.services.channels import ChannelService, NotificationService
 from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
@@ -32,6 +33,8 @@ class Services:
     workers: WorkerService
     tickets: TicketService
     health: HealthService
+    channels: ChannelService
+    notifications: NotificationService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -44,6 +47,8 @@ class Services:
             workers=WorkerService(ctx),
             tickets=TicketService(ctx),
             health=HealthService(ctx),
+            channels=ChannelService(ctx),
+            notifications=NotificationService(ctx),
         )
 
 

@@ -10,6 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from tasksched.domain.base import StrictModel
 from tasksched.domain.keys import ApiKey
+from tasksched.domain.notifications import Channel, Notice
 from tasksched.domain.principals import Role
 from tasksched.domain.runs import Run
 from tasksched.domain.schedules import Schedule, ScheduleTime
@@ -23,6 +24,15 @@ class TaskPage(BaseModel):
 
 class RunPage(BaseModel):
     items: list[Run]
+    total: int
+
+
+class ChannelPage(BaseModel):
+    items: list[Channel]
+
+
+class NoticePage(BaseModel):
+    items: list[Notice]
     total: int
 
 

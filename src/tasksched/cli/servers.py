@@ -29,6 +29,9 @@ WORKER = (
     "enable_shell",
     "http_allow_private",
 )
+# Any process may deliver notices (``notifier``: by default those with a scheduler); the API's
+# "send a test notice" uses the link base and the timeout too.
+NOTIFY = ("public_url", "notifier", "notify_lease_seconds", "notify_timeout_seconds", "notify_max_attempts")
 LOGGING = ("log_level", "log_format")
 
 
@@ -41,7 +44,7 @@ def _announce_key(key: str) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *HTTP, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *HTTP, *WORKER, *NOTIFY, *LOGGING)
 def serve(**options: Any) -> None:
     """Everything in one process: API, web UI, scheduler and a worker."""
     roles = runtime.Roles(http=True, scheduler=True, worker=True)
@@ -49,7 +52,7 @@ def serve(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *HTTP, "imports", "enable_shell", *LOGGING)
+@settings_options(*DATABASE, *HTTP, "imports", "enable_shell", *NOTIFY, *LOGGING)
 def api(**options: Any) -> None:
     """The API and web UI only (run schedulers and workers elsewhere).
 
@@ -62,14 +65,14 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *LOGGING)
+@settings_options(*DATABASE, *NOTIFY, *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs. Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))
 
 
 @click.command()
-@settings_options(*DATABASE, *WORKER, *LOGGING)
+@settings_options(*DATABASE, *WORKER, *NOTIFY, *LOGGING)
 @click.option("--burst", is_flag=True, help="Run what is queued now, then exit (prints the figures as JSON).")
 def worker(burst: bool, **options: Any) -> None:
     """A worker only: claims queued runs and executes them. SIGTERM drains gracefully."""
@@ -81,4 +84,11 @@ def worker(burst: bool, **options: Any) -> None:
         )
 
 
-COMMANDS = (serve, api, scheduler, worker)
+@click.command()
+@settings_options(*DATABASE, *NOTIFY, *LOGGING)
+def notifier(**options: Any) -> None:
+    """The notifier only: delivers notices from the outbox. Several may run at once."""
+    runtime.run(runtime.run_process(settings_from(options), runtime.Roles(notifier=True)))
+
+
+COMMANDS = (serve, api, scheduler, worker, notifier)

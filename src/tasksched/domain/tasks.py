@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from tasksched.domain.actions import Action
 from tasksched.domain.base import StrictModel
+from tasksched.domain.notifications import NotifyRules
 from tasksched.domain.runs import RetryPolicy, RunStatus
 from tasksched.domain.schedules import Schedule
 
@@ -61,6 +62,10 @@ class TaskSpec(StrictModel):
     misfire_grace_seconds: float = Field(default=60, ge=0, le=MAX_TIMEOUT_SECONDS)
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher runs first.")
     queue: str = Field(default="default", min_length=1, max_length=64)
+    notify: NotifyRules | None = Field(
+        default=None,
+        description="When this task's notices are written; none: the global rules (GET /api/notification-rules).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -103,6 +108,7 @@ class TaskPatch(StrictModel):
     misfire_grace_seconds: float | None = None
     priority: int | None = None
     queue: str | None = None
+    notify: NotifyRules | None = None
 
     def apply_to(self, spec: TaskSpec) -> TaskSpec:
         """The spec with this patch applied, validated again as a whole."""

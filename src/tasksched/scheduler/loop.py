@@ -3,7 +3,8 @@
 No busy polling: it sleeps until the earliest ``next_run_at`` and wakes early when a task changes
 (an in-process event, or a NOTIFY from another process on PostgreSQL). A slow safety poll covers a
 missed notification. It also runs the lease reaper, so a crashed worker's runs come back even when
-no worker is left alive.
+no worker is left alive, and the notification checks that need no worker either (a slot late to
+start, a run running too long, a task without a recent success).
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from tasksched.observability.outage import log_failure
 from tasksched.services.context import Context
 from tasksched.services.execution import ExecutionService
 from tasksched.services.firing import LOOKAHEAD, FiringService
+from tasksched.services.notices import NoticeChecks
 
 log = structlog.get_logger("tasksched.scheduler")
 
 # Only a safety net (a lost notification): one indexed query, so it may be frequent.
 SAFETY_POLL_SECONDS = 5.0
 REAP_EVERY_SECONDS = 5.0
+# Late starts, long runs, no recent success: checked this often (so a notice comes at most this late).
+NOTICE_CHECK_SECONDS = 5.0
 
 
 class Scheduler:
@@ -33,6 +37,7 @@ class Scheduler:
         self.ctx = ctx
         self.firing = FiringService(ctx)
         self.execution = ExecutionService(ctx)
+        self.checks = NoticeChecks(ctx)
         self.safety_poll = safety_poll
         self._stop = asyncio.Event()
 
@@ -61,6 +66,7 @@ class Scheduler:
     async def run(self) -> None:
         log.info("scheduler started")
         reaper = asyncio.create_task(self._reap_forever(), name="tasksched-reaper")
+        checks = asyncio.create_task(self._check_forever(), name="tasksched-notice-checks")
         try:
             async with self.ctx.bus.subscription(TASK_EVENTS, maxsize=1) as changes:
                 while not self._stop.is_set():
@@ -72,9 +78,10 @@ class Scheduler:
                     changes.drain()
                     await wait_any(self._stop.wait(), changes.get(), timeout=delay)
         finally:
-            reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+            for task in (reaper, checks):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             log.info("scheduler stopped")
 
     async def _reap_forever(self) -> None:
@@ -87,3 +94,14 @@ class Scheduler:
                 log_failure(log, "lease reaper pass failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), REAP_EVERY_SECONDS)
+
+    async def _check_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                written = await self.checks.check()
+                if written:
+                    log.info("notices written by the scheduler's checks", notices=written)
+            except Exception as exc:
+                log_failure(log, "notification checks failed", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), NOTICE_CHECK_SECONDS)
