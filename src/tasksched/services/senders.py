@@ -82,16 +82,19 @@ async def send(
 ) -> None:
     """Deliver ``message``; raise ``SendFailed`` (its text free of ``secrets``) if not accepted."""
     try:
-        if isinstance(config, EmailChannel):
-            await asyncio.wait_for(asyncio.to_thread(_send_email, config, message, timeout), timeout + 1)
-        elif isinstance(config, WebhookChannel):
-            await _post(
-                client, config.url, webhook_body(config, message), {}, config.hmac_secret, message, timeout
-            )
-        else:
-            await _post(
-                client, config.url, message.document, config.headers, config.hmac_secret, message, timeout
-            )
+        # One deadline for the whole attempt: the clients' own timeouts are per step (connect,
+        # each read), which a peer trickling its answer would stretch without end.
+        async with asyncio.timeout(timeout):
+            if isinstance(config, EmailChannel):
+                await asyncio.to_thread(_send_email, config, message, timeout)
+            elif isinstance(config, WebhookChannel):
+                body = webhook_body(config, message)
+                await _post(client, config.url, body, {}, config.hmac_secret, message, timeout)
+            else:
+                headers = config.headers
+                await _post(
+                    client, config.url, message.document, headers, config.hmac_secret, message, timeout
+                )
     except SendFailed as exc:
         raise SendFailed(redact(str(exc), secrets)) from None
     except TimeoutError:
