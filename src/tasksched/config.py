@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     )
     worker_name: str = Field(
         default_factory=_default_worker_name,
-        description="The name recorded on runs.",
+        description="The name recorded on runs and on notice deliveries.",
         json_schema_extra=_shown("host:pid"),
     )
     lease_seconds: float = Field(

@@ -65,7 +65,7 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *NOTIFY, *LOGGING)
+@settings_options(*DATABASE, *NOTIFY, "worker_name", *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs. Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(scheduler=True)))
@@ -85,7 +85,7 @@ def worker(burst: bool, **options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *NOTIFY, *LOGGING)
+@settings_options(*DATABASE, *NOTIFY, "worker_name", *LOGGING)
 def notifier(**options: Any) -> None:
     """The notifier only: delivers notices from the outbox. Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(notifier=True)))
