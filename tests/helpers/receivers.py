@@ -47,7 +47,7 @@ class _Receiver:
     def release(self) -> None:
         self._held.clear()
 
-    def keys(self) -> list[str]:
+    def accepted_keys(self) -> list[str]:
         with self._lock:
             return [r.key for r in self.accepted]
 
