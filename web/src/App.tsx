@@ -17,6 +17,7 @@ import { WorkersPage } from "./pages/WorkersPage";
 // The editor and the key admin are the heaviest, least visited pages: load them on demand.
 const TaskEditorPage = lazy(() => import("./pages/TaskEditorPage"));
 const KeysPage = lazy(() => import("./pages/KeysPage"));
+const NotificationsPage = lazy(() => import("./pages/NotificationsPage"));
 
 function Loading() {
   return (
@@ -42,6 +43,7 @@ function SignedInApp() {
           <Route path="/runs/:runId" element={<RunDetailPage />} />
           <Route path="/workers" element={<WorkersPage />} />
           <Route path="/keys" element={<KeysPage />} />
+          <Route path="/notifications" element={<NotificationsPage />} />
           <Route path="/signin" element={<Navigate to="/" replace />} />
           <Route path="*" element={<NotFoundPage />} />
         </Routes>

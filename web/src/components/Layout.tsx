@@ -12,6 +12,7 @@ import {
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
+  IconBell,
   IconClock,
   IconDashboard,
   IconKey,
@@ -64,6 +65,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: "/tasks", label: "Tasks", icon: IconListCheck },
     { to: "/runs", label: "Runs", icon: IconPlayerPlay },
     { to: "/workers", label: "Workers", icon: IconServer },
+    { to: "/notifications", label: "Notifications", icon: IconBell },
     ...(canAdmin ? [{ to: "/keys", label: "API keys", icon: IconKey }] : []),
   ];
 
