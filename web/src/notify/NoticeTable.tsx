@@ -73,7 +73,7 @@ function History({ notice }: { notice: Notice }) {
 }
 
 /** The notices of a task or a run, with their delivery (each attempt on demand). */
-export function NoticeTable({ params, showRun = true }: { params: Omit<NoticeListParams, "limit" | "offset">; showRun?: boolean }) {
+export function NoticeTable({ params, showRun = true, showTask = false }: { params: Omit<NoticeListParams, "limit" | "offset">; showRun?: boolean; showTask?: boolean }) {
   const query = useNotices({ ...params, limit: 20, offset: 0 });
   const [open, setOpen] = useState<number | null>(null);
   if (query.isError) return <QueryError error={query.error} retry={() => void query.refetch()} />;
@@ -90,7 +90,7 @@ export function NoticeTable({ params, showRun = true }: { params: Omit<NoticeLis
       </Alert>
     );
   }
-  const columns = showRun ? 7 : 6;
+  const columns = 6 + Number(showRun) + Number(showTask);
   return (
     <Stack gap={4}>
       <ScrollX minWidth={720}>
@@ -98,6 +98,7 @@ export function NoticeTable({ params, showRun = true }: { params: Omit<NoticeLis
           <Table.Thead>
             <Table.Tr>
               <Table.Th>Why</Table.Th>
+              {showTask && <Table.Th>Task</Table.Th>}
               <Table.Th>Channel</Table.Th>
               {showRun && <Table.Th>Run</Table.Th>}
               <Table.Th>Status</Table.Th>
@@ -113,6 +114,17 @@ export function NoticeTable({ params, showRun = true }: { params: Omit<NoticeLis
               <Fragment key={notice.id}>
                 <Table.Tr data-notice-status={notice.status} data-notice-kind={notice.kind}>
                   <Table.Td>{KIND_LABEL[notice.kind]}</Table.Td>
+                  {showTask && (
+                    <Table.Td>
+                      {notice.task_id ? (
+                        <Anchor component={Link} to={`/tasks/${notice.task_id}`}>
+                          {notice.task_name}
+                        </Anchor>
+                      ) : (
+                        notice.task_name
+                      )}
+                    </Table.Td>
+                  )}
                   <Table.Td>{notice.channel_name}</Table.Td>
                   {showRun && (
                     <Table.Td>

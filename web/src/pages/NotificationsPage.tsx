@@ -224,7 +224,7 @@ export default function NotificationsPage() {
       <Title order={2} size="h4">
         Latest notices
       </Title>
-      <NoticeTable params={{}} />
+      <NoticeTable params={{}} showTask />
     </Stack>
   );
 }
