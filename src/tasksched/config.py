@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     )
     worker_name: str = Field(
         default_factory=_default_worker_name,
-        description="The name recorded on runs.",
+        description="The name recorded on runs and on notice deliveries.",
         json_schema_extra=_shown("host:pid"),
     )
     lease_seconds: float = Field(
@@ -204,6 +204,33 @@ class Settings(BaseSettings):
         description="Comma-separated modules whose `@task` functions to register (API and workers).",
     )
 
+    public_url: str = Field(
+        default="",
+        description="The address users open the web UI at (`https://tasks.example.com`): notices link to task and run pages under it.",
+    )
+    notifier: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Run the notifier (delivers notices) in this process: `auto` where a scheduler runs (`serve`, `scheduler`), `on`, or `off`.",
+    )
+    notify_lease_seconds: float = Field(
+        default=60,
+        ge=2,
+        le=3600,
+        description="How long a notifier holds a notice it is sending; a notice held longer (its notifier died) is sent again.",
+    )
+    notify_timeout_seconds: float = Field(
+        default=15,
+        gt=0,
+        le=300,
+        description="How long one delivery attempt may take (HTTP request or SMTP session).",
+    )
+    notify_max_attempts: int = Field(
+        default=12,
+        ge=1,
+        le=100,
+        description="Delivery attempts per notice before it is marked failed (backoff doubles from 5 s up to 1 h).",
+    )
+
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info",
         description="`debug`, `info`, `warning` or `error` (libraries never log below `info`, and no level logs a secret).",
@@ -212,7 +239,7 @@ class Settings(BaseSettings):
         default="auto", description="`json` lines, `console`, or `auto` (console on a terminal)."
     )
 
-    @field_validator("log_level", "log_format", "database_pooling", mode="before")
+    @field_validator("log_level", "log_format", "database_pooling", "notifier", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value

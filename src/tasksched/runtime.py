@@ -7,7 +7,7 @@ relay, then the scheduler, the worker and the HTTP server this process has, hand
 by stopping them all (the worker drains), and closes the relay and the database last.
 ``database(settings)`` gives the one-shot commands (``keys …``) a context on a current schema.
 
-Imports go ``cli → runtime → {api, scheduler, worker}``; each part is imported only by a process
+Imports go ``cli → runtime → {api, scheduler, worker, notifier}``; each part is imported only by a process
 that runs it, so a worker never loads the API (FastAPI, uvicorn) or the scheduler.
 """
 
@@ -56,6 +56,15 @@ class Roles:
     worker: bool = False
     # The worker runs what is queued now, then the process ends.
     burst: bool = False
+    # Delivers notices (the ``notifier`` command); other processes follow TASKSCHED_NOTIFIER.
+    notifier: bool = False
+
+    def runs_notifier(self, setting: str) -> bool:
+        """``auto``: where a scheduler runs, since late-start notices must go out when no worker
+        is alive; ``on``/``off`` as said. A burst worker never delivers (it ends when idle)."""
+        if self.notifier or setting == "on":
+            return not self.burst
+        return setting == "auto" and self.scheduler
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -246,6 +255,13 @@ def _maintenance_part(ctx: Context) -> _Part:
     return _Part("maintenance", maintenance.run, maintenance.stop)
 
 
+def _notifier_part(ctx: Context) -> _Part:
+    from tasksched.notifier.loop import Notifier
+
+    notifier = Notifier(ctx)
+    return _Part("notifier", notifier.run, notifier.stop)
+
+
 def _worker_part(ctx: Context, *, burst: bool) -> _Part:
     from tasksched.worker.executors import ExecutorSet
     from tasksched.worker.loop import Worker
@@ -324,6 +340,8 @@ async def run_process(
                     parts.append(_maintenance_part(ctx))
                 if roles.worker:
                     parts.append(_worker_part(ctx, burst=roles.burst))
+                if roles.runs_notifier(settings.notifier):
+                    parts.append(_notifier_part(ctx))
                 if sock is not None:
                     parts.append(_http_part(ctx, sock))
                 # Everything built so far lives as long as the process: keep it out of the

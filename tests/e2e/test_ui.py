@@ -30,6 +30,7 @@ from tests.e2e.ui_helpers import (
     sign_in,
     wait_until,
 )
+from tests.helpers.processes import free_port
 
 pytestmark = pytest.mark.slow
 browser_test = pytest.mark.browser
@@ -637,3 +638,77 @@ def test_audit_log_page(server: Server, page: Any) -> None:
     expect(page.get_by_test_id("audit-row").filter(has_text="audited task")).to_have_count(1)
     page.get_by_role("button", name="Newest").click()
     expect(page.get_by_test_id("audit-row").first).to_contain_text("audit filler 54")
+
+
+@browser_test
+def test_notification_channel_rules_and_deliveries(server: Server, page: Any) -> None:
+    from tests.helpers.receivers import HttpReceiver
+
+    with HttpReceiver() as receiver:
+        sign_in(page, server.base, ADMIN_KEY)
+        page.get_by_role("link", name="Notifications").click()
+        page.get_by_role("button", name="New channel").click()
+        dialog = page.get_by_role("dialog")
+        field(dialog, "Name").fill("ops hook")
+        dialog.locator("label", has_text=re.compile("^JSON webhook$")).click()
+        field(dialog, "URL").fill(receiver.url)
+        dialog.get_by_label("HMAC signing secret").fill("s3cret-signing")
+        dialog.get_by_role("button", name="Create channel").click()
+        row = page.get_by_test_id("channel-table").get_by_role("row", name=re.compile("ops hook"))
+        expect(row).to_contain_text("JSON webhook")
+        expect(row).to_contain_text("every task")
+        [channel] = server.admin.get("/api/channels").json()["items"]
+        assert channel["config"]["hmac_secret"] == "********"  # stored, never shown
+
+        # Editing keeps the stored secret when its field is left empty.
+        row.get_by_role("button", name="Edit ops hook").click()
+        secret = page.get_by_role("dialog").get_by_label("HMAC signing secret")
+        expect(secret).to_have_value("")
+        expect(secret).to_have_attribute("placeholder", "stored (unchanged)")
+        page.get_by_role("dialog").get_by_role("button", name="Save channel").click()
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        row.get_by_role("button", name="Send a test notice to ops hook").click()
+        expect(page.get_by_text("“ops hook” accepted the test notice")).to_be_visible()
+        wait_until(lambda: len(receiver.accepted) == 1, 10, "the test notice")
+        assert receiver.accepted[0].headers.get("X-Tasksched-Signature", "").startswith("v1=")
+
+        # A run that fails after its last retry: its notice is delivered and shown on the run page.
+        task = server.create_task(
+            name="notify me",
+            action={"type": "http", "method": "GET", "url": f"http://127.0.0.1:{free_port()}/down"},
+            retry={"max_attempts": 1},
+        )
+        response = server.admin.post(f"/api/tasks/{task['id']}/run")
+        assert response.status_code in (200, 201, 202), response.text
+        run_id = response.json()["id"]
+        wait_until(
+            lambda: any(
+                n["status"] == "delivered"
+                for n in server.admin.get("/api/notifications", params={"run_id": run_id}).json()["items"]
+            ),
+            20,
+            "the failure notice to be delivered",
+        )
+        page.goto(f"{server.base}/runs/{run_id}")
+        notices = page.get_by_test_id("notice-table")
+        expect(notices.locator("tr[data-notice-kind='failed']")).to_contain_text("delivered")
+        expect(notices).to_contain_text("ops hook")
+        notices.get_by_role("button", name="1 attempt").click()
+        expect(page.get_by_role("table", name=re.compile("Delivery attempts"))).to_contain_text("delivered")
+        screenshot(page, "60-run-notices")
+        page.goto(f"{server.base}/tasks/{task['id']}")
+        expect(page.get_by_test_id("notice-table")).to_contain_text("Failed")
+
+        # The task's own rules, set in the editor, are what the API stores.
+        page.goto(f"{server.base}/tasks/{task['id']}/edit")
+        segment(page, "Rules of its own")
+        page.get_by_role("textbox", name="Failures in a row").fill("3")
+        page.get_by_role("button", name="Save changes").click()
+        page.wait_for_url(re.compile(rf"/tasks/{task['id']}$"))
+        stored = server.admin.get(f"/api/tasks/{task['id']}").json()["notify"]
+        assert stored["consecutive_failures"] == 3
+        assert stored["on_failure"] is True
+        expect(page.get_by_text(re.compile("3 failures in a row"))).to_be_visible()
+        page.goto(f"{server.base}/notifications")
+        expect(page.get_by_test_id("notice-table")).to_contain_text("notify me")
+        screenshot(page, "61-notifications-page")

@@ -22,9 +22,10 @@ FORBIDDEN: dict[str, set[str]] = {
     "store": {"services", "events", "api", "scheduler", "worker", "runtime", "cli", "fastapi", "starlette"},
     "events": {"store", "services", "api", "scheduler", "worker", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
     "services": {"api", "scheduler", "worker", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
-    "api": {"store", "scheduler", "worker", "runtime", "cli", "sqlalchemy"},
-    "scheduler": {"store", "api", "worker", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
-    "worker": {"store", "api", "scheduler", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
+    "api": {"store", "scheduler", "worker", "notifier", "runtime", "cli", "sqlalchemy"},
+    "scheduler": {"store", "api", "worker", "notifier", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
+    "worker": {"store", "api", "scheduler", "notifier", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
+    "notifier": {"store", "api", "scheduler", "worker", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
     "runtime": {"cli"},
 }  # fmt: skip
 

@@ -20,6 +20,7 @@ const KeysPage = lazy(() => import("./pages/KeysPage"));
 const AuditPage = lazy(() => import("./pages/AuditPage"));
 // The status page draws two charts (recharts): loaded when visited.
 const StatusPage = lazy(() => import("./pages/StatusPage"));
+const NotificationsPage = lazy(() => import("./pages/NotificationsPage"));
 
 function Loading() {
   return (
@@ -47,6 +48,7 @@ function SignedInApp() {
           <Route path="/status" element={<StatusPage />} />
           <Route path="/keys" element={<KeysPage />} />
           <Route path="/audit" element={<AuditPage />} />
+          <Route path="/notifications" element={<NotificationsPage />} />
           <Route path="/signin" element={<Navigate to="/" replace />} />
           <Route path="*" element={<NotFoundPage />} />
         </Routes>

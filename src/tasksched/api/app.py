@@ -29,7 +29,18 @@ from tasksched.api.headers import SecurityHeaders
 from tasksched.api.metrics import RequestMetrics
 from tasksched.api.middleware import BodySizeLimit
 from tasksched.api.ratelimit import RATE_LIMIT_HEADERS, RateLimit
-from tasksched.api.routes import audit, events, keys, metrics, runs, schedules, system, tasks
+from tasksched.api.routes import (
+    audit,
+    channels,
+    events,
+    keys,
+    metrics,
+    notifications,
+    runs,
+    schedules,
+    system,
+    tasks,
+)
 from tasksched.config import Settings
 from tasksched.services.context import Context
 from tasksched.services.ratelimit import RateLimiter
@@ -83,6 +94,8 @@ def create_app(
         events.router,
         keys.router,
         audit.router,
+        channels.router,
+        notifications.router,
         system.router,
         metrics.router,
     )

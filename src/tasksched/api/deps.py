@@ -17,6 +17,7 @@ from tasksched.domain.schedules import ScheduleTime
 from tasksched.errors import Forbidden, InvalidInput, TaskschedError, Unauthorized
 from tasksched.services.audit import AuditService
 from tasksched.services.backups import BackupService
+from tasksched.services.channels import ChannelService, NotificationService
 from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
@@ -41,6 +42,8 @@ class Services:
     audit: AuditService
     monitoring: MonitoringService
     backups: BackupService
+    channels: ChannelService
+    notifications: NotificationService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -56,6 +59,8 @@ class Services:
             audit=AuditService(ctx),
             monitoring=MonitoringService(ctx),
             backups=BackupService(ctx),
+            channels=ChannelService(ctx),
+            notifications=NotificationService(ctx),
         )
 
 

@@ -11,6 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 from tasksched.domain.audit import AuditEntry
 from tasksched.domain.base import StrictModel
 from tasksched.domain.keys import ApiKey
+from tasksched.domain.notifications import Channel, Notice
 from tasksched.domain.principals import Role
 from tasksched.domain.runs import Run
 from tasksched.domain.schedules import Schedule, ScheduleTime
@@ -32,6 +33,15 @@ class AuditPage(BaseModel):
     next_before: int | None = Field(
         description="Pass as `before` for the next (older) page; null on the last page."
     )
+
+
+class ChannelPage(BaseModel):
+    items: list[Channel]
+
+
+class NoticePage(BaseModel):
+    items: list[Notice]
+    total: int
 
 
 class PreviewRequest(StrictModel):

@@ -63,6 +63,9 @@ UPKEEP = (
     "backup_keep",
     "audit_retention_days",
 )
+# Any process may deliver notices (``notifier``: by default those with a scheduler); the API's
+# "send a test notice" uses the link base and the timeout too.
+NOTIFY = ("public_url", "notifier", "notify_lease_seconds", "notify_timeout_seconds", "notify_max_attempts")
 LOGGING = ("log_level", "log_format")
 # Processes that read or write task secrets (API and workers), and the db commands that rewrite them.
 SECRETS = ("secret_key", "secret_key_old")
@@ -77,7 +80,7 @@ def _announce_key(key: str) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *UPKEEP, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *UPKEEP, *NOTIFY, *LOGGING)
 def serve(**options: Any) -> None:
     """Everything in one process: API, web UI, scheduler and a worker."""
     roles = runtime.Roles(http=True, scheduler=True, worker=True)
@@ -85,7 +88,7 @@ def serve(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *HTTP, "imports", "enable_shell", "shell_allow", *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *HTTP, "imports", "enable_shell", "shell_allow", *NOTIFY, *LOGGING)
 def api(**options: Any) -> None:
     """The API and web UI only (run schedulers and workers elsewhere).
 
@@ -98,7 +101,7 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *UPKEEP, *METRICS_PORT, *LOGGING)
+@settings_options(*DATABASE, *UPKEEP, *METRICS_PORT, *NOTIFY, "worker_name", *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs, prunes old runs, makes scheduled backups.
     Several may run at once."""
@@ -106,7 +109,7 @@ def scheduler(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *WORKER, *METRICS_PORT, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *WORKER, *METRICS_PORT, *NOTIFY, *LOGGING)
 @click.option("--burst", is_flag=True, help="Run what is queued now, then exit (prints the figures as JSON).")
 def worker(burst: bool, **options: Any) -> None:
     """A worker only: claims queued runs and executes them. SIGTERM drains gracefully."""
@@ -118,4 +121,11 @@ def worker(burst: bool, **options: Any) -> None:
         )
 
 
-COMMANDS = (serve, api, scheduler, worker)
+@click.command()
+@settings_options(*DATABASE, *NOTIFY, "worker_name", *LOGGING)
+def notifier(**options: Any) -> None:
+    """The notifier only: delivers notices from the outbox. Several may run at once."""
+    runtime.run(runtime.run_process(settings_from(options), runtime.Roles(notifier=True)))
+
+
+COMMANDS = (serve, api, scheduler, worker, notifier)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from tasksched.domain.actions import Action
 from tasksched.domain.base import StrictModel
+from tasksched.domain.notifications import NotifyRules
 from tasksched.domain.runs import RetryPolicy, RunStatus
 from tasksched.domain.schedules import Schedule
 
@@ -81,6 +82,10 @@ class TaskSpec(StrictModel):
     retention: Retention | None = Field(
         default=None, description="Overrides of the server's retention settings for this task's runs."
     )
+    notify: NotifyRules | None = Field(
+        default=None,
+        description="When this task's notices are written; none: the global rules (GET /api/notification-rules).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -124,6 +129,7 @@ class TaskPatch(StrictModel):
     priority: int | None = None
     queue: str | None = None
     retention: Retention | None = None
+    notify: NotifyRules | None = None
 
     def apply_to(self, spec: TaskSpec) -> TaskSpec:
         """The spec with this patch applied, validated again as a whole."""

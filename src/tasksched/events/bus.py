@@ -24,6 +24,7 @@ RUN_CREATED = "run.created"
 RUN_UPDATED = "run.updated"
 RUN_OUTPUT = "run.output"
 RUN_CANCEL_REQUESTED = "run.cancel_requested"
+NOTICE_CREATED = "notice.created"  # a notice was written to the outbox: wakes the notifiers
 RESYNC = "resync"
 
 TASK_EVENTS = frozenset({TASK_CREATED, TASK_UPDATED, TASK_DELETED})

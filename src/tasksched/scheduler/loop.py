@@ -3,7 +3,8 @@
 No busy polling: it sleeps until the earliest ``next_run_at`` and wakes early when a task changes
 (an in-process event, or a NOTIFY from another process on PostgreSQL). A slow safety poll covers a
 missed notification. It also runs the lease reaper, so a crashed worker's runs come back even when
-no worker is left alive.
+no worker is left alive, and the notification checks that need no worker either (a slot late to
+start, a run running too long, a task without a recent success).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tasksched.services.context import Context
 from tasksched.services.execution import ExecutionService
 from tasksched.services.firing import LOOKAHEAD, FiringService
 from tasksched.services.heartbeats import SchedulerHeartbeats
+from tasksched.services.notices import NoticeChecks
 
 log = structlog.get_logger("tasksched.scheduler")
 
@@ -29,6 +31,8 @@ SAFETY_POLL_SECONDS = 5.0
 REAP_EVERY_SECONDS = 5.0
 # A busy loop passes many times a second; its heartbeat is written at most this often.
 HEARTBEAT_EVERY_SECONDS = 1.0
+# Late starts, long runs, no recent success: checked this often (so a notice comes at most this late).
+NOTICE_CHECK_SECONDS = 5.0
 
 
 class Scheduler:
@@ -36,6 +40,7 @@ class Scheduler:
         self.ctx = ctx
         self.firing = FiringService(ctx)
         self.execution = ExecutionService(ctx)
+        self.checks = NoticeChecks(ctx)
         self.safety_poll = safety_poll
         self.heartbeats = SchedulerHeartbeats(ctx)
         self._last_beat: datetime | None = None
@@ -78,6 +83,7 @@ class Scheduler:
         except Exception as exc:  # the first pass below retries the database; liveness follows
             log_failure(log, "registering the scheduler failed", exc)
         reaper = asyncio.create_task(self._reap_forever(), name="tasksched-reaper")
+        checks = asyncio.create_task(self._check_forever(), name="tasksched-notice-checks")
         try:
             async with self.ctx.bus.subscription(TASK_EVENTS, maxsize=1) as changes:
                 while not self._stop.is_set():
@@ -92,9 +98,10 @@ class Scheduler:
                         delay = 1.0
                     await wait_any(self._stop.wait(), changes.get(), timeout=delay)
         finally:
-            reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+            for task in (reaper, checks):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             try:
                 await self.heartbeats.stopped()
             except Exception as exc:
@@ -111,3 +118,14 @@ class Scheduler:
                 log_failure(log, "lease reaper pass failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), REAP_EVERY_SECONDS)
+
+    async def _check_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                written = await self.checks.check()
+                if written:
+                    log.info("notices written by the scheduler's checks", notices=written)
+            except Exception as exc:
+                log_failure(log, "notification checks failed", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), NOTICE_CHECK_SECONDS)

@@ -12,7 +12,10 @@ the outcome, so what follows is committed with it or not at all:
 - the events to publish once the transaction has committed (returned, not published here: an
   event about a write that then rolls back would be a lie).
 
-Notifications and chained runs belong here too when they come.
+- the notices the outcome rules write to the outbox (a final failure, N in a row, a recovery:
+  ``services/notices.py``), committed with the outcome, so none is lost and none is invented.
+
+Chained runs belong here too when they come.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from tasksched.domain.runs import RetryPolicy, RunStatus, RunTrigger, next_attempt_delay
 from tasksched.events.bus import RUN_CREATED, RUN_UPDATED, Event, EventBus
+from tasksched.services.notices import Finished, notices_for_outcomes
 from tasksched.services.run_rows import new_run_row
 from tasksched.store import Tx
 from tasksched.store import runs as run_store
@@ -106,6 +110,10 @@ async def after_outcomes(tx: Tx, ended: Sequence[Ended], *, rng: random.Random, 
                 run_id=r["id"], attempt=r["attempt"], available_at=available[key]
             )
     await task_store.record_last_runs(tx, _latest_per_task(ended))
+    notice_events = await notices_for_outcomes(
+        tx,
+        [Finished(e.run_id, e.task_id, e.status, e.at, retried=e.run_id in aftermath.retries) for e in ended],
+    )
 
     updates = bus.wants(RUN_UPDATED)  # a worker finishing thousands of runs with no one listening
     for e in ended:
@@ -116,6 +124,7 @@ async def after_outcomes(tx: Tx, ended: Sequence[Ended], *, rng: random.Random, 
         Event(RUN_CREATED, {"run_id": r["id"], "task_id": r["task_id"], "status": r["status"]})
         for r in inserted
     )
+    aftermath.events.extend(notice_events)
     return aftermath
 
 

@@ -100,6 +100,8 @@ tasks = sa.Table(
     sa.Column("last_run_at", UTCDateTime, nullable=True),
     # When the task was paused: slots missed meanwhile are recorded as skipped on resume.
     sa.Column("paused_at", UTCDateTime, nullable=True),
+    # The task's own notification rules (domain/notifications.py NotifyRules); null: the global ones.
+    sa.Column("notify", JSONType, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -246,4 +248,87 @@ backups = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.UniqueConstraint("slot"),
+)
+
+# -- notifications (domain/notifications.py) ---------------------------------------------------
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    # Holds the channel's secrets: read and written only by store/channels.py's one pair of functions.
+    sa.Column("config", JSONType, nullable=False),
+    sa.Column("scope", JSONType, nullable=False),
+    sa.Column("kinds", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("name"),
+)
+
+# The outbox: one row per notice and channel, written in the transaction of what caused it.
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", BigId, sa.ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    # One notice per occurrence: the rule's checks run every pass, the key keeps what they find once.
+    sa.Column("dedupe_key", sa.String(300), nullable=False),
+    # No foreign keys: a notice about a task outlives the task (deleting it is no reason to be silent).
+    sa.Column("task_id", sa.BigInteger, nullable=True),
+    sa.Column("task_name", sa.String(200), nullable=False),
+    sa.Column("run_id", sa.BigInteger, nullable=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("claimed_by", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("channel_id", "dedupe_key"),
+    sa.Index("ix_notices_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_notices_status_lease_until", "status", "lease_until"),
+    sa.Index("ix_notices_task_id_id", "task_id", "id"),
+    sa.Index("ix_notices_run_id", "run_id"),
+)
+
+notice_attempts = sa.Table(
+    "notice_attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("notice_id", BigId, sa.ForeignKey("notices.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("duration_ms", sa.BigInteger, nullable=False),
+    sa.Column("worker", sa.String(200), nullable=False),
+    sa.Index("ix_notice_attempts_notice_id_attempt", "notice_id", "attempt"),
+)
+
+# What the rules remember per task between outcomes: failures in a row, whether a failure notice
+# was written since the last success (a recovery is due), when it last succeeded.
+notify_state = sa.Table(
+    "notify_state",
+    metadata,
+    sa.Column("task_id", BigId, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("failure_noticed", sa.Boolean, nullable=False),
+    sa.Column("last_success_at", UTCDateTime, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Global notification settings by name; today "defaults", the rules of tasks without their own.
+notify_settings = sa.Table(
+    "notify_settings",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", JSONType, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

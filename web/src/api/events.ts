@@ -26,10 +26,10 @@ export type EventName = (typeof EVENT_NAMES)[number];
 
 /**
  * Every query that live events keep fresh, as key prefixes: task lists and pages, run lists and
- * pages, the dashboard's stats, the status page, workers. (Not the caller's identity or the key list: no event
- * touches those.)
+ * pages, the dashboard's stats, the status page, workers, notices. (Not the caller's identity or the
+ * key list: no event touches those.)
  */
-export const LIVE_KEYS: readonly QueryKey[] = [keys.tasks, ["task"], keys.runs, ["run"], keys.stats, keys.status, keys.workers];
+export const LIVE_KEYS: readonly QueryKey[] = [keys.tasks, ["task"], keys.runs, ["run"], keys.stats, keys.status, keys.workers, keys.notices];
 
 /** The query keys an event makes stale. */
 export function keysForEvent(name: EventName, data: EventData): QueryKey[] {
@@ -45,8 +45,9 @@ export function keysForEvent(name: EventName, data: EventData): QueryKey[] {
     if (taskId !== undefined) result.push(keys.task(taskId));
     return result;
   }
-  // run.created / run.updated: lists, the run, its task's last-run summary, the dashboard.
-  result.push(keys.runs, keys.tasks, keys.stats, keys.status, keys.workers);
+  // run.created / run.updated: lists, the run, its task's last-run summary, the dashboard, and the
+  // notices an outcome writes in its own transaction.
+  result.push(keys.runs, keys.tasks, keys.stats, keys.status, keys.workers, keys.notices);
   if (runId !== undefined) result.push(keys.run(runId));
   if (taskId !== undefined) result.push(keys.task(taskId));
   return result;

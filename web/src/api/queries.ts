@@ -3,8 +3,12 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { call, compact, http } from "./client";
 import type {
   AuditListQuery,
+  ChannelSpec,
+  ChannelTestResult,
   CreatedApiKey,
   Me,
+  NoticeStatus,
+  NotifyDefaults,
   Role,
   Run,
   RunStatus,
@@ -30,7 +34,19 @@ export const keys = {
   workers: ["workers"] as const,
   apiKeys: ["apiKeys"] as const,
   audit: (params: AuditListQuery) => ["audit", params] as const,
+  channels: ["channels"] as const,
+  notifyRules: ["notifyRules"] as const,
+  notices: ["notices"] as const,
+  noticeList: (params: NoticeListParams) => ["notices", "list", params] as const,
 };
+
+export interface NoticeListParams {
+  task_id?: number;
+  run_id?: number;
+  status?: NoticeStatus;
+  limit: number;
+  offset: number;
+}
 
 export interface TaskListParams {
   limit: number;
@@ -230,5 +246,63 @@ export function useRevokeApiKey() {
   return useMutation({
     mutationFn: (id: number) => call(http.DELETE("/api/keys/{key_id}", { params: { path: { key_id: id } } })),
     onSuccess: () => void client.invalidateQueries({ queryKey: keys.apiKeys }),
+  });
+}
+
+export function useChannels() {
+  return useQuery({ queryKey: keys.channels, queryFn: ({ signal }) => call(http.GET("/api/channels", { signal })) });
+}
+
+export function useSaveChannel() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, spec }: { id?: number; spec: ChannelSpec }) =>
+      id === undefined
+        ? call(http.POST("/api/channels", { body: spec }))
+        : call(http.PUT("/api/channels/{channel_id}", { params: { path: { channel_id: id } }, body: spec })),
+    onSuccess: () => void client.invalidateQueries({ queryKey: keys.channels }),
+  });
+}
+
+export function useDeleteChannel() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (id: number) => call(http.DELETE("/api/channels/{channel_id}", { params: { path: { channel_id: id } } })),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: keys.channels });
+      void client.invalidateQueries({ queryKey: keys.notices });
+    },
+  });
+}
+
+export function useTestChannel() {
+  return useMutation({
+    mutationFn: (id: number): Promise<ChannelTestResult> =>
+      call(http.POST("/api/channels/{channel_id}/test", { params: { path: { channel_id: id } } })),
+  });
+}
+
+export function useNotifyRules() {
+  return useQuery({ queryKey: keys.notifyRules, queryFn: ({ signal }) => call(http.GET("/api/notification-rules", { signal })) });
+}
+
+export function useSaveNotifyRules() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: NotifyDefaults) => call(http.PUT("/api/notification-rules", { body })),
+    onSuccess: (saved) => client.setQueryData(keys.notifyRules, saved),
+  });
+}
+
+/** Notices and their delivery. Delivery is not an event: while any notice is still on its way, a
+ * slow poll shows it arrive (run events refresh the list too, see events.ts). */
+export function useNotices(params: NoticeListParams, enabled = true) {
+  return useQuery({
+    queryKey: keys.noticeList(params),
+    queryFn: ({ signal }) => call(http.GET("/api/notifications", { params: { query: compact({ ...params }) }, signal })),
+    enabled,
+    placeholderData: keepPreviousData,
+    refetchInterval: (query) =>
+      query.state.data?.items.some((notice) => notice.status === "pending" || notice.status === "sending") ? 3_000 : false,
   });
 }

@@ -55,3 +55,17 @@ export type StatusCounts = Stats["runs_last_hour"];
 
 export const RUN_STATUSES: RunStatus[] = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled", "skipped"];
 export const ACTIVE_STATUSES: RunStatus[] = ["queued", "running"];
+
+export type NotifyRules = Schemas["NotifyRules"];
+export type NotifyDefaults = Schemas["NotifyDefaults"];
+export type Channel = Schemas["Channel"];
+export type ChannelSpec = Schemas["ChannelSpec"];
+export type ChannelScope = Schemas["ChannelScope"];
+export type WebhookChannel = Schemas["WebhookChannel"];
+export type JsonChannel = Schemas["JsonChannel"];
+export type EmailChannel = Schemas["EmailChannel"];
+export type ChannelConfig = WebhookChannel | JsonChannel | EmailChannel;
+export type ChannelTestResult = Schemas["ChannelTestResult"];
+export type Notice = Schemas["Notice"];
+export type NoticeStatus = Schemas["NoticeStatus"];
+export type NoticeKind = Schemas["NoticeKind"];

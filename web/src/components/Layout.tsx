@@ -12,6 +12,7 @@ import {
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
+  IconBell,
   IconClock,
   IconDashboard,
   IconHistory,
@@ -67,6 +68,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: "/runs", label: "Runs", icon: IconPlayerPlay },
     { to: "/workers", label: "Workers", icon: IconServer },
     { to: "/status", label: "Status", icon: IconHeartbeat },
+    { to: "/notifications", label: "Notifications", icon: IconBell },
     ...(canAdmin
       ? [
           { to: "/keys", label: "API keys", icon: IconKey },

@@ -1,9 +1,10 @@
-import { Alert, Button, Card, Grid, Group, List, NumberInput, Select, Stack, Switch, TagsInput, Textarea, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Card, Grid, Group, List, NumberInput, SegmentedControl, Select, Stack, Switch, TagsInput, Text, Textarea, TextInput, Title } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { IconAlertTriangle } from "@tabler/icons-react";
 import { useEffect, useState, type ReactNode } from "react";
 import { ApiError } from "../api/client";
 import type { TaskSpec } from "../api/types";
+import { RulesFields } from "../notify/RulesFields";
 import { ActionEditor } from "./ActionEditor";
 import { ScheduleEditor } from "./ScheduleEditor";
 import { mapApiErrors, specFromValues, validateTask, type NumberField, type TaskFormValues } from "./taskForm";
@@ -188,6 +189,38 @@ export function TaskForm({ initialValues, submitLabel, onSave, onConflict, onCan
               <NumberInput label="Jitter (0–1)" min={0} max={1} step={0.05} decimalScale={2} {...num("retry.jitter")} />
             </Grid.Col>
           </Grid>
+        </Card>
+
+        <Card withBorder>
+          <Title order={2} size="h4" mb="sm">
+            Notifications
+          </Title>
+          <Stack gap="sm">
+            <SegmentedControl
+              aria-label="Which notification rules"
+              value={form.values.notifyMode}
+              onChange={(next) => form.setFieldValue("notifyMode", next as TaskFormValues["notifyMode"])}
+              data={[
+                { value: "global", label: "Follow the global rules" },
+                { value: "own", label: "Rules of its own" },
+              ]}
+              w="fit-content"
+            />
+            {form.values.notifyMode === "own" ? (
+              <RulesFields
+                value={form.values.notify}
+                onChange={(next) => form.setFieldValue("notify", next)}
+                errors={Object.fromEntries(
+                  Object.entries(form.errors)
+                    .filter(([path]) => path.startsWith("notify."))
+                    .map(([path, message]) => [path.slice("notify.".length), message ? String(message) : undefined]),
+                )}
+                pathPrefix="notify."
+              />
+            ) : (
+              <Text size="sm">The rules on the Notifications page apply. Channels there say where notices go.</Text>
+            )}
+          </Stack>
         </Card>
 
         <Group justify="flex-end" pos="sticky" bottom={0} py="sm" bg="var(--mantine-color-body)" style={{ zIndex: 2, borderTop: "1px solid var(--mantine-color-default-border)" }}>

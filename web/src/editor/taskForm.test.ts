@@ -159,7 +159,29 @@ describe("conversion", () => {
       misfire_grace_seconds: 30,
       priority: 5,
       queue: "reports",
+      notify: null,
     });
+  });
+
+  it("keeps a task's own notification rules, and follows the global ones otherwise", () => {
+    const rules = { on_failure: false, on_recovery: true, consecutive_failures: 3, late_start_seconds: 90, long_running_seconds: null, no_success_hours: 6 };
+    const values = formFromTask(task({ notify: rules }));
+    expect(values.notifyMode).toBe("own");
+    expect(specFromValues(values).notify).toEqual(rules);
+    values.notifyMode = "global";
+    expect(specFromValues(values).notify).toBeNull();
+  });
+
+  it("checks the ranges of a task's own rules", () => {
+    const values = formFromTask(task());
+    values.notifyMode = "own";
+    values.notify.consecutive_failures = 1;
+    values.notify.no_success_hours = 0;
+    const errors = validateTask(values);
+    expect(errors["notify.consecutive_failures"]).toMatch(/at least 2/);
+    expect(errors["notify.no_success_hours"]).toMatch(/more than 0/);
+    values.notifyMode = "global";
+    expect(validateTask(values)["notify.consecutive_failures"]).toBeUndefined();
   });
 
   it("shows an interval in its largest whole unit", () => {

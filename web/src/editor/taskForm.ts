@@ -2,6 +2,7 @@
 // client-side validation, and the mapping of API error paths (e.g. "schedule.seconds") onto form fields.
 import type { HttpMethod, JsonValue, Schedule, Task, TaskSpec } from "../api/types";
 import { fromLocalInput, toLocalInput } from "../lib/format";
+import { DEFAULT_RULES, rulesToValues, validateRules, valuesToRules, type RulesValues } from "../notify/rules";
 
 export interface KeyValue {
   key: string;
@@ -66,6 +67,9 @@ export interface TaskFormValues {
   misfire_grace_seconds: NumberField;
   priority: NumberField;
   queue: string;
+  /** "global": the task follows the global notification rules; "own": the rules below. */
+  notifyMode: "global" | "own";
+  notify: RulesValues;
 }
 
 export const UNIT_SECONDS: Record<IntervalUnit, number> = { seconds: 1, minutes: 60, hours: 3600, days: 86_400 };
@@ -110,6 +114,8 @@ export function emptyForm(timezone = "UTC"): TaskFormValues {
     misfire_grace_seconds: 60,
     priority: 0,
     queue: "default",
+    notifyMode: "global",
+    notify: { ...DEFAULT_RULES },
   };
 }
 
@@ -179,6 +185,8 @@ export function formFromTask(task: Task, defaultTimezone = "UTC"): TaskFormValue
   values.misfire_grace_seconds = task.misfire_grace_seconds;
   values.priority = task.priority;
   values.queue = task.queue;
+  values.notifyMode = task.notify ? "own" : "global";
+  values.notify = rulesToValues(task.notify);
   return values;
 }
 
@@ -324,6 +332,7 @@ export function validateTask(values: TaskFormValues): Errors {
   checkNumber(errors, "misfire_grace_seconds", values.misfire_grace_seconds, 0, 7 * 86_400);
   checkNumber(errors, "priority", values.priority, -1000, 1000, { integer: true });
   if (!values.queue.trim()) errors.queue = "Required.";
+  if (values.notifyMode === "own") Object.assign(errors, validateRules(values.notify, "notify."));
   return errors;
 }
 
@@ -404,6 +413,7 @@ export function specFromValues(values: TaskFormValues): TaskSpec {
     misfire_grace_seconds: num(values.misfire_grace_seconds, 60),
     priority: num(values.priority, 0),
     queue: values.queue.trim(),
+    notify: values.notifyMode === "own" ? valuesToRules(values.notify) : null,
   };
 }
 
@@ -446,6 +456,10 @@ export const FORM_FIELDS = new Set<string>([
   "misfire_grace_seconds",
   "priority",
   "queue",
+  "notify.consecutive_failures",
+  "notify.late_start_seconds",
+  "notify.long_running_seconds",
+  "notify.no_success_hours",
 ]);
 
 const ALIASES: Record<string, string> = { "schedule.seconds": "schedule.every" };

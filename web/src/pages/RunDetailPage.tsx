@@ -11,6 +11,7 @@ import { errorMessage, QueryError } from "../components/QueryError";
 import { StatusBadge } from "../components/StatusBadge";
 import { Time } from "../components/Time";
 import { formatDuration } from "../lib/format";
+import { NoticeTable } from "../notify/NoticeTable";
 
 function Row({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -146,6 +147,10 @@ export function RunDetailPage() {
         Output
       </Title>
       <Output text={run.output ?? ""} live={active} />
+      <Title order={2} size="h4">
+        Notifications
+      </Title>
+      <NoticeTable params={{ run_id: run.id }} showRun={false} />
     </Stack>
   );
 }

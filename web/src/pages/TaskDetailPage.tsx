@@ -10,6 +10,8 @@ import { confirm } from "../components/confirm";
 import { PageTitle } from "../components/PageTitle";
 import { errorMessage, QueryError } from "../components/QueryError";
 import { RunTable } from "../components/RunTable";
+import { NoticeTable } from "../notify/NoticeTable";
+import { describeRules } from "../notify/rules";
 import { StatusBadge } from "../components/StatusBadge";
 import { Time } from "../components/Time";
 import { formatSeconds } from "../lib/format";
@@ -216,6 +218,7 @@ export function TaskDetailPage() {
               <Field label="Queue / priority">
                 {task.queue} / {task.priority}
               </Field>
+              <Field label="Notifies about">{task.notify ? describeRules(task.notify) : "the global rules"}</Field>
             </Table.Tbody>
           </Table>
         </Card>
@@ -252,6 +255,10 @@ export function TaskDetailPage() {
         Run history
       </Title>
       <RunTable taskId={task.id} />
+      <Title order={2} size="h3">
+        Notifications
+      </Title>
+      <NoticeTable params={{ task_id: task.id }} />
     </Stack>
   );
 }

@@ -1,6 +1,6 @@
 """The audit log: one row per change, written in the transaction of the change.
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from tasksched.store.tables import BigId, JSONType, UTCDateTime
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
