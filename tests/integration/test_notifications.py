@@ -188,3 +188,42 @@ async def test_long_running_and_no_success_fire_once_each(
     assert await checks.check() == 1
     assert await checks.check() == 0
     assert [n.kind for n in await notices(frozen_ctx)] == ["long_running", "no_success"]
+
+
+async def test_a_disabled_channels_notices_wait_and_go_out_when_it_is_enabled(
+    frozen_ctx: Context, make_task: Any, receiver: HttpReceiver
+) -> None:
+    channel_id = await add_channel(frozen_ctx, receiver.url)
+    task = await make_task(retry=ONCE)
+    await fail_once(frozen_ctx, task.id)
+    channels = ChannelService(frozen_ctx)
+    spec = ChannelSpec.model_validate(
+        {"name": "hook", "enabled": False, "config": {"type": "json", "url": receiver.url}}
+    )
+    await channels.replace(channel_id, spec, actor=CLI)
+    delivery = DeliveryService(frozen_ctx, name="n1")
+    async with httpx.AsyncClient() as client:
+        assert await delivery.deliver_due(client) == []
+        assert await delivery.next_due_at() is None  # nothing to wake up for
+        await channels.replace(channel_id, spec.model_copy(update={"enabled": True}), actor=CLI)
+        [sent] = await delivery.deliver_due(client)
+    assert sent.ok
+    assert len(receiver.accepted_keys()) == 1
+
+
+async def test_links_point_at_the_public_url(
+    frozen_ctx: Context, make_task: Any, receiver: HttpReceiver
+) -> None:
+    frozen_ctx.settings = frozen_ctx.settings.model_copy(update={"public_url": "https://tasks.example.com/"})
+    await add_channel(frozen_ctx, receiver.url)
+    task = await make_task(retry=ONCE)
+    run_id = await fail_once(frozen_ctx, task.id)
+    async with httpx.AsyncClient() as client:
+        await DeliveryService(frozen_ctx, name="n1").deliver_due(client)
+    import json
+
+    document = json.loads(receiver.accepted[0].body)
+    assert document["url"] == f"https://tasks.example.com/runs/{run_id}"
+    assert document["run"]["id"] == run_id
+    assert document["task"] == {"id": task.id, "name": task.name, "tags": []}
+    assert "path" not in document

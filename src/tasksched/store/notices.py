@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from tasksched.store import Tx
 from tasksched.store.dialect import insert_ignoring_conflicts, lock_rows, upsert
-from tasksched.store.tables import UTCDateTime, notice_attempts, notices, notify_state, runs, tasks
+from tasksched.store.tables import UTCDateTime, channels, notice_attempts, notices, notify_state, runs, tasks
 
 NoticeRow = dict[str, Any]
 
@@ -34,14 +34,21 @@ async def insert(tx: Tx, rows: Sequence[dict[str, Any]]) -> int:
     return new
 
 
+def _of_enabled_channels() -> sa.ColumnElement[bool]:
+    """A disabled channel's notices wait for it to be enabled again."""
+    return notices.c.channel_id.in_(sa.select(channels.c.id).where(channels.c.enabled.is_(True)))
+
+
 async def claim(tx: Tx, *, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[NoticeRow]:
     """Take up to ``limit`` notices due for an attempt: pending ones whose time has come, and ones
-    whose notifier's lease lapsed. Each claim counts as an attempt."""
+    whose notifier's lease lapsed, of enabled channels. Each claim counts as an attempt."""
     due = sa.or_(
         sa.and_(notices.c.status == "pending", notices.c.next_attempt_at <= now),
         sa.and_(notices.c.status == "sending", notices.c.lease_until < now),
     )
-    candidates = lock_rows(tx, sa.select(notices.c.id).where(due).order_by(notices.c.id).limit(limit))
+    candidates = lock_rows(
+        tx, sa.select(notices.c.id).where(due, _of_enabled_channels()).order_by(notices.c.id).limit(limit)
+    )
     stmt = (
         sa.update(notices)
         .where(notices.c.id.in_(candidates.scalar_subquery()))
@@ -73,8 +80,9 @@ async def record_attempt(tx: Tx, values: dict[str, Any]) -> None:
 
 async def next_attempt_at(tx: Tx) -> datetime | None:
     """The earliest time a notice becomes due (pending, or a lease that lapses)."""
-    pending = sa.select(sa.func.min(notices.c.next_attempt_at)).where(notices.c.status == "pending")
-    leased = sa.select(sa.func.min(notices.c.lease_until)).where(notices.c.status == "sending")
+    enabled = _of_enabled_channels()
+    pending = sa.select(sa.func.min(notices.c.next_attempt_at)).where(notices.c.status == "pending", enabled)
+    leased = sa.select(sa.func.min(notices.c.lease_until)).where(notices.c.status == "sending", enabled)
     times = [(await tx.execute(q)).scalar_one_or_none() for q in (pending, leased)]
     known = [t for t in times if t is not None]
     return min(known) if known else None
