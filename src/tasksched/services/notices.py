@@ -129,7 +129,7 @@ async def notices_for_outcomes(tx: Tx, finished: Sequence[Finished]) -> list[Eve
     defaults = await load_defaults(tx)
     ids = [f.task_id for f in relevant]
     tasks = await task_store.get_many(tx, ids, columns=notice_store.TASK_COLUMNS)
-    states = await notice_store.states(tx, ids)
+    states = await notice_store.lock_states(tx, list(tasks), min(f.at for f in relevant))
     runs = await notice_store.run_summaries(tx, [f.run_id for f in relevant])
     found: list[Occurrence] = []
     changed: dict[int, dict[str, Any]] = {}

@@ -137,10 +137,21 @@ async def attempts_of(tx: Tx, notice_ids: Sequence[int]) -> dict[int, list[dict[
 # -- the rules' state --------------------------------------------------------------------------
 
 
-async def states(tx: Tx, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    if not task_ids:
+async def lock_states(tx: Tx, task_ids: Sequence[int], now: datetime) -> dict[int, dict[str, Any]]:
+    """The rules' state of these tasks, locked until the transaction ends (created when missing).
+
+    Two workers finishing runs of one task at once must not both count from the same number of
+    failures in a row: on PostgreSQL the second waits for the first's commit. Rows are created,
+    then locked, in task order, so two such transactions cannot deadlock.
+    """
+    ids = sorted(set(task_ids))
+    if not ids:
         return {}
-    query = sa.select(notify_state).where(notify_state.c.task_id.in_(list(set(task_ids))))
+    for task_id in ids:
+        fresh = {"task_id": task_id, "consecutive_failures": 0, "failure_noticed": False, "updated_at": now}
+        await tx.execute(insert_ignoring_conflicts(tx, notify_state).values(fresh))
+    query = sa.select(notify_state).where(notify_state.c.task_id.in_(ids)).order_by(notify_state.c.task_id)
+    query = lock_rows(tx, query, skip_locked=False)
     return {r["task_id"]: dict(r) for r in (await tx.execute(query)).mappings()}
 
 
