@@ -227,3 +227,29 @@ async def test_links_point_at_the_public_url(
     assert document["run"]["id"] == run_id
     assert document["task"] == {"id": task.id, "name": task.name, "tags": []}
     assert "path" not in document
+
+
+async def test_failures_in_a_row_are_counted_exactly_when_two_workers_finish_at_once(
+    frozen_ctx: Context, make_task: Any, receiver: HttpReceiver
+) -> None:
+    """Two workers, each on its own connection, record two final failures of one task at the same
+    time: the count reaches 4 (not 2 twice), and the rule for 4 in a row fires once."""
+    import asyncio
+
+    await add_channel(frozen_ctx, receiver.url)
+    rules = {"on_failure": False, "consecutive_failures": 4}
+    task = await make_task(retry=ONCE, notify=rules, concurrency_policy="allow")
+    for _ in range(4):
+        await RunService(frozen_ctx).run_now(task.id, actor=CLI)
+    other = Context.open(frozen_ctx.settings, clock=frozen_ctx.clock)
+    try:
+        a, b = ExecutionService(frozen_ctx), ExecutionService(other)
+        mine, theirs = await a.claim("a", None, 2), await b.claim("b", None, 2)
+        now = frozen_ctx.clock.now()
+        await asyncio.gather(
+            a.finish("a", [Outcome(run=r, status=RunStatus.FAILED, finished_at=now) for r in mine]),
+            b.finish("b", [Outcome(run=r, status=RunStatus.FAILED, finished_at=now) for r in theirs]),
+        )
+    finally:
+        await other.close()
+    assert [n.kind for n in await notices(frozen_ctx)] == ["consecutive_failures"]

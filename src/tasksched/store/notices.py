@@ -141,8 +141,9 @@ async def lock_states(tx: Tx, task_ids: Sequence[int], now: datetime) -> dict[in
     """The rules' state of these tasks, locked until the transaction ends (created when missing).
 
     Two workers finishing runs of one task at once must not both count from the same number of
-    failures in a row: on PostgreSQL the second waits for the first's commit. Rows are created,
-    then locked, in task order, so two such transactions cannot deadlock.
+    failures in a row: on PostgreSQL the second waits for the first's commit. (Today the task's
+    last-run update already makes it wait earlier; this lock keeps the count right without relying
+    on that.) Rows are created, then locked, in task order, so two such transactions cannot deadlock.
     """
     ids = sorted(set(task_ids))
     if not ids:
