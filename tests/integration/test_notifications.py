@@ -253,3 +253,23 @@ async def test_failures_in_a_row_are_counted_exactly_when_two_workers_finish_at_
     finally:
         await other.close()
     assert [n.kind for n in await notices(frozen_ctx)] == ["consecutive_failures"]
+
+
+async def test_no_success_watches_only_tasks_whose_rules_ask(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any, receiver: HttpReceiver
+) -> None:
+    """Without a global ``no_success_hours``, only tasks with their own are read at all."""
+    from tasksched.store import notices as notice_store
+
+    await add_channel(frozen_ctx, receiver.url)
+    watched = await make_task(name="watched", notify=NotifyRules(no_success_hours=2).model_dump())
+    await make_task(name="plain")
+    await make_task(name="own-rules-without-it", notify=NotifyRules(long_running_seconds=60).model_dump())
+    async with frozen_ctx.db.read() as tx:
+        rows = await notice_store.success_watch(tx, own_rule_only=True, limit=100)
+    assert [r["id"] for r in rows] == [watched.id]
+    clock.advance(2 * 3600)
+    assert await NoticeChecks(frozen_ctx).check() == 1
+    [notice] = await notices(frozen_ctx)
+    assert (notice.kind, notice.task_id) == ("no_success", watched.id)
+    assert "has not succeeded for 2 h (never)" in notice.text

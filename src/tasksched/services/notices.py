@@ -294,11 +294,9 @@ class NoticeChecks:
 
     async def _no_success(self, tx: Tx, now: datetime, defaults: NotifyDefaults) -> list[Occurrence]:
         own_only = defaults.rules.no_success_hours is None
-        watched = await notice_store.success_watch(tx, limit=CHECK_BATCH * 10)
+        watched = await notice_store.success_watch(tx, own_rule_only=own_only, limit=CHECK_BATCH * 10)
         found = []
         for t in watched:
-            if own_only and t["notify"] is None:
-                continue
             hours = rules_of(t, defaults).no_success_hours
             if hours is None:
                 continue

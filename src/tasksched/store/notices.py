@@ -205,10 +205,11 @@ async def running_since(tx: Tx, *, before: datetime, limit: int) -> list[dict[st
     return [dict(r) for r in (await tx.execute(query)).mappings()]
 
 
-async def success_watch(tx: Tx, *, limit: int) -> list[dict[str, Any]]:
+async def success_watch(tx: Tx, *, own_rule_only: bool, limit: int) -> list[dict[str, Any]]:
     """Enabled tasks with when they were created and last succeeded, as the rules' state knows it
     (``last_success_at``) and as the task's last run says (``last_run_success_at``): the state is
-    kept only while a channel exists, the last run only until the next one."""
+    kept only while a channel exists, the last run only until the next one. ``own_rule_only``:
+    only tasks whose own rules set ``no_success_hours`` (the global rules do not)."""
     last_ok = sa.case((tasks.c.last_run_status == "succeeded", tasks.c.last_run_at), else_=sa.null())
     query = (
         sa.select(
@@ -222,6 +223,8 @@ async def success_watch(tx: Tx, *, limit: int) -> list[dict[str, Any]]:
         .order_by(tasks.c.id)
         .limit(limit)
     )
+    if own_rule_only:
+        query = query.where(tasks.c.notify["no_success_hours"].as_float().is_not(None))
     return [dict(r) for r in (await tx.execute(query)).mappings()]
 
 
