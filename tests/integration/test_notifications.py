@@ -273,3 +273,29 @@ async def test_no_success_watches_only_tasks_whose_rules_ask(
     [notice] = await notices(frozen_ctx)
     assert (notice.kind, notice.task_id) == ("no_success", watched.id)
     assert "has not succeeded for 2 h (never)" in notice.text
+
+
+async def test_no_success_counts_from_the_last_success_before_the_failures(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any, receiver: HttpReceiver
+) -> None:
+    await add_channel(frozen_ctx, receiver.url)
+    task = await make_task(retry=ONCE, notify=NotifyRules(on_failure=False, no_success_hours=1).model_dump())
+    execution = ExecutionService(frozen_ctx)
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI)
+    [run] = await execution.claim("w", None, 10)
+    await execution.finish("w", [Outcome(run=run, status=RunStatus.SUCCEEDED, finished_at=clock.now())])
+    succeeded_at = clock.now()
+    clock.advance(1800)
+    await fail_once(frozen_ctx, task.id)  # the last run is now a failure
+    checks = NoticeChecks(frozen_ctx)
+    clock.advance(1799)  # 59:59 after the success
+    assert await checks.check() == 0
+    clock.advance(2)
+    assert await checks.check() == 1
+    [notice] = await notices(frozen_ctx)
+    assert notice.kind == "no_success"
+    assert notice.payload["run"] == {
+        "id": None,
+        "status": None,
+        "last_success_at": succeeded_at.isoformat().replace("+00:00", "Z"),
+    }

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tasksched.store import Tx
-from tasksched.store.dialect import insert_ignoring_conflicts, lock_rows, upsert
+from tasksched.store.dialect import insert_ignoring_conflicts, lock_rows, rows_source, upsert
 from tasksched.store.tables import UTCDateTime, channels, notice_attempts, notices, notify_state, runs, tasks
 
 NoticeRow = dict[str, Any]
@@ -149,11 +149,60 @@ async def lock_states(tx: Tx, task_ids: Sequence[int], now: datetime) -> dict[in
     if not ids:
         return {}
     for task_id in ids:
-        fresh = {"task_id": task_id, "consecutive_failures": 0, "failure_noticed": False, "updated_at": now}
+        # A new row starts from the task's last success so far (a "no success" check needs it).
+        last_success = (
+            sa.select(sa.func.max(runs.c.finished_at))
+            .where(runs.c.task_id == task_id, runs.c.status == "succeeded")
+            .scalar_subquery()
+        )
+        fresh = {
+            "task_id": task_id,
+            "consecutive_failures": 0,
+            "failure_noticed": False,
+            "last_success_at": last_success,
+            "updated_at": now,
+        }
         await tx.execute(insert_ignoring_conflicts(tx, notify_state).values(fresh))
     query = sa.select(notify_state).where(notify_state.c.task_id.in_(ids)).order_by(notify_state.c.task_id)
     query = lock_rows(tx, query, skip_locked=False)
     return {r["task_id"]: dict(r) for r in (await tx.execute(query)).mappings()}
+
+
+async def failing(tx: Tx, task_ids: Sequence[int]) -> dict[int, bool]:
+    """Of these tasks, those whose state counts failures or a noticed failure, with whether one was
+    noticed (rows locked: see lock_states). Usually none."""
+    if not task_ids:
+        return {}
+    query = (
+        sa.select(notify_state.c.task_id, notify_state.c.failure_noticed)
+        .where(
+            notify_state.c.task_id.in_(sorted(set(task_ids))),
+            sa.or_(notify_state.c.failure_noticed.is_(True), notify_state.c.consecutive_failures > 0),
+        )
+        .order_by(notify_state.c.task_id)
+    )
+    rows = await tx.execute(lock_rows(tx, query, skip_locked=False))
+    return {int(task_id): bool(noticed) for task_id, noticed in rows}
+
+
+async def record_successes(tx: Tx, last: dict[int, datetime]) -> None:
+    """Tasks that succeeded at these times: no failure in a row, nothing noticed. One statement."""
+    if not last:
+        return
+    source = rows_source(
+        tx,
+        "succeeded",
+        [sa.column("task_id", sa.BigInteger), sa.column("at", UTCDateTime)],
+        sorted(last.items()),
+    )
+    stmt = (
+        notify_state.update()
+        .where(notify_state.c.task_id == source.c.task_id)
+        .values(
+            consecutive_failures=0, failure_noticed=False, last_success_at=source.c.at, updated_at=source.c.at
+        )
+    )
+    await tx.execute(stmt)
 
 
 async def save_states(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
@@ -165,6 +214,7 @@ async def save_states(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
 
 # What a rule needs of a task: whom to tell (tags), which rules (notify).
 TASK_COLUMNS = tuple(tasks.c[name] for name in ("id", "name", "tags", "notify"))
+LAST_RUN_COLUMNS = (tasks.c.last_run_status, tasks.c.last_run_at)
 
 
 async def late_queued(tx: Tx, *, before: datetime, limit: int) -> list[dict[str, Any]]:
