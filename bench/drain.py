@@ -1,6 +1,9 @@
 """Drain 10,000 queued no-op Python runs with one worker, end to end, every run recorded.
 
-.venv/bin/python -m bench.drain [--backend sqlite|postgresql] [--runs 10000] [--function bench.noop]
+.venv/bin/python -m bench.drain [--backend sqlite|postgresql] [--runs 10000] [--function bench.noop] [--channel]
+
+``--channel``: with a notification channel enabled, so every recorded outcome also goes through the
+notification rules (no notifier runs: the cost measured is the outcome's side).
 """
 
 from __future__ import annotations
@@ -9,14 +12,19 @@ import argparse
 import time
 
 from bench.common import bulk_runs, bulk_tasks, fresh_database, open_context, run
+from tasksched.domain.notifications import ChannelSpec
+from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
 from tasksched.domain.tasks import TaskSpec
+from tasksched.services.channels import ChannelService
 from tasksched.services.runs import RunQuery, RunService
 from tasksched.worker.executors import ExecutorSet
 from tasksched.worker.loop import Worker
 
 
-async def drain(backend: str, runs: int, function: str, concurrency: int) -> dict[str, float]:
+async def drain(
+    backend: str, runs: int, function: str, concurrency: int, channel: bool = False
+) -> dict[str, float]:
     async with fresh_database(backend) as url:
         ctx = await open_context(url, worker_concurrency=concurrency)
         try:
@@ -28,6 +36,11 @@ async def drain(backend: str, runs: int, function: str, concurrency: int) -> dic
                 }
             )
             (task_id,) = await bulk_tasks(ctx, [spec], [None])
+            if channel:
+                hook = ChannelSpec.model_validate(
+                    {"name": "bench", "config": {"type": "json", "url": "https://hooks.example.com/"}}
+                )
+                await ChannelService(ctx).create(hook, actor=CLI)
             await bulk_runs(ctx, task_id, "noop", runs)
             executors = ExecutorSet(ctx.settings)
             worker = Worker(ctx, executors, queues=ctx.settings.queue_list, burst=True)
@@ -56,11 +69,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--function", default="bench.noop")
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--channel", action="store_true", help="with a notification channel enabled")
     args = parser.parse_args()
-    result = run(drain(args.backend, args.runs, args.function, args.concurrency))
+    result = run(drain(args.backend, args.runs, args.function, args.concurrency, args.channel))
     print(
         f"{args.backend}: drained {result['runs']:.0f} runs of {args.function} in {result['seconds']:.2f} s "
-        f"= {result['runs_per_s']:.0f} runs/s (concurrency {args.concurrency}), all recorded; "
+        f"= {result['runs_per_s']:.0f} runs/s (concurrency {args.concurrency}"
+        f"{', a channel enabled' if args.channel else ''}), all recorded; "
         f"CPU {result['cpu_us_per_run']:.0f} µs per run"
     )
 

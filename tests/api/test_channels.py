@@ -3,6 +3,7 @@ notices written in the outcome's transaction (no notifier runs here)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from tests.api.conftest import (
     finish_runs,
     run_task,
 )
+from tests.helpers.receivers import HttpReceiver
 
 WEBHOOK: dict[str, Any] = {
     "type": "webhook",
@@ -242,4 +244,20 @@ async def test_no_channel_means_no_notice_and_deleting_a_channel_drops_its_notic
     await finish_runs(ctx, RunStatus.FAILED)
     assert (await api.get("/api/notifications")).json()["total"] == 1
     assert (await api.delete(f"/api/channels/{channel['id']}")).status_code == 204
+    assert (await api.get("/api/notifications")).json()["total"] == 0
+
+
+async def test_the_test_endpoint_sends_now_and_reports_the_outcome(api: httpx.AsyncClient) -> None:
+    with HttpReceiver() as receiver:
+        channel = await create_channel(api, "hook", config={"type": "json", "url": receiver.url})
+        ok = await api.post(f"/api/channels/{channel['id']}/test")
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["ok"] is True
+        [got] = receiver.accepted
+        assert json.loads(got.body)["kind"] == "test"
+        receiver.status = 503
+        refused = (await api.post(f"/api/channels/{channel['id']}/test")).json()
+        assert refused["ok"] is False
+        assert "HTTP 503" in refused["error"]
+    # Not through the outbox: nothing is listed.
     assert (await api.get("/api/notifications")).json()["total"] == 0

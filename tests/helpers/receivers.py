@@ -34,7 +34,7 @@ class Received:
 
 class _Receiver:
     def __init__(self) -> None:
-        self.accepted: list[Received] = []  # answered with success
+        self.accepted: list[Received] = []  # taken with success (recorded before the answer)
         self.seen: list[Received] = []  # every request read, answered or not
         self.status = 200  # HTTP status to answer / SMTP: refuse when not 2xx
         self.delay = 0.0
@@ -111,6 +111,10 @@ def _http_handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
             receiver._wait()
             status = receiver.status
             answer = b"ok" if 200 <= status < 300 else f"refused with {status}".encode()
+            if 200 <= status < 300:
+                # Recorded before answering: the client may act on the answer (and the test look)
+                # before this thread runs again. A server acts on what it received, whoever listens.
+                receiver._accept(entry)
             try:
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
@@ -118,9 +122,7 @@ def _http_handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(answer)
                 self.wfile.flush()
             except OSError:
-                return  # the client went away (killed): not accepted
-            if 200 <= status < 300:
-                receiver._accept(entry)
+                pass  # the client went away (killed)
 
     return Handler
 

@@ -188,3 +188,114 @@ async def test_long_running_and_no_success_fire_once_each(
     assert await checks.check() == 1
     assert await checks.check() == 0
     assert [n.kind for n in await notices(frozen_ctx)] == ["long_running", "no_success"]
+
+
+async def test_a_disabled_channels_notices_wait_and_go_out_when_it_is_enabled(
+    frozen_ctx: Context, make_task: Any, receiver: HttpReceiver
+) -> None:
+    channel_id = await add_channel(frozen_ctx, receiver.url)
+    task = await make_task(retry=ONCE)
+    await fail_once(frozen_ctx, task.id)
+    channels = ChannelService(frozen_ctx)
+    spec = ChannelSpec.model_validate(
+        {"name": "hook", "enabled": False, "config": {"type": "json", "url": receiver.url}}
+    )
+    await channels.replace(channel_id, spec, actor=CLI)
+    delivery = DeliveryService(frozen_ctx, name="n1")
+    async with httpx.AsyncClient() as client:
+        assert await delivery.deliver_due(client) == []
+        assert await delivery.next_due_at() is None  # nothing to wake up for
+        await channels.replace(channel_id, spec.model_copy(update={"enabled": True}), actor=CLI)
+        [sent] = await delivery.deliver_due(client)
+    assert sent.ok
+    assert len(receiver.accepted_keys()) == 1
+
+
+async def test_links_point_at_the_public_url(
+    frozen_ctx: Context, make_task: Any, receiver: HttpReceiver
+) -> None:
+    frozen_ctx.settings = frozen_ctx.settings.model_copy(update={"public_url": "https://tasks.example.com/"})
+    await add_channel(frozen_ctx, receiver.url)
+    task = await make_task(retry=ONCE)
+    run_id = await fail_once(frozen_ctx, task.id)
+    async with httpx.AsyncClient() as client:
+        await DeliveryService(frozen_ctx, name="n1").deliver_due(client)
+    import json
+
+    document = json.loads(receiver.accepted[0].body)
+    assert document["url"] == f"https://tasks.example.com/runs/{run_id}"
+    assert document["run"]["id"] == run_id
+    assert document["task"] == {"id": task.id, "name": task.name, "tags": []}
+    assert "path" not in document
+
+
+async def test_failures_in_a_row_are_counted_exactly_when_two_workers_finish_at_once(
+    frozen_ctx: Context, make_task: Any, receiver: HttpReceiver
+) -> None:
+    """Two workers, each on its own connection, record two final failures of one task at the same
+    time: the count reaches 4 (not 2 twice), and the rule for 4 in a row fires once."""
+    import asyncio
+
+    await add_channel(frozen_ctx, receiver.url)
+    rules = {"on_failure": False, "consecutive_failures": 4}
+    task = await make_task(retry=ONCE, notify=rules, concurrency_policy="allow")
+    for _ in range(4):
+        await RunService(frozen_ctx).run_now(task.id, actor=CLI)
+    other = Context.open(frozen_ctx.settings, clock=frozen_ctx.clock)
+    try:
+        a, b = ExecutionService(frozen_ctx), ExecutionService(other)
+        mine, theirs = await a.claim("a", None, 2), await b.claim("b", None, 2)
+        now = frozen_ctx.clock.now()
+        await asyncio.gather(
+            a.finish("a", [Outcome(run=r, status=RunStatus.FAILED, finished_at=now) for r in mine]),
+            b.finish("b", [Outcome(run=r, status=RunStatus.FAILED, finished_at=now) for r in theirs]),
+        )
+    finally:
+        await other.close()
+    assert [n.kind for n in await notices(frozen_ctx)] == ["consecutive_failures"]
+
+
+async def test_no_success_watches_only_tasks_whose_rules_ask(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any, receiver: HttpReceiver
+) -> None:
+    """Without a global ``no_success_hours``, only tasks with their own are read at all."""
+    from tasksched.store import notices as notice_store
+
+    await add_channel(frozen_ctx, receiver.url)
+    watched = await make_task(name="watched", notify=NotifyRules(no_success_hours=2).model_dump())
+    await make_task(name="plain")
+    await make_task(name="own-rules-without-it", notify=NotifyRules(long_running_seconds=60).model_dump())
+    async with frozen_ctx.db.read() as tx:
+        rows = await notice_store.success_watch(tx, own_rule_only=True, limit=100)
+    assert [r["id"] for r in rows] == [watched.id]
+    clock.advance(2 * 3600)
+    assert await NoticeChecks(frozen_ctx).check() == 1
+    [notice] = await notices(frozen_ctx)
+    assert (notice.kind, notice.task_id) == ("no_success", watched.id)
+    assert "has not succeeded for 2 h (never)" in notice.text
+
+
+async def test_no_success_counts_from_the_last_success_before_the_failures(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any, receiver: HttpReceiver
+) -> None:
+    await add_channel(frozen_ctx, receiver.url)
+    task = await make_task(retry=ONCE, notify=NotifyRules(on_failure=False, no_success_hours=1).model_dump())
+    execution = ExecutionService(frozen_ctx)
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI)
+    [run] = await execution.claim("w", None, 10)
+    await execution.finish("w", [Outcome(run=run, status=RunStatus.SUCCEEDED, finished_at=clock.now())])
+    succeeded_at = clock.now()
+    clock.advance(1800)
+    await fail_once(frozen_ctx, task.id)  # the last run is now a failure
+    checks = NoticeChecks(frozen_ctx)
+    clock.advance(1799)  # 59:59 after the success
+    assert await checks.check() == 0
+    clock.advance(2)
+    assert await checks.check() == 1
+    [notice] = await notices(frozen_ctx)
+    assert notice.kind == "no_success"
+    assert notice.payload["run"] == {
+        "id": None,
+        "status": None,
+        "last_success_at": succeeded_at.isoformat().replace("+00:00", "Z"),
+    }

@@ -26,3 +26,19 @@ async def test_a_standalone_app_opens_and_closes_its_own_database_and_starts_not
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             assert (await client.get("/readyz")).json()["status"] == "ready"
     assert not {name for name in started if name.startswith("tasksched-")}
+
+
+def test_which_processes_deliver_notices() -> None:
+    """``auto``: where a scheduler runs (late starts must go out with no worker alive)."""
+    from tasksched.runtime import Roles
+
+    serve = Roles(http=True, scheduler=True, worker=True)
+    assert serve.runs_notifier("auto")
+    assert Roles(scheduler=True).runs_notifier("auto")
+    assert Roles(notifier=True).runs_notifier("auto")
+    assert Roles(notifier=True).runs_notifier("off")  # the notifier command is one
+    assert not Roles(http=True).runs_notifier("auto")
+    assert not Roles(worker=True).runs_notifier("auto")
+    assert Roles(worker=True).runs_notifier("on")
+    assert not Roles(worker=True, burst=True).runs_notifier("on")  # a burst worker ends when idle
+    assert not serve.runs_notifier("off")

@@ -7,8 +7,10 @@ slots late to start, runs running too long, tasks without a recent success.
 
 Each notice has a dedupe key naming its occurrence (``failed:run:12``, ``late:3:2027-…``); the
 outbox keeps one per channel and key, so a check that finds the same late slot on every pass writes
-it once. Rule state (failures in a row, whether a failure was noticed) is kept only while at least
-one channel is enabled: with none, finishing runs costs one indexed read and nothing more.
+it once. Rule state (failures in a row, whether a failure was noticed, the last success) is kept only
+while at least one channel is enabled: with none, finishing runs costs one indexed read and nothing
+more. A task's state row is made at its first final failure; a success with a clean state leaves
+the row alone, since the task's last run says when it last succeeded.
 """
 
 from __future__ import annotations
@@ -117,7 +119,12 @@ async def _write(tx: Tx, channels: _Channels, found: Sequence[Occurrence]) -> in
 
 async def notices_for_outcomes(tx: Tx, finished: Sequence[Finished]) -> list[Event]:
     """Apply the outcome rules to runs that just ended; write their notices. Returns the events to
-    publish after the commit (one ``notice.created`` when anything was written)."""
+    publish after the commit (one ``notice.created`` when anything was written).
+
+    Runs succeeding one after another are the common case and the hot path: a batch with no final
+    failure costs two statements (the channels, the tasks whose state has failures). It runs before
+    the tasks' last-run summaries are updated: a failure reads the last run before it.
+    """
     relevant = [
         f for f in finished if f.status is RunStatus.SUCCEEDED or (f.status in FAILURES and not f.retried)
     ]
@@ -126,47 +133,93 @@ async def notices_for_outcomes(tx: Tx, finished: Sequence[Finished]) -> list[Eve
     channels = await _enabled_channels(tx)
     if not channels:
         return []
+    if any(f.status in FAILURES for f in relevant):
+        planned = await _plan_with_failures(tx, channels, relevant)
+    else:
+        planned = await _plan_successes(tx, relevant)
+    runs = await notice_store.run_summaries(tx, [p[3].run_id for p in planned])
+    found = [
+        _occurrence(kind, key, task, _run_doc(runs.get(f.run_id), f), threshold, f.at)
+        for kind, key, task, f, threshold in planned
+    ]
+    written = await _write(tx, channels, found)
+    return [Event(NOTICE_CREATED, {"count": written})] if written else []
+
+
+# (kind, dedupe key, task row, the run that ended, threshold)
+_Planned = tuple[NoticeKind, str, dict[str, Any], Finished, float | None]
+
+
+async def _plan_successes(tx: Tx, succeeded: Sequence[Finished]) -> list[_Planned]:
+    """Successes only: tasks with failures in their state (usually none) are reset, and those
+    whose failure was noticed get their recovery. A task whose state is clean is left alone: its
+    last run (this success) says when it last succeeded."""
+    first: dict[int, Finished] = {}
+    last: dict[int, datetime] = {}
+    for f in sorted(succeeded, key=lambda f: f.run_id):
+        first.setdefault(f.task_id, f)
+        last[f.task_id] = max(last.get(f.task_id, f.at), f.at)
+    failing = await notice_store.failing(tx, list(first))
+    if not failing:
+        return []
+    await notice_store.record_successes(tx, {task_id: last[task_id] for task_id in failing})
+    noticed = [task_id for task_id, was_noticed in failing.items() if was_noticed]
+    if not noticed:
+        return []
     defaults = await load_defaults(tx)
-    ids = [f.task_id for f in relevant]
-    tasks = await task_store.get_many(tx, ids, columns=notice_store.TASK_COLUMNS)
-    states = await notice_store.states(tx, ids)
-    runs = await notice_store.run_summaries(tx, [f.run_id for f in relevant])
-    found: list[Occurrence] = []
+    tasks = await task_store.get_many(tx, noticed, columns=notice_store.TASK_COLUMNS)
+    return [
+        (NoticeKind.RECOVERED, f"recovered:run:{first[task_id].run_id}", task, first[task_id], None)
+        for task_id, task in sorted(tasks.items())
+        if rules_of(task, defaults).on_recovery
+    ]
+
+
+async def _plan_with_failures(tx: Tx, channels: _Channels, relevant: Sequence[Finished]) -> list[_Planned]:
+    defaults = await load_defaults(tx)
+    columns = (*notice_store.TASK_COLUMNS, *notice_store.LAST_RUN_COLUMNS)
+    tasks = await task_store.get_many(tx, [f.task_id for f in relevant], columns=columns)
+    states = await notice_store.lock_states(tx, list(tasks), min(f.at for f in relevant))
+    planned: list[_Planned] = []
     changed: dict[int, dict[str, Any]] = {}
     for f in sorted(relevant, key=lambda f: f.run_id):
         task = tasks.get(f.task_id)
         if task is None:
             continue
         rules = rules_of(task, defaults)
-        state = changed.get(f.task_id) or states.get(f.task_id) or {
-            "task_id": f.task_id, "consecutive_failures": 0, "failure_noticed": False, "last_success_at": None,
-        }  # fmt: skip
-        state = {**state, "updated_at": f.at}
-        run = _run_doc(runs.get(f.run_id), f)
+        state = {**(changed.get(f.task_id) or states[f.task_id]), "updated_at": f.at}
+        if f.task_id not in changed:
+            # Successes with a clean state leave it alone (see _plan_successes): the task's last
+            # run before this batch may be a success the state has not seen.
+            state["last_success_at"] = _latest(state["last_success_at"], _last_run_success(task))
         if f.status is RunStatus.SUCCEEDED:
             if state["failure_noticed"] and rules.on_recovery:
-                found.append(
-                    _occurrence(NoticeKind.RECOVERED, f"recovered:run:{f.run_id}", task, run, None, f.at)
-                )
+                planned.append((NoticeKind.RECOVERED, f"recovered:run:{f.run_id}", task, f, None))
             state.update(consecutive_failures=0, failure_noticed=False, last_success_at=f.at)
         else:
             state["consecutive_failures"] += 1
-            noticed = []
+            noticed: list[_Planned] = []
             if rules.on_failure:
-                noticed.append(
-                    _occurrence(NoticeKind.FAILED, f"failed:run:{f.run_id}", task, run, None, f.at)
-                )
+                noticed.append((NoticeKind.FAILED, f"failed:run:{f.run_id}", task, f, None))
             n = rules.consecutive_failures
             if n is not None and state["consecutive_failures"] == n:
                 key = f"consecutive:{f.task_id}:run:{f.run_id}"
-                noticed.append(_occurrence(NoticeKind.CONSECUTIVE_FAILURES, key, task, run, n, f.at))
-            if any(channels.for_(o.kind, task) for o in noticed):
+                noticed.append((NoticeKind.CONSECUTIVE_FAILURES, key, task, f, n))
+            if any(channels.for_(p[0], task) for p in noticed):
                 state["failure_noticed"] = True
-            found.extend(noticed)
+            planned.extend(noticed)
         changed[f.task_id] = state
     await notice_store.save_states(tx, list(changed.values()))
-    written = await _write(tx, channels, found)
-    return [Event(NOTICE_CREATED, {"count": written})] if written else []
+    return planned
+
+
+def _last_run_success(task: dict[str, Any]) -> datetime | None:
+    return task["last_run_at"] if task["last_run_status"] == RunStatus.SUCCEEDED.value else None
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    known = [t for t in (a, b) if t is not None]
+    return max(known) if known else None
 
 
 def _run_doc(summary: dict[str, Any] | None, f: Finished) -> dict[str, Any]:
@@ -294,11 +347,9 @@ class NoticeChecks:
 
     async def _no_success(self, tx: Tx, now: datetime, defaults: NotifyDefaults) -> list[Occurrence]:
         own_only = defaults.rules.no_success_hours is None
-        watched = await notice_store.success_watch(tx, limit=CHECK_BATCH * 10)
+        watched = await notice_store.success_watch(tx, own_rule_only=own_only, limit=CHECK_BATCH * 10)
         found = []
         for t in watched:
-            if own_only and t["notify"] is None:
-                continue
             hours = rules_of(t, defaults).no_success_hours
             if hours is None:
                 continue

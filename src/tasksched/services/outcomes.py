@@ -109,11 +109,12 @@ async def after_outcomes(tx: Tx, ended: Sequence[Ended], *, rng: random.Random, 
             aftermath.retries[asked[key]] = Retry(
                 run_id=r["id"], attempt=r["attempt"], available_at=available[key]
             )
-    await task_store.record_last_runs(tx, _latest_per_task(ended))
+    # Before the last-run summaries change: the rules read the last run before these.
     notice_events = await notices_for_outcomes(
         tx,
         [Finished(e.run_id, e.task_id, e.status, e.at, retried=e.run_id in aftermath.retries) for e in ended],
     )
+    await task_store.record_last_runs(tx, _latest_per_task(ended))
 
     updates = bus.wants(RUN_UPDATED)  # a worker finishing thousands of runs with no one listening
     for e in ended:

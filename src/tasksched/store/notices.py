@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tasksched.store import Tx
-from tasksched.store.dialect import insert_ignoring_conflicts, lock_rows, upsert
-from tasksched.store.tables import UTCDateTime, notice_attempts, notices, notify_state, runs, tasks
+from tasksched.store.dialect import insert_ignoring_conflicts, lock_rows, rows_source, upsert
+from tasksched.store.tables import UTCDateTime, channels, notice_attempts, notices, notify_state, runs, tasks
 
 NoticeRow = dict[str, Any]
 
@@ -34,14 +34,21 @@ async def insert(tx: Tx, rows: Sequence[dict[str, Any]]) -> int:
     return new
 
 
+def _of_enabled_channels() -> sa.ColumnElement[bool]:
+    """A disabled channel's notices wait for it to be enabled again."""
+    return notices.c.channel_id.in_(sa.select(channels.c.id).where(channels.c.enabled.is_(True)))
+
+
 async def claim(tx: Tx, *, worker: str, now: datetime, lease_until: datetime, limit: int) -> list[NoticeRow]:
     """Take up to ``limit`` notices due for an attempt: pending ones whose time has come, and ones
-    whose notifier's lease lapsed. Each claim counts as an attempt."""
+    whose notifier's lease lapsed, of enabled channels. Each claim counts as an attempt."""
     due = sa.or_(
         sa.and_(notices.c.status == "pending", notices.c.next_attempt_at <= now),
         sa.and_(notices.c.status == "sending", notices.c.lease_until < now),
     )
-    candidates = lock_rows(tx, sa.select(notices.c.id).where(due).order_by(notices.c.id).limit(limit))
+    candidates = lock_rows(
+        tx, sa.select(notices.c.id).where(due, _of_enabled_channels()).order_by(notices.c.id).limit(limit)
+    )
     stmt = (
         sa.update(notices)
         .where(notices.c.id.in_(candidates.scalar_subquery()))
@@ -73,8 +80,9 @@ async def record_attempt(tx: Tx, values: dict[str, Any]) -> None:
 
 async def next_attempt_at(tx: Tx) -> datetime | None:
     """The earliest time a notice becomes due (pending, or a lease that lapses)."""
-    pending = sa.select(sa.func.min(notices.c.next_attempt_at)).where(notices.c.status == "pending")
-    leased = sa.select(sa.func.min(notices.c.lease_until)).where(notices.c.status == "sending")
+    enabled = _of_enabled_channels()
+    pending = sa.select(sa.func.min(notices.c.next_attempt_at)).where(notices.c.status == "pending", enabled)
+    leased = sa.select(sa.func.min(notices.c.lease_until)).where(notices.c.status == "sending", enabled)
     times = [(await tx.execute(q)).scalar_one_or_none() for q in (pending, leased)]
     known = [t for t in times if t is not None]
     return min(known) if known else None
@@ -129,11 +137,72 @@ async def attempts_of(tx: Tx, notice_ids: Sequence[int]) -> dict[int, list[dict[
 # -- the rules' state --------------------------------------------------------------------------
 
 
-async def states(tx: Tx, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+async def lock_states(tx: Tx, task_ids: Sequence[int], now: datetime) -> dict[int, dict[str, Any]]:
+    """The rules' state of these tasks, locked until the transaction ends (created when missing).
+
+    Two workers finishing runs of one task at once must not both count from the same number of
+    failures in a row: on PostgreSQL the second waits for the first's commit. (Today the task's
+    last-run update already makes it wait earlier; this lock keeps the count right without relying
+    on that.) Rows are created, then locked, in task order, so two such transactions cannot deadlock.
+    """
+    ids = sorted(set(task_ids))
+    if not ids:
+        return {}
+    for task_id in ids:
+        # A new row starts from the task's last success so far (a "no success" check needs it).
+        last_success = (
+            sa.select(sa.func.max(runs.c.finished_at))
+            .where(runs.c.task_id == task_id, runs.c.status == "succeeded")
+            .scalar_subquery()
+        )
+        fresh = {
+            "task_id": task_id,
+            "consecutive_failures": 0,
+            "failure_noticed": False,
+            "last_success_at": last_success,
+            "updated_at": now,
+        }
+        await tx.execute(insert_ignoring_conflicts(tx, notify_state).values(fresh))
+    query = sa.select(notify_state).where(notify_state.c.task_id.in_(ids)).order_by(notify_state.c.task_id)
+    query = lock_rows(tx, query, skip_locked=False)
+    return {r["task_id"]: dict(r) for r in (await tx.execute(query)).mappings()}
+
+
+async def failing(tx: Tx, task_ids: Sequence[int]) -> dict[int, bool]:
+    """Of these tasks, those whose state counts failures or a noticed failure, with whether one was
+    noticed (rows locked: see lock_states). Usually none."""
     if not task_ids:
         return {}
-    query = sa.select(notify_state).where(notify_state.c.task_id.in_(list(set(task_ids))))
-    return {r["task_id"]: dict(r) for r in (await tx.execute(query)).mappings()}
+    query = (
+        sa.select(notify_state.c.task_id, notify_state.c.failure_noticed)
+        .where(
+            notify_state.c.task_id.in_(sorted(set(task_ids))),
+            sa.or_(notify_state.c.failure_noticed.is_(True), notify_state.c.consecutive_failures > 0),
+        )
+        .order_by(notify_state.c.task_id)
+    )
+    rows = await tx.execute(lock_rows(tx, query, skip_locked=False))
+    return {int(task_id): bool(noticed) for task_id, noticed in rows}
+
+
+async def record_successes(tx: Tx, last: dict[int, datetime]) -> None:
+    """Tasks that succeeded at these times: no failure in a row, nothing noticed. One statement."""
+    if not last:
+        return
+    source = rows_source(
+        tx,
+        "succeeded",
+        [sa.column("task_id", sa.BigInteger), sa.column("at", UTCDateTime)],
+        sorted(last.items()),
+    )
+    stmt = (
+        notify_state.update()
+        .where(notify_state.c.task_id == source.c.task_id)
+        .values(
+            consecutive_failures=0, failure_noticed=False, last_success_at=source.c.at, updated_at=source.c.at
+        )
+    )
+    await tx.execute(stmt)
 
 
 async def save_states(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
@@ -145,6 +214,7 @@ async def save_states(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
 
 # What a rule needs of a task: whom to tell (tags), which rules (notify).
 TASK_COLUMNS = tuple(tasks.c[name] for name in ("id", "name", "tags", "notify"))
+LAST_RUN_COLUMNS = (tasks.c.last_run_status, tasks.c.last_run_at)
 
 
 async def late_queued(tx: Tx, *, before: datetime, limit: int) -> list[dict[str, Any]]:
@@ -185,10 +255,11 @@ async def running_since(tx: Tx, *, before: datetime, limit: int) -> list[dict[st
     return [dict(r) for r in (await tx.execute(query)).mappings()]
 
 
-async def success_watch(tx: Tx, *, limit: int) -> list[dict[str, Any]]:
+async def success_watch(tx: Tx, *, own_rule_only: bool, limit: int) -> list[dict[str, Any]]:
     """Enabled tasks with when they were created and last succeeded, as the rules' state knows it
     (``last_success_at``) and as the task's last run says (``last_run_success_at``): the state is
-    kept only while a channel exists, the last run only until the next one."""
+    kept only while a channel exists, the last run only until the next one. ``own_rule_only``:
+    only tasks whose own rules set ``no_success_hours`` (the global rules do not)."""
     last_ok = sa.case((tasks.c.last_run_status == "succeeded", tasks.c.last_run_at), else_=sa.null())
     query = (
         sa.select(
@@ -202,6 +273,8 @@ async def success_watch(tx: Tx, *, limit: int) -> list[dict[str, Any]]:
         .order_by(tasks.c.id)
         .limit(limit)
     )
+    if own_rule_only:
+        query = query.where(tasks.c.notify["no_success_hours"].as_float().is_not(None))
     return [dict(r) for r in (await tx.execute(query)).mappings()]
 
 
