@@ -319,7 +319,8 @@ async def run_process(
         if roles.http or roles.worker:
             import_modules(settings.import_list)
         async with database(settings, schema="upgrade") as ctx:
-            if roles.http or roles.worker:  # the processes that read and write secrets
+            # The processes that read and write secrets (a notifier reads channel secrets).
+            if roles.http or roles.worker or roles.runs_notifier(settings.notifier):
                 from tasksched.services.sealing import check_keys
 
                 await check_keys(ctx)

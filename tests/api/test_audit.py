@@ -29,6 +29,7 @@ WRITE_METHODS = ("post", "put", "patch", "delete")
 NOT_CHANGES = {
     "schedules_preview": "computes fire times from the body; stores nothing",
     "events_ticket": "signs a short-lived ticket for the event stream; stores nothing",
+    "channels_test": "sends a test notice to the channel now, not through the outbox; stores nothing",
 }
 """Write-method routes that change nothing, and why: they need no audit row (and make none)."""
 
@@ -52,7 +53,7 @@ class Expected:
 
     action: str
     target_type: str
-    target_id: int
+    target_id: int | None
     target_name: str
     actor: str  # the name of the key that asked
     before: Callable[[dict[str, Any] | None], bool]
@@ -229,12 +230,99 @@ async def _keys_revoke(api: httpx.AsyncClient) -> Expected:
     )
 
 
-async def _not_a_change(api: httpx.AsyncClient, operation_id: str) -> None:
-    if operation_id == "schedules_preview":
-        body = {"schedule": {"type": "interval", "seconds": 60}}
-        assert (await api.post("/api/schedules/preview", json=body)).status_code == 200
-    else:
-        assert (await api.post("/api/events/tickets")).status_code == 200
+CHANNEL_SECRET = "chan-hmac-7e1d-secret"
+
+
+async def _make_channel(api: httpx.AsyncClient, name: str) -> dict[str, Any]:
+    body = {
+        "name": name,
+        # Loopback, where nothing listens: a test send fails at once, no network is reached.
+        "config": {"type": "webhook", "url": "http://127.0.0.1:1/hook", "hmac_secret": CHANNEL_SECRET},
+    }
+    response = await api.post("/api/channels", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def _channels_create(api: httpx.AsyncClient) -> Expected:
+    channel = await _make_channel(api, "ops hook")
+    return Expected(
+        "channel.create",
+        "channel",
+        channel["id"],
+        "ops hook",
+        "admin",
+        _none,
+        lambda a: a is not None and a["config"]["hmac_secret"] == "********",
+    )
+
+
+async def _channels_replace(api: httpx.AsyncClient) -> Expected:
+    channel = await _make_channel(api, "to rename")
+    body = {"name": "renamed", "config": {**channel["config"], "hmac_secret": "********"}}
+    response = await api.put(f"/api/channels/{channel['id']}", json=body)
+    assert response.status_code == 200, response.text
+    return Expected(
+        "channel.update",
+        "channel",
+        channel["id"],
+        "renamed",
+        "admin",
+        lambda b: b is not None and b["name"] == "to rename",
+        lambda a: a is not None and a["name"] == "renamed" and a["config"]["hmac_secret"] == "********",
+    )
+
+
+async def _channels_delete(api: httpx.AsyncClient) -> Expected:
+    channel = await _make_channel(api, "to delete")
+    response = await api.delete(f"/api/channels/{channel['id']}")
+    assert response.status_code == 204, response.text
+    return Expected(
+        "channel.delete",
+        "channel",
+        channel["id"],
+        "to delete",
+        "admin",
+        lambda b: b is not None and b["name"] == "to delete",
+        _none,
+    )
+
+
+async def _notification_rules_replace(api: httpx.AsyncClient) -> Expected:
+    response = await api.put("/api/notification-rules", json={"rules": {"consecutive_failures": 3}})
+    assert response.status_code == 200, response.text
+    return Expected(
+        "notification_rules.update",
+        "notification_rules",
+        None,
+        "global rules",
+        "admin",
+        lambda b: b is not None and b["rules"]["consecutive_failures"] is None,
+        lambda a: a is not None and a["rules"]["consecutive_failures"] == 3,
+    )
+
+
+async def _not_a_change(api: httpx.AsyncClient, operation_id: str) -> Callable[[], Awaitable[None]]:
+    """Sets up what the route needs (which may write) and returns its one request, which must not."""
+    if operation_id == "channels_test":
+        channel = await _make_channel(api, "test me")
+
+        async def send_test() -> None:
+            # Nothing listens at the address: the answer reports the failure; nothing is stored.
+            response = await api.post(f"/api/channels/{channel['id']}/test")
+            assert response.status_code == 200, response.text
+            assert response.json()["ok"] is False
+
+        return send_test
+
+    async def request() -> None:
+        if operation_id == "schedules_preview":
+            body = {"schedule": {"type": "interval", "seconds": 60}}
+            assert (await api.post("/api/schedules/preview", json=body)).status_code == 200
+        else:
+            assert (await api.post("/api/events/tickets")).status_code == 200
+
+    return request
 
 
 CASES: dict[str, Case] = {
@@ -248,6 +336,10 @@ CASES: dict[str, Case] = {
     "runs_cancel": _runs_cancel,
     "keys_create": _keys_create,
     "keys_revoke": _keys_revoke,
+    "channels_create": _channels_create,
+    "channels_replace": _channels_replace,
+    "channels_delete": _channels_delete,
+    "notification_rules_replace": _notification_rules_replace,
 }
 
 
@@ -266,8 +358,9 @@ async def test_every_write_route_records_one_audit_row(
     api: httpx.AsyncClient, method: str, path: str, operation_id: str
 ) -> None:
     if operation_id in NOT_CHANGES:
+        request = await _not_a_change(api, operation_id)
         before = await _entries(api)
-        await _not_a_change(api, operation_id)
+        await request()
         assert await _entries(api) == before, f"{method} {path} ({operation_id}) is listed as no change"
         return
     case = CASES.get(operation_id)
@@ -369,9 +462,13 @@ async def test_secrets_never_reach_the_audit_table(shell_api: httpx.AsyncClient,
     assert (await shell_api.delete(f"/api/tasks/{task_id}")).status_code == 204
     key = await shell_api.post("/api/keys", json={"name": "secret keeper"})
     secrets.append(key.json()["key"])
+    channel = await _make_channel(shell_api, "secret hook")
+    renamed = {"name": "secret hook 2", "config": {**channel["config"], "hmac_secret": "********"}}
+    assert (await shell_api.put(f"/api/channels/{channel['id']}", json=renamed)).status_code == 200
+    secrets.append(CHANNEL_SECRET)
 
     raw = await _raw_audit_text(shell_api)
-    assert raw.count(MASK) >= 4  # the secrets were there, masked: the grep below looks at real rows
+    assert raw.count(MASK) >= 7  # the secrets were there, masked: the grep below looks at real rows
     for secret in secrets:
         assert secret not in raw
     listed = await shell_api.get("/api/audit", params={"limit": 500})

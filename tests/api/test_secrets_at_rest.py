@@ -274,3 +274,69 @@ def test_the_commands_start_refuse_and_rotate(tmp_path: Path) -> None:
     assert bad.returncode != 0
     assert "invalid secret_key" in bad.stderr
     assert "not-a-key" not in bad.stderr  # a key is never echoed
+
+
+async def test_channel_secrets_are_sealed_read_back_in_clear_and_rotate(
+    database_url: str, api_on: Any
+) -> None:
+    """Channel secrets go through the same seam: ciphertext in the row, clear text to the sender,
+    the mask in the API, and rotate-secrets moves them to the new key."""
+    from tasksched.store import channels as channel_store
+    from tasksched.store.tables import channels
+
+    hmac_secret, password, header = "hmac-91b2-secret", "smtp-44aa-secret", "Bearer hdr-chan-secret"
+    ctx = await started(database_url, KEY_A)
+    try:
+        api = await api_on(ctx)
+        for body in (
+            {
+                "name": "hook",
+                "config": {"type": "webhook", "url": "https://example.com/h", "hmac_secret": hmac_secret},
+            },
+            {
+                "name": "mail",
+                "config": {
+                    "type": "email",
+                    "host": "smtp.example.com",
+                    "username": "u",
+                    "password": password,
+                    "from_address": "a@example.com",
+                    "to": ["b@example.com"],
+                },
+            },
+            {
+                "name": "json",
+                "config": {
+                    "type": "json",
+                    "url": "https://example.com/j",
+                    "headers": {"Authorization": header},
+                },
+            },
+        ):
+            response = await api.post("/api/channels", json=body)
+            assert response.status_code == 201, response.text
+            for secret in (hmac_secret, password, header):
+                assert secret not in response.text
+        async with ctx.db.read() as tx:
+            stored = [r.config for r in (await tx.execute(sa.select(channels.c.config))).all()]
+        text = repr(stored)
+        for secret in (hmac_secret, password, header):
+            assert secret not in text
+        assert text.count(PREFIX + key_id(KEY_A)) == 3
+        async with ctx.db.read() as tx:
+            configs = {r["config"]["type"]: r["config"] for r in await channel_store.list_(tx)}
+        assert configs["webhook"]["hmac_secret"] == hmac_secret
+        assert configs["email"]["password"] == password
+        assert configs["json"]["headers"] == {"Authorization": header}
+    finally:
+        await ctx.close()
+
+    rotated = await started(database_url, KEY_B, KEY_A)
+    try:
+        await rotate(rotated)
+        async with rotated.db.read() as tx:
+            stored = [r.config for r in (await tx.execute(sa.select(channels.c.config))).all()]
+        assert repr(stored).count(PREFIX + key_id(KEY_B)) == 3
+        assert PREFIX + key_id(KEY_A) not in repr(stored)
+    finally:
+        await rotated.close()

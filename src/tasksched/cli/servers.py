@@ -67,7 +67,8 @@ UPKEEP = (
 # "send a test notice" uses the link base and the timeout too.
 NOTIFY = ("public_url", "notifier", "notify_lease_seconds", "notify_timeout_seconds", "notify_max_attempts")
 LOGGING = ("log_level", "log_format")
-# Processes that read or write task secrets (API and workers), and the db commands that rewrite them.
+# Processes that read or write secrets (API, workers, and notifiers: channel secrets), and the db
+# commands that rewrite them.
 SECRETS = ("secret_key", "secret_key_old")
 
 
@@ -101,7 +102,7 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *UPKEEP, *METRICS_PORT, *NOTIFY, "worker_name", *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *UPKEEP, *METRICS_PORT, *NOTIFY, "worker_name", *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs, prunes old runs, makes scheduled backups.
     Several may run at once."""
@@ -122,7 +123,7 @@ def worker(burst: bool, **options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *NOTIFY, "worker_name", *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *NOTIFY, "worker_name", *LOGGING)
 def notifier(**options: Any) -> None:
     """The notifier only: delivers notices from the outbox. Several may run at once."""
     runtime.run(runtime.run_process(settings_from(options), runtime.Roles(notifier=True)))

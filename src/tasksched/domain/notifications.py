@@ -12,6 +12,7 @@ secrets are: the API shows each as ``MASK``, and a channel sent back with ``MASK
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -226,15 +227,20 @@ def _secret_fields(config: dict[str, Any]) -> list[str]:
     )
 
 
+def map_channel_secrets(config: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """``config`` with ``change`` applied to every secret value (to seal, unseal or mask them)."""
+    mapped = dict(config)
+    for name in _secret_fields(config):
+        if mapped.get(name) is not None:
+            mapped[name] = change(mapped[name])
+    if config.get("type") == "json" and config.get("headers"):
+        mapped["headers"] = {name: change(value) for name, value in config["headers"].items()}
+    return mapped
+
+
 def mask_channel_config(config: dict[str, Any]) -> dict[str, Any]:
     """A channel's config JSON with every secret value replaced by ``MASK``."""
-    masked = dict(config)
-    for name in _secret_fields(config):
-        if masked.get(name) is not None:
-            masked[name] = MASK
-    if config.get("type") == "json" and config.get("headers"):
-        masked["headers"] = dict.fromkeys(config["headers"], MASK)
-    return masked
+    return map_channel_secrets(config, lambda _value: MASK)
 
 
 def restore_channel_secrets(new: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from tasksched.domain.audit import Target
 from tasksched.domain.base import STORED, utc_text
 from tasksched.domain.notifications import (
     Channel,
@@ -30,6 +31,7 @@ from tasksched.domain.notifications import (
 )
 from tasksched.domain.principals import Actor
 from tasksched.errors import InvalidInput, NotFound
+from tasksched.services import audit
 from tasksched.services.context import Context
 from tasksched.services.senders import Message, SendFailed, send
 from tasksched.store import Tx
@@ -100,7 +102,11 @@ class ChannelService:
         async with self.ctx.db.write() as tx:
             await _check_task_ids(tx, spec)
             row = await channel_store.insert(tx, {**values, "created_at": now, "updated_at": now})
-        return channel_view(row)
+            channel = channel_view(row)
+            await audit.record(
+                tx, actor, "channel.create", _target(channel), None, _document(channel), at=now
+            )
+        return channel
 
     async def replace(self, channel_id: int, spec: ChannelSpec, *, actor: Actor) -> Channel:
         async with self.ctx.db.write() as tx:
@@ -109,15 +115,25 @@ class ChannelService:
                 raise NotFound(f"channel {channel_id} does not exist")
             await _check_task_ids(tx, spec)
             values = _values(spec, old["config"])
-            row = await channel_store.update(tx, channel_id, {**values, "updated_at": self.ctx.clock.now()})
-        assert row is not None  # read in this transaction
-        return channel_view(row)
+            now = self.ctx.clock.now()
+            row = await channel_store.update(tx, channel_id, {**values, "updated_at": now})
+            assert row is not None  # read in this transaction
+            before, channel = channel_view(old), channel_view(row)
+            await audit.record(
+                tx, actor, "channel.update", _target(channel), _document(before), _document(channel), at=now
+            )
+        return channel
 
     async def delete(self, channel_id: int, *, actor: Actor) -> None:
         """The channel and its notices (delivered or not) go."""
         async with self.ctx.db.write() as tx:
-            if not await channel_store.delete(tx, channel_id):
+            old = await channel_store.get(tx, channel_id)
+            if old is None or not await channel_store.delete(tx, channel_id):
                 raise NotFound(f"channel {channel_id} does not exist")
+            before = channel_view(old)
+            await audit.record(
+                tx, actor, "channel.delete", _target(before), _document(before), None, at=self.ctx.clock.now()
+            )
 
     async def test(self, channel_id: int, *, actor: Actor) -> ChannelTestResult:
         """Send a ``test`` notice to the channel now (not through the outbox) and say how it went."""
@@ -190,11 +206,29 @@ class NotificationService:
             return await load_defaults(tx)
 
     async def put_defaults(self, defaults: NotifyDefaults, *, actor: Actor) -> NotifyDefaults:
+        now = self.ctx.clock.now()
         async with self.ctx.db.write() as tx:
-            await channel_store.put_setting(
-                tx, DEFAULTS, defaults.model_dump(mode="json"), self.ctx.clock.now()
+            before = await load_defaults(tx)
+            await channel_store.put_setting(tx, DEFAULTS, defaults.model_dump(mode="json"), now)
+            await audit.record(
+                tx,
+                actor,
+                "notification_rules.update",
+                Target("notification_rules", None, "global rules"),
+                before.model_dump(mode="json"),
+                defaults.model_dump(mode="json"),
+                at=now,
             )
         return defaults
+
+
+def _target(channel: Channel) -> Target:
+    return Target("channel", channel.id, channel.name)
+
+
+def _document(channel: Channel) -> dict[str, Any]:
+    """A channel as the audit log keeps it: as the API shows it, secrets masked."""
+    return channel.model_dump(mode="json", exclude={"created_at", "updated_at"})
 
 
 def _values(spec: ChannelSpec, old_config: dict[str, Any] | None) -> dict[str, Any]:

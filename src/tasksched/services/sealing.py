@@ -23,6 +23,7 @@ import structlog
 
 from tasksched.services.context import Context
 from tasksched.store import Tx, crypto
+from tasksched.store import channels as channel_store
 from tasksched.store import secrets as secret_store
 from tasksched.store import tasks as task_store
 
@@ -32,7 +33,8 @@ BATCH = 500
 # Every table holding sealed values, as a batch function: (tx, after_id, limit) -> (next id or None,
 # values changed). Channel secrets join here.
 RESEALERS: list[tuple[str, Callable[[Tx, int, int], Awaitable[tuple[int | None, int]]]]] = [
-    ("tasks", task_store.reseal)
+    ("tasks", task_store.reseal),
+    ("channels", channel_store.reseal),
 ]
 
 
@@ -54,7 +56,7 @@ async def check_keys(ctx: Context) -> None:
         if keyring.current is None:
             log.warning(
                 "secrets_in_clear",
-                detail="header and env secrets are stored unencrypted; set TASKSCHED_SECRET_KEY "
+                detail="header, env and channel secrets are stored unencrypted; set TASKSCHED_SECRET_KEY "
                 "(`tasksched db new-secret-key` makes one) to encrypt them",
             )
             return

@@ -1,8 +1,8 @@
 """Channel rows, and the global notification settings.
 
 A channel's config holds its secrets (HMAC secret, SMTP password, header values). They go in and
-out of the database through ONE pair of functions, ``_config_to_row`` and ``_config_from_row``:
-encryption at rest belongs there and nowhere else.
+out of the database through ONE pair of functions, ``_config_to_row`` and ``_config_from_row``,
+which seal and unseal them with the process's keys (store/crypto.py), as task secrets are.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from tasksched.domain.notifications import map_channel_secrets
 from tasksched.errors import Conflict
-from tasksched.store import Tx
+from tasksched.store import Tx, crypto
 from tasksched.store.dialect import upsert
 from tasksched.store.tables import channels, notify_settings
 
@@ -22,13 +23,44 @@ ChannelRow = dict[str, Any]
 
 
 def _config_to_row(config: dict[str, Any]) -> dict[str, Any]:
-    """A channel's config (secrets in clear) as it is stored. The one way secrets are written."""
-    return config
+    """A channel's config (secrets in clear) as it is stored, its secrets sealed (store/crypto.py).
+    The one way secrets are written."""
+    return map_channel_secrets(config, crypto.seal)
 
 
 def _config_from_row(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored config back as the channel's config (secrets in clear). The one way they are read."""
-    return dict(stored)
+    return map_channel_secrets(stored, crypto.unseal)
+
+
+def _sealed_with(stored: dict[str, Any]) -> set[str | None]:
+    """The keys a stored config's secrets are sealed with (None for a value in clear)."""
+    found: set[str | None] = set()
+
+    def note(value: str) -> str:
+        found.add(crypto.sealed_key(value))
+        return value
+
+    map_channel_secrets(stored, note)
+    return found
+
+
+async def reseal(tx: Tx, after_id: int, limit: int) -> tuple[int | None, int]:
+    """Seal with the current key the secrets of up to ``limit`` channels after ``after_id`` (in clear,
+    or sealed with another key): ``tasksched db rotate-secrets`` and the first start with a key.
+    Returns the last id looked at (None: no more) and how many were changed."""
+    query = (
+        sa.select(channels.c.id, channels.c.config).where(channels.c.id > after_id).order_by(channels.c.id)
+    )
+    rows = (await tx.execute(query.limit(limit))).all()
+    current = crypto.keyring().current
+    changed = 0
+    for row in rows:
+        if _sealed_with(row.config) - {current}:
+            config = _config_to_row(_config_from_row(row.config))
+            await tx.execute(sa.update(channels).where(channels.c.id == row.id).values(config=config))
+            changed += 1
+    return (rows[-1].id if len(rows) == limit else None), changed
 
 
 def _loaded(row: Any) -> ChannelRow:
