@@ -90,6 +90,17 @@ def _process_keys_reset() -> Iterator[None]:
     crypto.use_keys([])
 
 
+@pytest.fixture(autouse=True)
+def _logging_config_restored() -> Iterator[None]:
+    """Logging is configured process-wide (a one-shot command silences it below warnings): each
+    test starts from the configuration the one before it found, so captured logs are complete."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test using this runs twice: on a SQLite file and on PostgreSQL."""

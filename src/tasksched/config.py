@@ -94,8 +94,8 @@ class Settings(BaseSettings):
         description="Prefix of every Redis key and channel tasksched uses (several deployments can share one Redis).",
     )
     rate_limit: str = Field(
-        default="600/minute",
-        description="Requests per API key, such as `600/minute` or `20/second;600/minute`; empty: unlimited.",
+        default="6000/minute",
+        description="Requests per API key, such as `6000/minute` or `200/second;6000/minute`; empty: unlimited.",
     )
     rate_limit_anonymous: str = Field(
         default="120/minute",

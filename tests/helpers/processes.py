@@ -27,12 +27,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Tests drive servers far faster than people do, and from one address: the limits are off unless a
+# test sets them (they are tested in tests/api/test_rate_limits.py and tests/ratelimit/).
+NO_RATE_LIMITS = {
+    "TASKSCHED_RATE_LIMIT": "",
+    "TASKSCHED_RATE_LIMIT_ANONYMOUS": "",
+    "TASKSCHED_RATE_LIMIT_AUTH_FAILURES": "",
+}
+
+
 class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
         self.args = args
         self.log_path = log_path
         self._log = log_path.open("wb")
-        full_env = {**os.environ, "PYTHONPATH": PYTHONPATH, "TASKSCHED_LOG_FORMAT": "json", **env}
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": PYTHONPATH,
+            "TASKSCHED_LOG_FORMAT": "json",
+            **NO_RATE_LIMITS,
+            **env,
+        }
         self.popen = subprocess.Popen(
             [str(TASKSCHED), *args],
             env=full_env,

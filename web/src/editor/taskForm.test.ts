@@ -160,7 +160,13 @@ describe("conversion", () => {
       priority: 5,
       queue: "reports",
       notify: null,
+      retention: null,
     });
+  });
+
+  it("sends a task's retention overrides back as they were", () => {
+    const retention = { success_days: 7, failure_days: 30, keep_last: 10 };
+    expect(specFromValues(formFromTask(task({ retention }))).retention).toEqual(retention);
   });
 
   it("keeps a task's own notification rules, and follows the global ones otherwise", () => {

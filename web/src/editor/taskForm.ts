@@ -70,6 +70,8 @@ export interface TaskFormValues {
   /** "global": the task follows the global notification rules; "own": the rules below. */
   notifyMode: "global" | "own";
   notify: RulesValues;
+  /** The task's retention overrides (set through the API; the form keeps them as they are). */
+  retention: TaskSpec["retention"];
 }
 
 export const UNIT_SECONDS: Record<IntervalUnit, number> = { seconds: 1, minutes: 60, hours: 3600, days: 86_400 };
@@ -116,6 +118,7 @@ export function emptyForm(timezone = "UTC"): TaskFormValues {
     queue: "default",
     notifyMode: "global",
     notify: { ...DEFAULT_RULES },
+    retention: null,
   };
 }
 
@@ -187,6 +190,7 @@ export function formFromTask(task: Task, defaultTimezone = "UTC"): TaskFormValue
   values.queue = task.queue;
   values.notifyMode = task.notify ? "own" : "global";
   values.notify = rulesToValues(task.notify);
+  values.retention = task.retention ?? null;
   return values;
 }
 
@@ -414,6 +418,8 @@ export function specFromValues(values: TaskFormValues): TaskSpec {
     priority: num(values.priority, 0),
     queue: values.queue.trim(),
     notify: values.notifyMode === "own" ? valuesToRules(values.notify) : null,
+    // A PUT replaces the task: what the form does not edit is sent back as it was.
+    retention: values.retention ?? null,
   };
 }
 
