@@ -14,11 +14,7 @@ import pytest
 from tasksched.api.headers import UI_POLICY
 from tests.e2e.ui_helpers import (
     ADMIN_KEY,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Server,
-    ensure_ui_built,
-    missing,
     running_server,
     screenshot,
     sign_in,
@@ -32,23 +28,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
 });
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - playwright is a dev dependency
-        missing("the playwright package is not installed")
-    ensure_ui_built()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")

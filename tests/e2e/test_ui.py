@@ -19,8 +19,6 @@ import pytest
 
 from tests.e2e.ui_helpers import (
     ADMIN_KEY,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Listener,
     Server,
     ensure_ui_built,
@@ -36,23 +34,6 @@ pytestmark = pytest.mark.slow
 browser_test = pytest.mark.browser
 
 BROWSER_ZONE = "America/New_York"  # not UTC, so "your zone" and "the task's zone" differ
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - playwright is a dev dependency
-        missing("the playwright package is not installed")
-    ensure_ui_built()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="module")

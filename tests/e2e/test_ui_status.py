@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_ui import browser, expect, page  # noqa: F401  (the browser fixtures)
+from tests.e2e.test_ui import expect, page  # noqa: F401  (the page fixture)
 from tests.e2e.ui_helpers import ADMIN_KEY, Listener, Server, running_server, screenshot, sign_in, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
