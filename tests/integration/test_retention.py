@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,9 +15,11 @@ from tasksched.clock import FrozenClock
 from tasksched.config import Settings
 from tasksched.domain.principals import CLI
 from tasksched.domain.tasks import TaskPatch
+from tasksched.scheduler.maintenance import Maintenance
 from tasksched.services.context import Context
 from tasksched.services.retention import RetentionService
 from tasksched.services.tasks import TaskService
+from tasksched.store import partitions
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
 from tests.conftest import make_settings
@@ -175,3 +178,92 @@ async def test_a_task_shows_and_validates_its_retention(frozen_ctx: Context) -> 
     assert again.retention.success_days is None
     with pytest.raises(ValueError, match="greater than or equal to 0"):
         spec(name="bad", retention={"success_days": -1})
+
+
+async def test_expired_months_are_dropped_whole_and_the_rest_pruned_by_the_same_rule(
+    frozen_ctx: Context, clock: FrozenClock
+) -> None:
+    """PostgreSQL's partitions: a month of runs all past retention goes with one DROP; a month with
+    a queued run in it stays and loses its old runs to the batches. What remains is exactly what
+    the row-by-row rule keeps."""
+    if frozen_ctx.db.is_sqlite:
+        pytest.skip("the run history is partitioned on PostgreSQL only")
+    now = clock.now()
+    task = await TaskService(frozen_ctx).create(spec(name="history"), actor=CLI)
+    rows: list[dict[str, Any]] = []
+    # Runs every 10 days from 400 days ago to 200 (about seven months), then 6 recent ones
+    # (keep_last is 5: the old ones are not among the newest).
+    ages = [*range(400, 199, -10), 5, 4, 3, 2, 1, 0]
+    for age in ages:
+        when = now - timedelta(days=age)
+        queued = age == 300  # one queued run holds its month
+        rows.append(
+            {
+                "task_id": task.id, "task_name": "history", "trigger": "schedule",
+                "scheduled_for": when, "attempt": 1, "status": "queued" if queued else "succeeded",
+                "queue": "default", "priority": 0, "queued_at": when, "available_at": when,
+                "finished_at": None if queued else when,
+            }
+        )  # fmt: skip
+    async with frozen_ctx.db.write() as tx:
+        await partitions.ensure_months(tx, [r["scheduled_for"] for r in rows])
+        inserted = await run_store.insert(tx, rows)
+    made = [
+        Made(r["id"], task.id, r["status"], w["finished_at"]) for r, w in zip(inserted, rows, strict=True)
+    ]
+    held = partitions.partition_for(now - timedelta(days=300)).name
+
+    report = await RetentionService(frozen_ctx, pause=0).prune()
+
+    assert await remaining(frozen_ctx, task.id) == expected_kept(
+        made, now, ok_days=30, other_days=90, keep_last=5, last_run_id=None
+    )
+    # Older than the longest limit (90 days) and without a kept run: dropped, not deleted row by row.
+    assert len(report.partitions) >= 5
+    assert held not in report.partitions
+    async with frozen_ctx.db.read() as tx:
+        left = {p.name for p in await partitions.monthly(tx)}
+    assert held in left
+    assert not left & set(report.partitions)
+
+
+async def test_two_schedulers_upkeep_makes_the_months_ahead_once(
+    frozen_ctx: Context, clock: FrozenClock
+) -> None:
+    """The upkeep loop of each scheduler makes this month and the ones ahead (the clock's months,
+    which the migration, made on today's date, did not); two at once make each month once, and a
+    slot that had landed in the default partition moves into its month."""
+    if frozen_ctx.db.is_sqlite:
+        pytest.skip("the run history is partitioned on PostgreSQL only")
+    task = await TaskService(frozen_ctx).create(spec(name="ahead"), actor=CLI)
+    slot = clock.now() + timedelta(days=40)
+    async with frozen_ctx.db.write() as tx:
+        [row] = await run_store.insert(
+            tx,
+            [
+                {
+                    "task_id": task.id, "task_name": "ahead", "trigger": "schedule", "scheduled_for": slot,
+                    "attempt": 1, "status": "queued", "queue": "default", "priority": 0,
+                    "queued_at": slot, "available_at": slot,
+                }
+            ],
+        )  # fmt: skip
+    wanted = {partitions.partition_for(m).name for m in partitions.months_from(clock.now())}
+    loops = [Maintenance(frozen_ctx, first_prune_after=(0, 0)) for _ in range(2)]
+    running = [asyncio.create_task(m.run()) for m in loops]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            async with frozen_ctx.db.read() as tx:
+                have = {p.name for p in await partitions.monthly(tx)}
+            if wanted <= have:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        for m in loops:
+            m.stop()
+        await asyncio.gather(*running)
+    assert wanted <= have
+    async with frozen_ctx.db.read() as tx:
+        assert await partitions.default_rows(tx) == 0
+        assert (await run_store.get(tx, row["id"])) is not None

@@ -1,4 +1,5 @@
-"""Upkeep that every scheduler process runs beside its loop: pruning old runs, scheduled backups.
+"""Upkeep that every scheduler process runs beside its loop: pruning old runs, scheduled backups,
+and on PostgreSQL making the run history's partitions ahead of time.
 
 Several schedulers may run it at once. Pruning is idempotent and each batch is a short
 transaction, so two pruners only share the work. A scheduled backup is made by the one process
@@ -18,6 +19,7 @@ from tasksched.observability.outage import log_failure
 from tasksched.services.audit import AuditService
 from tasksched.services.backups import BackupService
 from tasksched.services.context import Context
+from tasksched.services.partitions import PartitionService
 from tasksched.services.retention import RetentionService
 
 log = structlog.get_logger("tasksched.maintenance")
@@ -43,6 +45,7 @@ class Maintenance:
         self.retention = RetentionService(ctx)
         self.audit = AuditService(ctx)
         self.backups = BackupService(ctx)
+        self.partitions = PartitionService(ctx)
         self.prune_every = prune_every
         self.first_prune_after = first_prune_after
         self._stop = asyncio.Event()
@@ -73,6 +76,12 @@ class Maintenance:
         if await self._sleep(random.uniform(*self.first_prune_after)):
             return
         while True:
+            # Months ahead first: MONTHS_AHEAD of them, so a pass or two missed changes nothing (and
+            # a slot with no month yet lands in the default partition, moved when its month is made).
+            try:
+                await self.partitions.create_ahead()
+            except Exception as exc:
+                log_failure(log, "making run partitions failed", exc)
             try:
                 report = await self.retention.prune(self._stop)
                 if report.deleted:

@@ -8,6 +8,9 @@ What is kept: every queued or running run; the newest ``keep_last`` runs of each
 task shows as its last; succeeded runs younger than ``success_days`` and other final runs
 (failed, timed out, skipped, cancelled) younger than ``failure_days``. A limit of 0 days keeps
 those runs forever. A task's ``retention`` overrides each server setting it names.
+
+On a partitioned PostgreSQL history, each pass first drops the months whose runs would all be
+deleted (services/partitions.py says exactly when); the batches then deal with the rest.
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from tasksched.domain.base import STORED
 from tasksched.domain.tasks import Retention
+from tasksched.observability.outage import log_failure
 from tasksched.services.context import Context
+from tasksched.services.partitions import Horizon, PartitionService
 from tasksched.store import retention as retention_store
+
+log = structlog.get_logger("tasksched.retention")
 
 BATCH_ROWS = 1000
 # Between two batches: room for everyone else's writes (SQLite has one writer at a time). The
@@ -45,6 +54,8 @@ class PruneReport:
     deleted: int
     batches: int
     tasks: int
+    # Whole months of history dropped (PostgreSQL's partitions), their runs not counted in deleted.
+    partitions: tuple[str, ...] = ()
 
 
 class RetentionService:
@@ -52,6 +63,7 @@ class RetentionService:
         self.ctx = ctx
         self.batch = batch
         self.pause = pause
+        self.partitions = PartitionService(ctx)
 
     def limits(self, override: Any) -> Limits:
         """The server's settings with a task's stored override applied."""
@@ -68,13 +80,29 @@ class RetentionService:
         now = self.ctx.clock.now()
         async with self.ctx.db.read() as tx:
             policies = await retention_store.task_policies(tx)
+        dropped = await self._drop_partitions(policies)
         deleted = batches = touched = 0
         for policy in policies:
             if stop is not None and stop.is_set():
                 break
             n, b = await self._prune_task(policy, now, stop)
             deleted, batches, touched = deleted + n, batches + b, touched + (1 if n else 0)
-        return PruneReport(deleted=deleted, batches=batches, tasks=touched)
+        return PruneReport(deleted=deleted, batches=batches, tasks=touched, partitions=tuple(dropped))
+
+    def horizon(self, policies: list[dict[str, Any]]) -> Horizon:
+        """The longest age limit and the largest keep_last in force, over the server's settings and
+        every task's override; a limit of 0 days anywhere makes the longest 0 (forever)."""
+        every = [self.limits(None), *(self.limits(p["retention"]) for p in policies)]
+        days = [d for limits in every for d in (limits.success_days, limits.failure_days)]
+        longest = 0 if any(d <= 0 for d in days) else max(days)
+        return Horizon(longest_days=longest, keep_last=max(limits.keep_last for limits in every))
+
+    async def _drop_partitions(self, policies: list[dict[str, Any]]) -> list[str]:
+        try:
+            return await self.partitions.drop_expired(self.horizon(policies))
+        except Exception as exc:  # e.g. the lock not had in time: the batches still run
+            log_failure(log, "dropping expired run partitions failed", exc)
+            return []
 
     async def _prune_task(
         self, policy: dict[str, Any], now: datetime, stop: asyncio.Event | None

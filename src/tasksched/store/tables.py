@@ -120,6 +120,9 @@ task_tags = sa.Table(
     sa.Index("ix_task_tags_tag", "tag"),
 )
 
+# On PostgreSQL (migration 0008) this table is partitioned by RANGE of scheduled_for, one partition a
+# month (store/partitions.py), and its primary key is (id, scheduled_for): a partitioned table's
+# keys must hold the partition key. Declared here with the key SQLite needs (id alone: the rowid).
 runs = sa.Table(
     "runs",
     metadata,
