@@ -39,7 +39,7 @@ async def ids(response: httpx.Response) -> list[int]:
 async def test_runs_list_is_empty_at_first(api: httpx.AsyncClient) -> None:
     response = await api.get("/api/runs")
     assert response.status_code == 200
-    assert response.json() == {"items": [], "total": 0}
+    assert response.json() == {"items": [], "total": 0, "total_exact": True}
 
 
 async def test_runs_list_is_newest_first_with_a_total(api: httpx.AsyncClient) -> None:
@@ -61,7 +61,29 @@ async def test_runs_list_pages(api: httpx.AsyncClient) -> None:
     page = (await api.get("/api/runs", params={"limit": 2, "offset": 1})).json()
     assert [run["id"] for run in page["items"]] == newest_first[1:3]
     assert page["total"] == 5
-    assert (await api.get("/api/runs", params={"offset": 5})).json() == {"items": [], "total": 5}
+    assert (await api.get("/api/runs", params={"offset": 5})).json() == {
+        "items": [],
+        "total": 5,
+        "total_exact": True,
+    }
+
+
+async def test_counting_stops_past_the_page_and_says_so(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long history is not counted to its end: the total is then a lower bound, flagged, and
+    grows as pages further on are asked for."""
+    monkeypatch.setattr("tasksched.services.runs.COUNT_AHEAD", 2)
+    task = await create_task(api)
+    for _ in range(6):
+        await run_task(api, task["id"])
+
+    first = (await api.get("/api/runs", params={"limit": 1})).json()
+    assert (first["total"], first["total_exact"]) == (3, False)
+    further = (await api.get(f"/api/tasks/{task['id']}/runs", params={"limit": 2, "offset": 2})).json()
+    assert (further["total"], further["total_exact"]) == (6, False)
+    whole = (await api.get("/api/runs", params={"limit": 10})).json()
+    assert (whole["total"], whole["total_exact"]) == (6, True)
 
 
 async def test_runs_list_filters_by_task(api: httpx.AsyncClient) -> None:

@@ -25,7 +25,12 @@ class TaskPage(BaseModel):
 
 class RunPage(BaseModel):
     items: list[Run]
-    total: int
+    total: int = Field(description="How many runs match; a lower bound when `total_exact` is false.")
+    total_exact: bool = Field(
+        default=True,
+        description="False when more runs match than were counted: counting stops 1,000 runs past the"
+        " page asked for, so that a list stays as fast on a long history as on an empty one.",
+    )
 
 
 class AuditPage(BaseModel):

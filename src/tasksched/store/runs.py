@@ -67,7 +67,10 @@ async def list_(
     trigger: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    count_at_most: int | None = None,
 ) -> tuple[list[RunRow], int]:
+    """A page of runs, newest first, and how many match; with ``count_at_most``, counting stops
+    there (a count over a long history reads every matching row)."""
     conditions: list[sa.ColumnElement[bool]] = []
     if task_id is not None:
         conditions.append(runs.c.task_id == task_id)
@@ -82,6 +85,9 @@ async def list_(
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)
     count = sa.select(sa.func.count()).select_from(runs).where(*conditions)
+    if count_at_most is not None:
+        matching = sa.select(runs.c.id).where(*conditions).limit(count_at_most).subquery()
+        count = sa.select(sa.func.count()).select_from(matching)
     return rows, int((await tx.execute(count)).scalar_one())
 
 

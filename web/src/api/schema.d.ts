@@ -1462,8 +1462,17 @@ export interface components {
         RunPage: {
             /** Items */
             items: components["schemas"]["Run"][];
-            /** Total */
+            /**
+             * Total
+             * @description How many runs match; a lower bound when `total_exact` is false.
+             */
             total: number;
+            /**
+             * Total Exact
+             * @description False when more runs match than were counted: counting stops 1,000 runs past the page asked for, so that a list stays as fast on a long history as on an empty one.
+             * @default true
+             */
+            total_exact: boolean;
         };
         /**
          * RunStatus

@@ -19,11 +19,13 @@ export function RunTable({ taskId, status, showTask = false }: { taskId?: number
   if (query.isError) return <QueryError error={query.error} retry={() => void query.refetch()} />;
   const items = query.data?.items ?? [];
   const total = query.data?.total ?? 0;
+  // Past a long history the server stops counting (total_exact false): "1,050+ runs".
+  const more = query.data?.total_exact === false ? "+" : "";
   return (
     <>
       <ScrollX minWidth={720}>
         <Table striped highlightOnHover verticalSpacing={6} data-testid="run-table" aria-busy={query.isFetching}>
-          <Table.Caption>{query.isPending ? "Loading runs…" : `${total.toLocaleString()} run${total === 1 ? "" : "s"}`}</Table.Caption>
+          <Table.Caption>{query.isPending ? "Loading runs…" : `${total.toLocaleString()}${more} run${total === 1 && !more ? "" : "s"}`}</Table.Caption>
           <Table.Thead>
             <Table.Tr>
               <Table.Th>Run</Table.Th>

@@ -24,10 +24,12 @@ async def list_runs(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
-    items, total = await services.runs.list(
+    items, total, exact = await services.runs.list(
         RunQuery(task_id=task_id, statuses=status or (), trigger=trigger, limit=limit, offset=offset)
     )
-    return Response(RunPage(items=items, total=total).model_dump_json(), media_type="application/json")
+    return Response(
+        RunPage(items=items, total=total, total_exact=exact).model_dump_json(), media_type="application/json"
+    )
 
 
 @router.get(

@@ -170,7 +170,9 @@ async def task_runs(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
-    items, total = await services.runs.list(
+    items, total, exact = await services.runs.list(
         RunQuery(task_id=task_id, statuses=status_ or (), limit=limit, offset=offset)
     )
-    return Response(RunPage(items=items, total=total).model_dump_json(), media_type="application/json")
+    return Response(
+        RunPage(items=items, total=total, total_exact=exact).model_dump_json(), media_type="application/json"
+    )
