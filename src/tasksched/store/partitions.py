@@ -167,7 +167,7 @@ def _table(name: str) -> sa.TableClause:
 async def _holds_kept_run(tx: Tx, name: str, *, finished_since: datetime) -> bool:
     """Whether the partition holds a run that retention keeps whatever its month: queued or
     running, unfinished, finished at or after ``finished_since``, or a task's last run. Index
-    seeks only: this is re-checked under the parent's lock."""
+    seeks and one read of ``tasks``: this is re-checked under the parent's lock."""
     part = _table(name)
     one = sa.select(sa.literal(1)).limit(1)
     checks = [
@@ -218,7 +218,7 @@ async def drop(tx: Tx, part: Partition, *, finished_before: datetime) -> bool:
 
     The caller checked ``droppable`` first, outside the lock (its ``keep_last`` check reads the
     whole partition); what could have changed since — a retry queued into the month, a task's
-    last run — is checked again here, by index seeks, while nothing can write to the table.
+    last run — is checked again here (index seeks, one read of ``tasks``) while nothing can write to the table.
     """
     await tx.execute(sa.text(f"SET LOCAL lock_timeout = '{_DROP_LOCK_TIMEOUT}'"))
     await tx.execute(sa.text(f"LOCK TABLE {PARENT} IN ACCESS EXCLUSIVE MODE"))

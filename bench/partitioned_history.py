@@ -1,0 +1,222 @@
+"""Claim, fire and GET /api/runs latency on a partitioned PostgreSQL run history, against an empty one.
+
+    .venv/bin/python -m bench.partitioned_history [--runs 5000000] [--tasks 1000] [--samples 200]
+
+Two throwaway databases on the local PostgreSQL, both migrated (so ``runs`` is partitioned by
+month): one empty, one with ``--runs`` finished runs of history spread over the last 80 days
+(inside the default retention, so nothing is pruned), made server-side with
+``INSERT … SELECT generate_series`` in chunks and then vacuumed and analysed (the state
+autovacuum keeps a live database in). On each it measures, one at a time:
+
+- claim: one queued run inserted (not timed), then ``ExecutionService.claim`` of one run;
+- fire: one task made due (not timed), then ``FiringService.fire_due``;
+- ``GET /api/runs?limit=50`` and ``GET /api/runs?task_id=…&limit=50`` through a real
+  ``tasksched api`` process (httpx, one request at a time, a warm-up round first).
+
+Both databases are dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from bench.common import bulk_tasks, fresh_database, open_context, run
+from tasksched.domain.principals import CLI, Role
+from tasksched.domain.tasks import TaskSpec
+from tasksched.services.context import Context
+from tasksched.services.execution import ExecutionService
+from tasksched.services.firing import FiringService
+from tasksched.services.keys import KeyService
+from tasksched.store import partitions
+from tasksched.store import runs as run_store
+from tests.helpers.processes import free_port, tasksched
+
+KEY = "ts_bench_admin_key_0123456789"
+CHUNK = 1_000_000
+HISTORY_DAYS = 80
+
+
+def _specs(count: int) -> list[TaskSpec]:
+    return [
+        TaskSpec.model_validate(
+            {
+                "name": f"history {i:05d}",
+                "action": {"type": "python", "function": "bench.noop"},
+                "schedule": {"type": "interval", "seconds": 86_400 * 365},
+            }
+        )
+        for i in range(count)
+    ]
+
+
+async def _history(ctx: Context, task_ids: list[int], runs: int) -> float:
+    """Insert ``runs`` finished runs, server-side; returns the seconds it took."""
+    now = ctx.clock.now()
+    start = now - timedelta(days=HISTORY_DAYS)
+    step = timedelta(days=HISTORY_DAYS - 1) / max(runs, 1)
+    insert = sa.text(
+        "INSERT INTO runs (task_id, task_name, trigger, scheduled_for, attempt, status, queue, priority,"
+        " queued_at, available_at, started_at, finished_at, duration_ms, worker, exit_code)"
+        " SELECT t.id, t.name, 'schedule', s.at, 1,"
+        " CASE WHEN s.g % 20 = 0 THEN 'failed' ELSE 'succeeded' END, 'default', 0,"
+        " s.at, s.at, s.at, s.at + interval '1 second', 1000, 'bench', 0"
+        " FROM (SELECT g, :first + (g % :tasks) AS task_id, CAST(:start AS timestamptz) + g * CAST(:step AS interval) AS at"
+        "       FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g) AS s"
+        " JOIN tasks t ON t.id = s.task_id"
+    )
+    # The months the history covers, as the scheduler's upkeep made each of them in its time.
+    async with ctx.db.write() as tx:
+        await partitions.ensure_months(tx, [start + timedelta(days=d) for d in range(HISTORY_DAYS + 1)])
+    began = time.monotonic()
+    for lo in range(0, runs, CHUNK):
+        hi = min(lo + CHUNK, runs) - 1
+        async with ctx.db.write() as tx:
+            await tx.execute(
+                insert,
+                {
+                    "first": task_ids[0],
+                    "tasks": len(task_ids),
+                    "start": start,
+                    "step": step,
+                    "lo": lo,
+                    "hi": hi,
+                },
+            )
+        print(f"  {hi + 1:,} runs inserted ({time.monotonic() - began:.0f} s)", flush=True)
+    return time.monotonic() - began
+
+
+async def _vacuum(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("VACUUM (ANALYZE) runs")
+    finally:
+        await conn.close()
+
+
+def _ms(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[int(len(ordered) * 0.95) - 1]
+    return f"median {statistics.median(ordered) * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms"
+
+
+async def _claims(ctx: Context, task_id: int, samples: int) -> list[float]:
+    service = ExecutionService(ctx)
+    took: list[float] = []
+    for i in range(samples):
+        now = ctx.clock.now()
+        row = {
+            "task_id": task_id, "task_name": "history", "trigger": "manual",
+            "scheduled_for": now + timedelta(microseconds=i), "attempt": 1, "status": "queued",
+            "queue": "default", "priority": 0, "queued_at": now, "available_at": now,
+        }  # fmt: skip
+        async with ctx.db.write() as tx:
+            await run_store.insert(tx, [row])
+        began = time.perf_counter()
+        claimed = await service.claim("bench", ["default"], 1, prefetch=timedelta(0))
+        took.append(time.perf_counter() - began)
+        assert len(claimed) == 1
+    return took
+
+
+async def _fires(ctx: Context, task_ids: list[int], samples: int) -> list[float]:
+    service = FiringService(ctx)
+    took: list[float] = []
+    for i in range(samples):
+        async with ctx.db.write() as tx:
+            await tx.execute(
+                sa.text("UPDATE tasks SET next_run_at = now() - interval '1 second' WHERE id = :id"),
+                {"id": task_ids[i % len(task_ids)]},
+            )
+        began = time.perf_counter()
+        report = await service.fire_due()
+        took.append(time.perf_counter() - began)
+        assert report.queued == 1, report
+    return took
+
+
+def _api(url: str, task_id: int, samples: int) -> dict[str, list[float]]:
+    port = free_port()
+    folder = Path(tempfile.mkdtemp(prefix="tasksched-bench-"))
+    env = {"TASKSCHED_DATABASE_URL": url, "TASKSCHED_PORT": str(port), "TASKSCHED_LOG_LEVEL": "warning"}
+    paths = {"all": "/api/runs?limit=50", "one task": f"/api/runs?task_id={task_id}&limit=50"}
+    took: dict[str, list[float]] = {name: [] for name in paths}
+    with tasksched(["api"], env, folder / "api.log") as server:
+        base = f"http://127.0.0.1:{port}"
+        server.wait_ready(base, timeout=60)
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as client:
+            for name, path in paths.items():
+                for _ in range(10):  # warm-up
+                    client.get(path).raise_for_status()
+                for _ in range(samples):
+                    began = time.perf_counter()
+                    client.get(path).raise_for_status()
+                    took[name].append(time.perf_counter() - began)
+    return took
+
+
+async def measure(runs: int, tasks: int, samples: int) -> dict[str, str]:
+    async with fresh_database("postgresql") as url:
+        ctx = await open_context(url)
+        try:
+            specs = _specs(tasks)
+            far = ctx.clock.now() + timedelta(days=3650)
+            task_ids = await bulk_tasks(ctx, specs, [far] * tasks)
+            await KeyService(ctx).create("bench", Role.ADMIN, actor=CLI, key=KEY)
+            made = await _history(ctx, task_ids, runs) if runs else 0.0
+            await _vacuum(url)
+            async with ctx.db.read() as tx:
+                stored = int((await tx.execute(sa.text("SELECT count(*) FROM runs"))).scalar_one())
+                in_default = await partitions.default_rows(tx)
+                parts = int(
+                    (
+                        await tx.execute(
+                            sa.text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'runs'::regclass")
+                        )
+                    ).scalar_one()
+                )
+            claims = await _claims(ctx, task_ids[0], samples)
+            # Not the task the claims left running (its policy would skip the slot).
+            fires = await _fires(ctx, task_ids[2:], samples)
+        finally:
+            await ctx.close()
+        api = _api(url, task_ids[1], samples)
+    return {
+        "runs": f"{stored:,} in {parts} partitions, {in_default} in the default (made in {made:.0f} s)",
+        "claim": _ms(claims),
+        "fire": _ms(fires),
+        "GET /api/runs?limit=50": _ms(api["all"]),
+        "GET /api/runs?task_id=…&limit=50": _ms(api["one task"]),
+        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+async def main_async(runs: int, tasks: int, samples: int) -> None:
+    for label, count in (("empty", 0), ("history", runs)):
+        print(f"{label}: {count:,} runs of history", flush=True)
+        for key, value in (await measure(count, tasks, samples)).items():
+            print(f"  {key}: {value}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5_000_000)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+    run(main_async(args.runs, args.tasks, args.samples))
+
+
+if __name__ == "__main__":
+    main()
