@@ -325,6 +325,26 @@ async def _not_a_change(api: httpx.AsyncClient, operation_id: str) -> Callable[[
     return request
 
 
+async def _runs_retry(api: httpx.AsyncClient) -> Expected:
+    task = await create_task(api, "retry-me")
+    run = await run_task(api, task["id"])
+    await api.post(f"/api/runs/{run['id']}/cancel", headers=OPERATOR)
+    response = await api.post("/api/runs:retry", json={"run_ids": [run["id"]]}, headers=OPERATOR)
+    assert response.status_code == 200, response.text
+    [queued] = response.json()["queued"]
+    return Expected(
+        "runs.retry",
+        "runs",
+        None,
+        "1 run retried",
+        "operator",
+        _none,
+        lambda a: (
+            a is not None and a["run_ids"] == [run["id"]] and a["retried"] == {str(run["id"]): queued["id"]}
+        ),
+    )
+
+
 CASES: dict[str, Case] = {
     "tasks_create": _tasks_create,
     "tasks_replace": _tasks_replace,
@@ -334,6 +354,7 @@ CASES: dict[str, Case] = {
     "tasks_pause": _tasks_pause,
     "tasks_resume": _tasks_resume,
     "runs_cancel": _runs_cancel,
+    "runs_retry": _runs_retry,
     "keys_create": _keys_create,
     "keys_revoke": _keys_revoke,
     "channels_create": _channels_create,

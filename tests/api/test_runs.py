@@ -125,7 +125,7 @@ async def test_runs_list_filters_by_trigger(api: httpx.AsyncClient, ctx: Context
     ("params", "field"),
     [
         ({"status": "exploded"}, "status.0"),
-        ({"trigger": "whim"}, "trigger"),
+        ({"trigger": "whim"}, "trigger.0"),
         ({"task_id": "abc"}, "task_id"),
         ({"task_id": 0}, "task_id"),
         ({"task_id": 10**20}, "task_id"),

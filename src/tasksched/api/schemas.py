@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from tasksched.domain.audit import AuditEntry
@@ -13,7 +13,7 @@ from tasksched.domain.base import StrictModel
 from tasksched.domain.keys import ApiKey
 from tasksched.domain.notifications import Channel, Notice
 from tasksched.domain.principals import Role
-from tasksched.domain.runs import Run
+from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.domain.schedules import Schedule, ScheduleTime
 from tasksched.services.views import TaskView
 
@@ -287,3 +287,33 @@ class Readiness(BaseModel):
         description="The schema revision; present when ready.",
         json_schema_extra=_absent_when_none,
     )
+
+
+class RunFilterBody(StrictModel):
+    """The runs list's filter, as a body: what "retry all matching" retries."""
+
+    task_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    status: list[RunStatus] = Field(default_factory=list, max_length=len(RunStatus))
+    trigger: list[RunTrigger] = Field(default_factory=list, max_length=len(RunTrigger))
+    scheduled_from: AwareDatetime | None = None
+    scheduled_to: AwareDatetime | None = None
+    q: str | None = Field(
+        default=None, max_length=200, description="A substring of the error text, any case."
+    )
+
+
+class RunRetryRequest(StrictModel):
+    """Either the runs to retry by id, or a filter: every run it matches (up to 1000) is retried."""
+
+    run_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(default_factory=list, max_length=1000)
+    filter: RunFilterBody | None = None
+
+
+class RunRetrySkip(BaseModel):
+    run_id: int
+    reason: str
+
+
+class RunRetryResult(BaseModel):
+    queued: list[Run] = Field(description="The new attempts, one per run retried.")
+    skipped: list[RunRetrySkip] = Field(description="The runs not retried, each with why.")

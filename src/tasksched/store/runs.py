@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,47 @@ async def get(tx: Tx, run_id: int) -> RunRow | None:
     return dict(row) if row else None
 
 
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a list (or a bulk action) is about; every field narrows, none means all runs."""
+
+    task_id: int | None = None
+    statuses: Sequence[str] = ()
+    triggers: Sequence[str] = ()
+    scheduled_from: datetime | None = None  # inclusive
+    scheduled_to: datetime | None = None  # exclusive
+    error_contains: str | None = None  # a substring of the error text, case-insensitive
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(tx: Tx, f: RunFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if f.task_id is not None:
+        conditions.append(runs.c.task_id == f.task_id)
+    if f.statuses:
+        conditions.append(runs.c.status.in_(list(f.statuses)))
+    if f.triggers:
+        conditions.append(runs.c.trigger.in_(list(f.triggers)))
+    if f.scheduled_from is not None:
+        conditions.append(runs.c.scheduled_for >= f.scheduled_from)
+    if f.scheduled_to is not None:
+        conditions.append(runs.c.scheduled_for < f.scheduled_to)
+    if f.error_contains:
+        pattern = f"%{_like_escaped(f.error_contains)}%"
+        if tx.dialect.name == "postgresql":
+            # ILIKE is what the trigram GIN index (migration 0010) answers.
+            conditions.append(runs.c.error.ilike(pattern, escape="\\"))
+        else:
+            # SQLite's LIKE is case-insensitive for ASCII already; a plain LIKE (not lower(error))
+            # lets the planner scan the partial index of runs with an error instead of the table.
+            conditions.append(runs.c.error.isnot(None))
+            conditions.append(runs.c.error.like(pattern, escape="\\"))
+    return conditions
+
+
 async def list_(
     tx: Tx,
     *,
@@ -67,11 +109,13 @@ async def list_(
     trigger: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    where: RunFilter | None = None,
     count_at_most: int | None = None,
 ) -> tuple[list[RunRow], int]:
-    """A page of runs, newest first, and how many match; with ``count_at_most``, counting stops
+    """A page of runs, newest first, and how many match. ``where`` is the full filter; the older
+    keyword filters still work (and narrow it further). With ``count_at_most``, counting stops
     there (a count over a long history reads every matching row)."""
-    conditions: list[sa.ColumnElement[bool]] = []
+    conditions = _conditions(tx, where or RunFilter())
     if task_id is not None:
         conditions.append(runs.c.task_id == task_id)
     if statuses:
@@ -89,6 +133,40 @@ async def list_(
         matching = sa.select(runs.c.id).where(*conditions).limit(count_at_most).subquery()
         count = sa.select(sa.func.count()).select_from(matching)
     return rows, int((await tx.execute(count)).scalar_one())
+
+
+async def matching(tx: Tx, where: RunFilter, *, limit: int) -> list[RunRow]:
+    """Up to ``limit`` runs matching ``where`` (without their output), oldest first, locked on
+    PostgreSQL for the bulk change that reads them."""
+    query = sa.select(*_LIST_COLUMNS).where(*_conditions(tx, where)).order_by(runs.c.id).limit(limit)
+    return [dict(r) for r in (await tx.execute(lock_rows(tx, query, skip_locked=False))).mappings()]
+
+
+async def by_ids(tx: Tx, run_ids: Sequence[int]) -> list[RunRow]:
+    if not run_ids:
+        return []
+    query = sa.select(*_LIST_COLUMNS).where(runs.c.id.in_(list(set(run_ids)))).order_by(runs.c.id)
+    return [dict(r) for r in (await tx.execute(lock_rows(tx, query, skip_locked=False))).mappings()]
+
+
+async def slot_attempts(
+    tx: Tx, slots: Sequence[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], list[RunRow]]:
+    """Every attempt (id, attempt, status) of each (task_id, scheduled_for) slot, by attempt."""
+    if not slots:
+        return {}
+    found: dict[tuple[int, datetime], list[RunRow]] = {}
+    wanted = set(slots)
+    for task_id in {t for t, _ in wanted}:
+        times = [s for t, s in wanted if t == task_id]
+        query = (
+            sa.select(runs.c.id, runs.c.task_id, runs.c.scheduled_for, runs.c.attempt, runs.c.status)
+            .where(runs.c.task_id == task_id, runs.c.scheduled_for.in_(times))
+            .order_by(runs.c.attempt)
+        )
+        for row in (await tx.execute(query)).mappings():
+            found.setdefault((row["task_id"], row["scheduled_for"]), []).append(dict(row))
+    return found
 
 
 async def active_for_tasks(tx: Tx, task_ids: Sequence[int]) -> dict[int, list[RunRow]]:

@@ -162,6 +162,16 @@ runs = sa.Table(
 sa.Index("ix_runs_claim", runs.c.status, runs.c.queue, runs.c.priority.desc(), runs.c.available_at, runs.c.id)
 # The same order for workers that take every queue ('*').
 sa.Index("ix_runs_claim_any_queue", runs.c.status, runs.c.priority.desc(), runs.c.available_at, runs.c.id)
+# The runs page's search over error text (a substring, any case). PostgreSQL: a trigram GIN index,
+# which answers ILIKE '%…%' without reading every row. SQLite: a partial index of the runs that have
+# an error, which a LIKE scans instead of the table (most runs succeed and have none).
+sa.Index(
+    "ix_runs_error",
+    runs.c.error,
+    sqlite_where=runs.c.error.isnot(None),
+    postgresql_using="gin",
+    postgresql_ops={"error": "gin_trgm_ops"},
+)
 
 api_keys = sa.Table(
     "api_keys",

@@ -244,6 +244,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs:retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry runs now: those named, or every run a filter matches */
+        post: operations["runs_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}": {
         parameters: {
             query?: never;
@@ -1458,6 +1475,27 @@ export interface components {
             /** Worker */
             worker?: string | null;
         };
+        /**
+         * RunFilterBody
+         * @description The runs list's filter, as a body: what "retry all matching" retries.
+         */
+        RunFilterBody: {
+            /**
+             * Q
+             * @description A substring of the error text, any case.
+             */
+            q?: string | null;
+            /** Scheduled From */
+            scheduled_from?: string | null;
+            /** Scheduled To */
+            scheduled_to?: string | null;
+            /** Status */
+            status?: components["schemas"]["RunStatus"][];
+            /** Task Id */
+            task_id?: number | null;
+            /** Trigger */
+            trigger?: components["schemas"]["RunTrigger"][];
+        };
         /** RunPage */
         RunPage: {
             /** Items */
@@ -1473,6 +1511,35 @@ export interface components {
              * @default true
              */
             total_exact: boolean;
+        };
+        /**
+         * RunRetryRequest
+         * @description Either the runs to retry by id, or a filter: every run it matches (up to 1000) is retried.
+         */
+        RunRetryRequest: {
+            filter?: components["schemas"]["RunFilterBody"] | null;
+            /** Run Ids */
+            run_ids?: number[];
+        };
+        /** RunRetryResult */
+        RunRetryResult: {
+            /**
+             * Queued
+             * @description The new attempts, one per run retried.
+             */
+            queued: components["schemas"]["Run"][];
+            /**
+             * Skipped
+             * @description The runs not retried, each with why.
+             */
+            skipped: components["schemas"]["RunRetrySkip"][];
+        };
+        /** RunRetrySkip */
+        RunRetrySkip: {
+            /** Reason */
+            reason: string;
+            /** Run Id */
+            run_id: number;
         };
         /**
          * RunStatus
@@ -3409,9 +3476,15 @@ export interface operations {
             query?: {
                 limit?: number;
                 offset?: number;
+                /** @description A substring of the error text, any case. */
+                q?: string | null;
+                /** @description Runs of slots at or after this time (with its offset). */
+                scheduled_from?: string | null;
+                /** @description Runs of slots before this time. */
+                scheduled_to?: string | null;
                 status?: components["schemas"]["RunStatus"][] | null;
                 task_id?: number | null;
-                trigger?: components["schemas"]["RunTrigger"] | null;
+                trigger?: components["schemas"]["RunTrigger"][] | null;
             };
             header?: never;
             path?: never;
@@ -3441,6 +3514,107 @@ export interface operations {
             };
             /** @description The task named by `task_id` does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    runs_retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunRetryRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRetryResult"];
+                };
+            };
+            /** @description The body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server's limit (TASKSCHED_MAX_BODY_BYTES). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

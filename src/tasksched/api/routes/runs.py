@@ -1,13 +1,14 @@
-"""/api/runs: history across tasks, one run with its output, cancel."""
+"""/api/runs: history across tasks (filtered), one run with its output, cancel, retry in bulk."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
 
 from tasksched.api.deps import Limit, Offset, Operator, PathId, QueryId, ServicesDep, Viewer
-from tasksched.api.schemas import RunPage
+from tasksched.api.schemas import RunPage, RunRetryRequest, RunRetryResult, RunRetrySkip
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.services.runs import RunQuery
 
@@ -20,16 +21,56 @@ async def list_runs(
     _: Viewer,
     task_id: QueryId = None,
     status: Annotated[list[RunStatus] | None, Query()] = None,
-    trigger: RunTrigger | None = None,
+    trigger: Annotated[list[RunTrigger] | None, Query()] = None,
+    scheduled_from: Annotated[
+        AwareDatetime | None, Query(description="Runs of slots at or after this time (with its offset).")
+    ] = None,
+    scheduled_to: Annotated[
+        AwareDatetime | None, Query(description="Runs of slots before this time.")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="A substring of the error text, any case.")
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
-    items, total, exact = await services.runs.list(
-        RunQuery(task_id=task_id, statuses=status or (), trigger=trigger, limit=limit, offset=offset)
+    query = RunQuery(
+        task_id=task_id,
+        statuses=status or (),
+        triggers=trigger or (),
+        scheduled_from=scheduled_from,
+        scheduled_to=scheduled_to,
+        error_contains=q,
+        limit=limit,
+        offset=offset,
     )
+    items, total, exact = await services.runs.list(query)
     return Response(
         RunPage(items=items, total=total, total_exact=exact).model_dump_json(), media_type="application/json"
     )
+
+
+@router.post(
+    ":retry",
+    operation_id="runs_retry",
+    response_model=RunRetryResult,
+    summary="Retry runs now: those named, or every run a filter matches",
+)
+async def retry_runs(body: RunRetryRequest, services: ServicesDep, principal: Operator) -> RunRetryResult:
+    query = None
+    if body.filter is not None:
+        f = body.filter
+        query = RunQuery(
+            task_id=f.task_id,
+            statuses=f.status,
+            triggers=f.trigger,
+            scheduled_from=f.scheduled_from,
+            scheduled_to=f.scheduled_to,
+            error_contains=f.q,
+        )
+    result = await services.runs.retry(actor=principal.actor, run_ids=body.run_ids, query=query)
+    skipped = [RunRetrySkip(run_id=k, reason=v) for k, v in sorted(result.skipped.items())]
+    return RunRetryResult(queued=result.queued, skipped=skipped)
 
 
 @router.get(
