@@ -1,4 +1,4 @@
-"""``tasksched db upgrade | current | backup | restore | new-secret-key | rotate-secrets``: the
+"""``tasksched db upgrade | current | backup | restore | copy | new-secret-key | rotate-secrets``: the
 schema, its copies, and the secrets key."""
 
 from __future__ import annotations
@@ -120,3 +120,66 @@ def restore(file: Path, force: bool, **options: Any) -> None:
     done = runtime.run(main())
     rows = ", ".join(f"{table} {n}" for table, n in done.rows.items())
     click.echo(f"restored {file} ({done.source} backup, schema {done.schema}): {rows}")
+
+
+@db.command("copy")
+@click.option("--from", "source", required=True, metavar="URL", help="The database to copy from.")
+@click.option(
+    "--to", "target", required=True, metavar="URL", help="The database to copy into (created if need be)."
+)
+@click.option("--replace", is_flag=True, help="Replace the contents of a target that holds other data.")
+@settings_options("secret_key", "secret_key_old")
+def copy(source: str, target: str, replace: bool, **options: Any) -> None:
+    """Copy every task, run, key and history row from one database to another: SQLite to
+    PostgreSQL, or back.
+
+    The target is migrated to the newest schema and must not be in use (no live worker or
+    scheduler, no other PostgreSQL session); the source must be at the newest schema
+    (`tasksched db upgrade` it first). Rows are loaded in one transaction and checked (counts and a
+    fingerprint of every table) before it commits: an interrupted or failed copy changes nothing,
+    and running it again is safe. Stop the source's processes first for a copy of its final state.
+    """
+    import contextlib
+    import sys
+
+    from tasksched.services.copying import Copied, CopyService
+    from tasksched.store.health import safe_url
+
+    base = settings_from(options)
+
+    async def main() -> Copied:
+        # One connection each: on PostgreSQL, any other session on the target means it is in use.
+        async with (
+            runtime.one_shot(
+                base.model_copy(update={"database_url": source, "db_pool_size": 1}), schema="require"
+            ) as src,
+            runtime.one_shot(
+                base.model_copy(update={"database_url": target, "db_pool_size": 1, "db_max_overflow": 0}),
+                schema="upgrade",
+            ) as dst,
+        ):
+            with contextlib.ExitStack() as stack:
+                bars: list[Any] = []
+
+                def total(n: int) -> None:
+                    bar = click.progressbar(length=n, label="copying rows", file=sys.stderr)
+                    bars.append(stack.enter_context(bar))
+
+                def rows(n: int) -> None:
+                    if bars:
+                        bars[0].update(n)
+
+                return await CopyService(src, dst).copy(replace=replace, on_total=total, on_rows=rows)
+
+    done = runtime.run(main())
+    rows = ", ".join(f"{table} {n}" for table, n in done.rows.items())
+    if done.unchanged:
+        click.echo(f"{safe_url(target)} already holds exactly these rows: nothing to copy ({rows})")
+    else:
+        click.echo(f"copied {safe_url(source)} to {safe_url(target)}, counts and content checked: {rows}")
+    if done.source_in_use:
+        click.echo(
+            f"warning: the source is in use ({', '.join(done.source_in_use)}); what it wrote after the copy "
+            "began is not in the copy: stop it and copy again with --replace",
+            err=True,
+        )

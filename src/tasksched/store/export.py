@@ -11,6 +11,7 @@ Every table of ``tables.metadata`` is included, so a new table is exported witho
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -63,10 +64,12 @@ async def begin_snapshot(tx: Tx) -> None:
     await snapshot(tx)
 
 
-async def dump(tx: Tx) -> AsyncIterator[list[Any]]:
-    """The export's documents after the header, in batches (a list of documents each)."""
+async def dump(tx: Tx, only: Iterable[sa.Table] | None = None) -> AsyncIterator[list[Any]]:
+    """The export's documents after the header, in batches (a list of documents each): of every
+    table, or of the tables ``only`` names (in their foreign-key order)."""
     total: dict[str, int] = {}
-    for table in tables():
+    chosen = tables() if only is None else [t for t in tables() if t in set(only)]
+    for table in chosen:
         names = [c.name for c in table.columns]
         yield [{"table": table.name, "columns": names}]
         count = 0
@@ -149,13 +152,50 @@ class Loader:
         return dict(self.loaded)
 
 
-async def counts(tx: Tx) -> dict[str, int]:
+async def counts(tx: Tx, only: Iterable[sa.Table] | None = None) -> dict[str, int]:
     found = {}
-    for table in tables():
+    for table in tables() if only is None else only:
         found[table.name] = int(
             (await tx.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
         )
     return found
+
+
+async def fingerprint(tx: Tx, table: sa.Table) -> tuple[int, str]:
+    """The rows of ``table`` and a SHA-256 of their content in primary-key order, the same for the
+    same rows on either database (JSON objects hashed with their keys sorted, as PostgreSQL's JSONB
+    keeps them in its own order; times as ISO 8601 in UTC)."""
+    digest = hashlib.sha256()
+    count = 0
+    result = await tx.stream(sa.select(table).order_by(*table.primary_key.columns))
+    async for part in result.partitions(ROWS_PER_READ):
+        for row in part:
+            digest.update(_canonical(list(row)))
+        count += len(part)
+    return count, digest.hexdigest()
+
+
+def _canonical(row: list[Any]) -> bytes:
+    try:
+        return orjson.dumps(row, default=_default, option=orjson.OPT_SORT_KEYS) + b"\n"
+    except TypeError:
+        return json.dumps(row, default=_default, ensure_ascii=True, sort_keys=True).encode() + b"\n"
+
+
+async def other_sessions(tx: Tx) -> list[str]:
+    """Who else is connected to this PostgreSQL database (application, address, state); SQLite
+    cannot tell, so none there."""
+    if tx.dialect.name != "postgresql":
+        return []
+    rows = await tx.execute(
+        sa.text(
+            "SELECT coalesce(nullif(application_name, ''), 'a client') AS app, "
+            "coalesce(host(client_addr), 'local socket') AS addr, coalesce(state, '?') AS state "
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend' ORDER BY backend_start"
+        )
+    )
+    return [f"{r.app} from {r.addr} ({r.state})" for r in rows]
 
 
 async def clear(tx: Tx) -> None:
