@@ -48,7 +48,7 @@ async def drain(
             stats = await worker.run()
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             await executors.aclose()
-            _, recorded = await RunService(ctx).list(
+            recorded = await RunService(ctx).count(
                 RunQuery(task_id=task_id, statuses=[RunStatus.SUCCEEDED], limit=1)
             )
             assert recorded == runs, f"only {recorded} of {runs} recorded as succeeded"

@@ -50,7 +50,7 @@ async def lateness(backend: str, count: int, concurrency: int) -> list[float]:
             service = RunService(ctx)
             while True:
                 await asyncio.sleep(0.5)
-                _, done = await service.list(RunQuery(statuses=[RunStatus.SUCCEEDED], limit=1))
+                done = await service.count(RunQuery(statuses=[RunStatus.SUCCEEDED]))
                 if done >= count:
                     break
             scheduler.stop()
@@ -60,7 +60,7 @@ async def lateness(backend: str, count: int, concurrency: int) -> list[float]:
             late: list[float] = []
             offset = 0
             while True:
-                items, _ = await service.list(RunQuery(limit=500, offset=offset))
+                items, *_ = await service.list(RunQuery(limit=500, offset=offset))
                 if not items:
                     break
                 late.extend((STARTED[r.id] - r.scheduled_for.timestamp()) * 1000 for r in items)

@@ -59,7 +59,7 @@ async def _slots(url: str, task_ids: list[int]) -> dict[int, list[tuple[datetime
     try:
         out = {}
         for task_id in task_ids:
-            items, _ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
+            items, *_ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
             out[task_id] = sorted((r.scheduled_for, r.status) for r in items)
         return out
     finally:

@@ -48,7 +48,7 @@ async def _setup(url: str, record: Path) -> int:
 async def _runs(url: str, task_id: int) -> list[dict[str, object]]:
     ctx = Context.open(Settings(database_url=url))
     try:
-        items, _ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
+        items, *_ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
         return [r.model_dump() for r in items]
     finally:
         await ctx.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from tasksched.domain.principals import CLI
 from tasksched.services.copying import NOT_COPIED
 from tasksched.services.tasks import TaskService
 from tasksched.services.workers import WorkerService
+from tasksched.store import partitions
+from tasksched.store.tables import runs as runs_table
 from tests.conftest import fresh_pg_database
 from tests.helpers.processes import PYTHONPATH, TASKSCHED
 from tests.integration.conftest import spec
@@ -139,3 +142,28 @@ async def test_bad_arguments_name_the_problem(tmp_path: Path) -> None:
         code, _, err = await copy_cli("--from", url, "--to", pg_url.replace("postgresql", "mysql"))
         assert code != 0
         assert "Traceback" not in err
+
+
+async def test_copied_runs_land_in_their_months_on_a_partitioned_target(pg_url: str, tmp_path: Path) -> None:
+    lite_url = f"sqlite:///{tmp_path / 'old.db'}"
+    lite = await opened(lite_url)
+    try:
+        await fill(lite, runs=10)
+        async with lite.db.write() as tx:
+            # A run from two years ago: its month is older than any the migration makes.
+            await tx.execute(
+                runs_table.update()
+                .where(runs_table.c.id == 1)
+                .values(scheduled_for=datetime.now(UTC) - timedelta(days=730))
+            )
+    finally:
+        await lite.close()
+    code, _, err = await copy_cli("--from", lite_url, "--to", pg_url)
+    assert code == 0, err
+    pg = await opened(pg_url)
+    try:
+        async with pg.db.read() as tx:
+            assert await partitions.default_rows(tx) == 0
+            assert len(await partitions.monthly(tx)) >= 25
+    finally:
+        await pg.close()

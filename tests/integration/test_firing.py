@@ -19,7 +19,7 @@ from tasksched.store import migrate
 
 
 async def runs_of(ctx: Context, task_id: int) -> list[Any]:
-    items, _ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
+    items, *_ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
     return sorted(items, key=lambda r: (r.scheduled_for, r.attempt))
 
 

@@ -29,7 +29,8 @@ import sqlalchemy as sa
 from tasksched.errors import Conflict, InvalidInput, TaskschedError
 from tasksched.services.context import Context
 from tasksched.services.stats import online_cutoff
-from tasksched.store import Tx, export
+from tasksched.store import Tx, export, partitions
+from tasksched.store import runs as run_store
 from tasksched.store import schedulers as scheduler_store
 from tasksched.store import workers as worker_store
 from tasksched.store.health import safe_url
@@ -97,6 +98,7 @@ class CopyService:
                             "copy into an empty database, or pass --replace to replace its contents"
                         )
                 await export.clear(dst)
+                await _make_partitions(src, dst)
                 loader = export.Loader(dst)
                 async for batch in export.dump(src, chosen):
                     await loader.feed(batch)
@@ -128,6 +130,16 @@ class CopyService:
                 s for s in await scheduler_store.list_(tx, seen_since=cutoff) if s["stopped_at"] is None
             ]
         return [f"worker {w['name']}" for w in running] + [f"scheduler {s['name']}" for s in ticking]
+
+
+async def _make_partitions(src: Tx, dst: Tx) -> None:
+    """On a partitioned PostgreSQL target, the month of every copied run first: rows would
+    otherwise pile up in the default partition, where retention can only delete them row by row."""
+    if dst.dialect.name != "postgresql" or not await partitions.is_partitioned(dst):
+        return
+    span = await run_store.slot_range(src)
+    if span is not None:
+        await partitions.ensure_months(dst, partitions.months_between(*span))
 
 
 async def _count(tx: Tx, table: sa.Table) -> int:

@@ -94,6 +94,13 @@ class RunService:
             )
         return [run_from_row(r) for r in rows], total, total < count_at_most
 
+    async def count(self, query: RunQuery) -> int:
+        """How many runs match, exactly (reads every matching row: for tools and benchmarks; the API
+        lists with ``list``, whose count is bounded)."""
+        async with self.ctx.db.read() as tx:
+            _, total = await run_store.list_(tx, where=query.where(), limit=1)
+        return total
+
     async def run_now(self, task_id: int, *, actor: Actor) -> Run:
         """Queue a manual run now, whatever the schedule, pause state or concurrency policy.
 

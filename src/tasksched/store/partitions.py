@@ -117,6 +117,14 @@ def months_from(now: datetime, *, ahead: int = MONTHS_AHEAD) -> list[datetime]:
     return months
 
 
+def months_between(first: datetime, last: datetime) -> list[datetime]:
+    """The start of every month from ``first``'s to ``last``'s, both included."""
+    months = [month_start(first)]
+    while months[-1] < month_start(last):
+        months.append(next_month(months[-1]))
+    return months
+
+
 async def ensure_months(tx: Tx, months: list[datetime]) -> list[str]:
     """Make the partitions of ``months`` that are missing; returns the names made.
 

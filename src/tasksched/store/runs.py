@@ -447,3 +447,11 @@ async def latest_slot(tx: Tx, task_id: int, *, not_before: datetime) -> datetime
     )
     value: datetime | None = (await tx.execute(query)).scalar_one_or_none()
     return value
+
+
+async def slot_range(tx: Tx) -> tuple[datetime, datetime] | None:
+    """The earliest and latest slot of any run (None without runs)."""
+    row = (
+        await tx.execute(sa.select(sa.func.min(runs.c.scheduled_for), sa.func.max(runs.c.scheduled_for)))
+    ).one()
+    return None if row[0] is None else (row[0], row[1])
