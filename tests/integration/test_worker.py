@@ -398,3 +398,28 @@ async def test_a_run_cancelled_while_its_worker_drains_ends_like_any_other_outco
     last = (await TaskService(ctx).get(draining.task.id)).last_run
     assert last is not None
     assert (last.id, last.status) == (run.id, "cancelled")
+
+
+async def test_a_run_claimed_ahead_never_starts_before_its_slot(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any, tmp_path: Any
+) -> None:
+    """The clock at the slot's edge: 0.3 ms before it. The worker's sleep ends (on the real
+    clock) but the slot has not come, so the body must wait until the clock reaches it."""
+    record = tmp_path / "ran.txt"
+    task = await make_task(action={"type": "python", "function": "tests.record", "args": [str(record)]})
+    run = await RunService(frozen_ctx).run_now(task.id, actor=CLI)
+    clock.set(run.queued_at - timedelta(microseconds=300))
+    early: list[bool] = []
+
+    async def reach_the_slot() -> None:
+        await asyncio.sleep(0.1)  # far longer than the 0.3 ms the worker would sleep
+        early.append(record.exists())
+        clock.set(run.queued_at)
+
+    mover = asyncio.create_task(reach_the_slot())
+    stats = await burst(frozen_ctx)
+    await mover
+    assert stats.finished == 1
+    assert early == [False], "the body ran before the clock reached its slot"
+    assert record.exists()
+    assert (await RunService(frozen_ctx).get(run.id)).status == RunStatus.SUCCEEDED

@@ -201,9 +201,11 @@ class Worker:
         result = ExecutionResult(ok=False)
         started: float | None = None
         try:
-            wait = (run.started_at - self.ctx.clock.now()).total_seconds()
-            if wait > 0:  # claimed ahead of its time (see PREFETCH): start on the dot
-                await asyncio.sleep(wait)
+            # Claimed ahead of its time (see PREFETCH): start on the dot, never before it. The
+            # event loop's timers may wake a little early (uvloop rounds to the millisecond), so
+            # the wall clock is asked again until the slot has come.
+            while (wait := (run.started_at - self.ctx.clock.now()).total_seconds()) > 0:
+                await asyncio.sleep(max(wait, 0.0005))
             started = time.monotonic()
             async with asyncio.timeout(run.timeout_seconds):
                 result = await self.executors.execute(run.action, ectx)
