@@ -98,7 +98,9 @@ def visit_everything(server: Server, watched: Watched, pages: list[tuple[str, st
             page.keyboard.press("Escape")
         page.wait_for_timeout(300)
     page.goto(server.base + "/api/docs")
-    page.get_by_text("List tasks", exact=True).first.wait_for()
+    page.get_by_text("List tasks", exact=True).first.wait_for(
+        timeout=30_000
+    )  # Swagger UI is slow on a busy machine
     page.locator(".opblock-summary").first.click()  # opens an operation: more of Swagger UI renders
     page.wait_for_timeout(300)
 

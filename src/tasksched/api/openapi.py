@@ -56,6 +56,9 @@ SERVICE_ERRORS: dict[str, dict[int, str]] = {
     "tasks_run": {409: "Too many manual runs of this task are being queued at once; try again."},
     "runs_list": {404: "The task named by `task_id` does not exist."},
     "runs_cancel": {409: "The run has already finished."},
+    "runs_retry": {
+        404: "A run named in `run_ids` (or the task named by the filter's `task_id`) does not exist."
+    },
     "channels_create": {409: "A channel with this name already exists."},
     "channels_replace": {409: "Another channel has this name."},
     "keys_revoke": {409: "This is the last admin key: create another admin key first."},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from tasksched.domain.audit import AuditEntry
@@ -289,14 +289,30 @@ class Readiness(BaseModel):
     )
 
 
+def _iso_text(value: object) -> object:
+    """Times as ISO 8601 text only: pydantic would also take ``0.5`` or ``0`` as a Unix time, which
+    the schema (a date-time string) does not promise and a user never means."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("expected a time as ISO 8601 text with its offset, such as 2026-12-01T09:00:00Z")
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
 class RunFilterBody(StrictModel):
     """The runs list's filter, as a body: what "retry all matching" retries."""
 
     task_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     status: list[RunStatus] = Field(default_factory=list, max_length=len(RunStatus))
     trigger: list[RunTrigger] = Field(default_factory=list, max_length=len(RunTrigger))
-    scheduled_from: AwareDatetime | None = None
-    scheduled_to: AwareDatetime | None = None
+    scheduled_from: IsoTime | None = None
+    scheduled_to: IsoTime | None = None
     q: str | None = Field(
         default=None, max_length=200, description="A substring of the error text, any case."
     )

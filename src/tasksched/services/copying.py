@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from tasksched.errors import Conflict, InvalidInput, TaskschedError
 from tasksched.services.context import Context
 from tasksched.services.stats import online_cutoff
@@ -33,11 +31,10 @@ from tasksched.store import Tx, export, partitions
 from tasksched.store import runs as run_store
 from tasksched.store import schedulers as scheduler_store
 from tasksched.store import workers as worker_store
-from tasksched.store.health import safe_url
-from tasksched.store.tables import schedulers, workers
+from tasksched.store.health import safe_url, same_database
 
 # Liveness rows: process state of the source, meaningless on the target.
-NOT_COPIED = frozenset({workers.name, schedulers.name})
+NOT_COPIED = export.PROCESS_TABLES
 
 
 class CopyRefused(Conflict):
@@ -55,10 +52,6 @@ class Copied:
     source_in_use: list[str]  # live processes of the source (their later writes are not in the copy)
 
 
-def copied_tables() -> list[sa.Table]:
-    return [t for t in export.tables() if t.name not in NOT_COPIED]
-
-
 class CopyService:
     def __init__(self, source: Context, target: Context) -> None:
         self.source = source
@@ -71,7 +64,7 @@ class CopyService:
         on_total: Callable[[int], None] = lambda n: None,
         on_rows: Callable[[int], None] = lambda n: None,
     ) -> Copied:
-        if _same_database(self.source.db.url, self.target.db.url):
+        if same_database(self.source.db.url, self.target.db.url):
             raise InvalidInput("--from and --to name the same database", field="to")
         busy = await self._in_use(self.target)
         if busy:
@@ -80,15 +73,15 @@ class CopyService:
                 "process using it, then copy again"
             )
         source_live = await self._live_processes(self.source)
-        chosen = copied_tables()
+        chosen = export.data_tables()
         async with self.source.db.read() as src:
             await export.begin_snapshot(src)
-            wanted = {t.name: n for t, n in zip(chosen, [await _count(src, t) for t in chosen], strict=True)}
+            wanted = await export.counts(src, chosen)
             on_total(sum(wanted.values()))
             async with self.target.db.write() as dst:
-                present = {t.name: await _count(dst, t) for t in chosen}
+                present = await export.counts(dst, chosen)
                 if any(present.values()):
-                    if await _fingerprints(dst, chosen) == await _fingerprints(src, chosen):
+                    if await export.fingerprints(dst, chosen) == await export.fingerprints(src, chosen):
                         on_rows(sum(wanted.values()))
                         return Copied(rows=present, unchanged=True, source_in_use=source_live)
                     if not replace:
@@ -106,7 +99,7 @@ class CopyService:
                 loaded = await loader.finish()
                 if loaded != wanted:
                     raise CopyFailed(f"the target received {loaded} rows; the source holds {wanted}")
-                theirs, ours = await _fingerprints(src, chosen), await _fingerprints(dst, chosen)
+                theirs, ours = await export.fingerprints(src, chosen), await export.fingerprints(dst, chosen)
                 differ = sorted(name for name in theirs if theirs[name] != ours[name])
                 if differ:
                     raise CopyFailed(
@@ -135,26 +128,8 @@ class CopyService:
 async def _make_partitions(src: Tx, dst: Tx) -> None:
     """On a partitioned PostgreSQL target, the month of every copied run first: rows would
     otherwise pile up in the default partition, where retention can only delete them row by row."""
-    if dst.dialect.name != "postgresql" or not await partitions.is_partitioned(dst):
+    if not await partitions.is_partitioned(dst):
         return
     span = await run_store.slot_range(src)
     if span is not None:
         await partitions.ensure_months(dst, partitions.months_between(*span))
-
-
-async def _count(tx: Tx, table: sa.Table) -> int:
-    return (await export.counts(tx, [table]))[table.name]
-
-
-async def _fingerprints(tx: Tx, chosen: list[sa.Table]) -> dict[str, tuple[int, str]]:
-    return {t.name: await export.fingerprint(tx, t) for t in chosen}
-
-
-def _same_database(a: str, b: str) -> bool:
-    try:
-        first, second = sa.engine.make_url(a), sa.engine.make_url(b)
-    except sa.exc.ArgumentError:
-        return False
-    return first.set(drivername=first.get_backend_name(), password=None) == second.set(
-        drivername=second.get_backend_name(), password=None
-    )

@@ -37,6 +37,23 @@ def tables() -> list[sa.Table]:
     return list(metadata.sorted_tables)
 
 
+# Liveness rows (workers', schedulers' heartbeats): state of the processes of one database, which a
+# copy to another does not take along.
+PROCESS_TABLES = frozenset({"workers", "schedulers"})
+
+
+def data_tables() -> list[str]:
+    """The names of the tables a copy takes, in foreign-key order."""
+    return [t.name for t in tables() if t.name not in PROCESS_TABLES]
+
+
+def _chosen(only: Iterable[str] | None) -> list[sa.Table]:
+    if only is None:
+        return tables()
+    names = set(only)
+    return [t for t in tables() if t.name in names]
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -64,12 +81,11 @@ async def begin_snapshot(tx: Tx) -> None:
     await snapshot(tx)
 
 
-async def dump(tx: Tx, only: Iterable[sa.Table] | None = None) -> AsyncIterator[list[Any]]:
+async def dump(tx: Tx, only: Iterable[str] | None = None) -> AsyncIterator[list[Any]]:
     """The export's documents after the header, in batches (a list of documents each): of every
     table, or of the tables ``only`` names (in their foreign-key order)."""
     total: dict[str, int] = {}
-    chosen = tables() if only is None else [t for t in tables() if t in set(only)]
-    for table in chosen:
+    for table in _chosen(only):
         names = [c.name for c in table.columns]
         yield [{"table": table.name, "columns": names}]
         count = 0
@@ -152,27 +168,30 @@ class Loader:
         return dict(self.loaded)
 
 
-async def counts(tx: Tx, only: Iterable[sa.Table] | None = None) -> dict[str, int]:
+async def counts(tx: Tx, only: Iterable[str] | None = None) -> dict[str, int]:
     found = {}
-    for table in tables() if only is None else only:
+    for table in _chosen(only):
         found[table.name] = int(
             (await tx.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
         )
     return found
 
 
-async def fingerprint(tx: Tx, table: sa.Table) -> tuple[int, str]:
-    """The rows of ``table`` and a SHA-256 of their content in primary-key order, the same for the
+async def fingerprints(tx: Tx, only: Iterable[str] | None = None) -> dict[str, tuple[int, str]]:
+    """Per table, its rows and a SHA-256 of their content in primary-key order, the same for the
     same rows on either database (JSON objects hashed with their keys sorted, as PostgreSQL's JSONB
     keeps them in its own order; times as ISO 8601 in UTC)."""
-    digest = hashlib.sha256()
-    count = 0
-    result = await tx.stream(sa.select(table).order_by(*table.primary_key.columns))
-    async for part in result.partitions(ROWS_PER_READ):
-        for row in part:
-            digest.update(_canonical(list(row)))
-        count += len(part)
-    return count, digest.hexdigest()
+    found: dict[str, tuple[int, str]] = {}
+    for table in _chosen(only):
+        digest = hashlib.sha256()
+        count = 0
+        result = await tx.stream(sa.select(table).order_by(*table.primary_key.columns))
+        async for part in result.partitions(ROWS_PER_READ):
+            for row in part:
+                digest.update(_canonical(list(row)))
+            count += len(part)
+        found[table.name] = (count, digest.hexdigest())
+    return found
 
 
 def _canonical(row: list[Any]) -> bytes:

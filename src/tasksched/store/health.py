@@ -19,6 +19,17 @@ def safe_url(url: str) -> str:
         return "<unparsable URL>"
 
 
+def same_database(a: str, b: str) -> bool:
+    """Whether two URLs name one database (the driver and password aside)."""
+    try:
+        first, second = make_url(a), make_url(b)
+    except Exception:
+        return False
+    return first.set(drivername=first.get_backend_name(), password=None) == second.set(
+        drivername=second.get_backend_name(), password=None
+    )
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, sa.exc.DBAPIError):
         return str(exc.orig)  # the driver's words: 'database "x" does not exist', 'file is not a database'

@@ -74,6 +74,9 @@ def _literal(at: datetime) -> str:
 
 
 async def is_partitioned(tx: Tx) -> bool:
+    """Whether ``runs`` is partitioned here (never on SQLite)."""
+    if tx.dialect.name != "postgresql":
+        return False
     query = sa.text(
         "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table pt JOIN pg_class c ON c.oid = pt.partrelid"
         " WHERE c.relname = :parent AND c.relnamespace = current_schema()::regnamespace)"

@@ -3613,6 +3613,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A run named in `run_ids` (or the task named by the filter's `task_id`) does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server's limit (TASKSCHED_MAX_BODY_BYTES). */
             413: {
                 headers: {

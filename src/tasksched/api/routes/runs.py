@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from tasksched.api.deps import Limit, Offset, Operator, PathId, QueryId, ServicesDep, Viewer
-from tasksched.api.schemas import RunPage, RunRetryRequest, RunRetryResult, RunRetrySkip
+from tasksched.api.schemas import IsoTime, RunPage, RunRetryRequest, RunRetryResult, RunRetrySkip
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.services.runs import RunQuery
 
@@ -23,11 +22,9 @@ async def list_runs(
     status: Annotated[list[RunStatus] | None, Query()] = None,
     trigger: Annotated[list[RunTrigger] | None, Query()] = None,
     scheduled_from: Annotated[
-        AwareDatetime | None, Query(description="Runs of slots at or after this time (with its offset).")
+        IsoTime | None, Query(description="Runs of slots at or after this time (with its offset).")
     ] = None,
-    scheduled_to: Annotated[
-        AwareDatetime | None, Query(description="Runs of slots before this time.")
-    ] = None,
+    scheduled_to: Annotated[IsoTime | None, Query(description="Runs of slots before this time.")] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="A substring of the error text, any case.")
     ] = None,
