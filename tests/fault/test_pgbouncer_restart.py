@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import PG_ADMIN_URL, fresh_pg_database
-from tests.helpers.load import Load, wake_up_delays
+from tests.helpers.load import Load, assert_clean_exit, wake_ups_after_recovery
 from tests.helpers.pgbouncer import POOL_SIZE, own_pgbouncer
 from tests.helpers.processes import Proc, free_port, tasksched, wait_for
 
@@ -96,17 +96,6 @@ def test_pgbouncer_restart_under_load(tmp_path: Path) -> None:
                 assert not tally.dropped, f"{summary}: {tally.dropped[:5]}"
                 load.assert_nothing_lost()
 
-                with load.client() as client:
-                    task = client.post(
-                        "/api/tasks",
-                        json={"name": "probe", "action": {"type": "python", "function": "tests.noop"}},
-                    )
-                    assert task.status_code == 201, task.text
-                    delays = wake_up_delays(client, int(task.json()["id"]), rounds=4, pause=1.0)
+                delays = wake_ups_after_recovery(load)
                 assert max(delays) < INSTANT, f"after the restart runs started {delays} s after being queued"
-                for proc in procs:
-                    assert proc.terminate() == 0, proc.log()[-3000:]
-        for proc in procs:
-            log = proc.log()
-            assert "Traceback" not in log, log[-5000:]
-            assert "unhandled error" not in log, log[-3000:]
+                assert_clean_exit(procs)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import httpx
 
-from tests.helpers.processes import wait_for
+from tests.helpers.processes import Proc, wait_for
 
 
 @dataclass
@@ -123,3 +123,23 @@ def wake_up_delays(client: httpx.Client, task_id: int, rounds: int, pause: float
         started = datetime.fromisoformat(run["started_at"]) - datetime.fromisoformat(run["queued_at"])
         delays.append(started.total_seconds())
     return delays
+
+
+def wake_ups_after_recovery(load: Load, rounds: int = 4) -> list[float]:
+    """A fresh task's runs, one after another on idle workers: seconds from queued to started."""
+    with load.client() as client:
+        task = client.post(
+            "/api/tasks", json={"name": "probe", "action": {"type": "python", "function": "tests.noop"}}
+        )
+        assert task.status_code == 201, task.text
+        return wake_up_delays(client, int(task.json()["id"]), rounds=rounds, pause=1.0)
+
+
+def assert_clean_exit(procs: list[Proc]) -> None:
+    """Every process stops on SIGTERM with status 0, and none logged a traceback or an unhandled error."""
+    for proc in procs:
+        assert proc.terminate() == 0, proc.log()[-3000:]
+    for proc in procs:
+        log = proc.log()
+        assert "Traceback" not in log, log[-5000:]
+        assert "unhandled error" not in log, log[-3000:]

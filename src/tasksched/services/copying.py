@@ -78,12 +78,16 @@ class CopyService:
             await export.begin_snapshot(src)
             wanted = await export.counts(src, chosen)
             on_total(sum(wanted.values()))
+            # The source's fingerprints are a full read of it: taken once, and only when needed.
+            theirs: dict[str, tuple[int, str]] | None = None
             async with self.target.db.write() as dst:
                 present = await export.counts(dst, chosen)
                 if any(present.values()):
-                    if await export.fingerprints(dst, chosen) == await export.fingerprints(src, chosen):
-                        on_rows(sum(wanted.values()))
-                        return Copied(rows=present, unchanged=True, source_in_use=source_live)
+                    if present == wanted:  # only then can the contents be the same
+                        theirs = await export.fingerprints(src, chosen)
+                        if await export.fingerprints(dst, chosen) == theirs:
+                            on_rows(sum(wanted.values()))
+                            return Copied(rows=present, unchanged=True, source_in_use=source_live)
                     if not replace:
                         held = ", ".join(f"{name}: {n} rows" for name, n in present.items() if n)
                         raise CopyRefused(
@@ -99,7 +103,8 @@ class CopyService:
                 loaded = await loader.finish()
                 if loaded != wanted:
                     raise CopyFailed(f"the target received {loaded} rows; the source holds {wanted}")
-                theirs, ours = await export.fingerprints(src, chosen), await export.fingerprints(dst, chosen)
+                theirs = theirs or await export.fingerprints(src, chosen)
+                ours = await export.fingerprints(dst, chosen)
                 differ = sorted(name for name in theirs if theirs[name] != ours[name])
                 if differ:
                     raise CopyFailed(
