@@ -44,7 +44,7 @@ export function ActionEditor({ form }: { form: UseFormReturnType<TaskFormValues>
             keyLabel="Header"
             valueLabel="Value"
             secretValues
-            description="Values are write-only: the API never shows them again."
+            description="Values are write-only: a stored value stays hidden and is kept until you replace it."
             value={action.headers}
             onChange={(next) => form.setFieldValue("action.headers", next)}
             errors={errors}
@@ -118,7 +118,7 @@ export function ActionEditor({ form }: { form: UseFormReturnType<TaskFormValues>
             keyLabel="Variable"
             valueLabel="Value"
             secretValues
-            description="Values are write-only: the API never shows them again."
+            description="Values are write-only: a stored value stays hidden and is kept until you replace it."
             value={action.env}
             onChange={(next) => form.setFieldValue("action.env", next)}
             errors={errors}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Task } from "../api/types";
-import { emptyForm, formFieldFor, formFromTask, mapApiErrors, scheduleFromValues, specFromValues, validateSchedule, validateTask } from "./taskForm";
+import { duplicateForm, emptyForm, formFieldFor, formFromTask, mapApiErrors, MASK, scheduleFromValues, specFromValues, validateSchedule, validateTask } from "./taskForm";
 
 function task(overrides: Partial<Task> = {}): Task {
   return {
@@ -162,6 +162,30 @@ describe("conversion", () => {
       notify: null,
       retention: null,
     });
+  });
+
+  it("shows a stored secret as kept, never as the mask, and sends the mask back to keep it", () => {
+    const original = task({ action: { ...task().action, headers: { Authorization: MASK, Accept: MASK } } as Task["action"] });
+    const values = formFromTask(original);
+    expect(values.action.headers).toEqual([
+      { key: "Authorization", value: "", kept: true },
+      { key: "Accept", value: "", kept: true },
+    ]);
+    // Replacing one: the new value goes out, the other stays kept.
+    values.action.headers[0] = { key: "Authorization", value: "Bearer new" };
+    const action = specFromValues(values).action as { headers: Record<string, string> };
+    expect(action.headers).toEqual({ Authorization: "Bearer new", Accept: MASK });
+  });
+
+  it("duplicates a task as a copy whose secret values must be entered again", () => {
+    const original = task({ action: { type: "shell", command: ["backup"], env: { TOKEN: MASK }, cwd: null } });
+    const values = duplicateForm(original);
+    expect(values.name).toBe("nightly report (copy)");
+    expect(values.action.env).toEqual([{ key: "TOKEN", value: "", retype: true }]);
+    expect(validateTask(values)["action.env.0.value"]).toMatch(/not copied/);
+    values.action.env[0] = { key: "TOKEN", value: "t0ken", retype: true };
+    expect(validateTask(values)["action.env.0.value"]).toBeUndefined();
+    expect((specFromValues(values).action as { env: Record<string, string> }).env).toEqual({ TOKEN: "t0ken" });
   });
 
   it("sends a task's retention overrides back as they were", () => {

@@ -7,7 +7,14 @@ import { DEFAULT_RULES, rulesToValues, validateRules, valuesToRules, type RulesV
 export interface KeyValue {
   key: string;
   value: string;
+  /** A stored secret: the API shows it only as MASK and keeps it when MASK is sent back, until replaced. */
+  kept?: boolean;
+  /** Copied from another task without its secret value, which is never readable: it must be entered again. */
+  retype?: boolean;
 }
+
+/** How the API shows a stored secret (header and environment values); sent back, it keeps the value. */
+export const MASK = "********";
 
 export type ScheduleKind = "none" | "once" | "interval" | "cron";
 export type IntervalUnit = "seconds" | "minutes" | "hours" | "days";
@@ -122,8 +129,10 @@ export function emptyForm(timezone = "UTC"): TaskFormValues {
   };
 }
 
-function toPairs(record: Record<string, string> | null | undefined): KeyValue[] {
-  return Object.entries(record ?? {}).map(([key, value]) => ({ key, value }));
+// Header and environment values are write-only: the form shows a stored one as kept (an empty field with
+// a "replace" button), never as the literal MASK a person could mistake for the value or save by accident.
+function toSecretPairs(record: Record<string, string> | null | undefined): KeyValue[] {
+  return Object.entries(record ?? {}).map(([key, value]) => (value === MASK ? { key, value: "", kept: true } : { key, value }));
 }
 
 function largestUnit(seconds: number): { every: number; unit: IntervalUnit } {
@@ -145,7 +154,7 @@ export function formFromTask(task: Task, defaultTimezone = "UTC"): TaskFormValue
   if (action.type === "http") {
     values.action.method = action.method;
     values.action.url = action.url;
-    values.action.headers = toPairs(action.headers);
+    values.action.headers = toSecretPairs(action.headers);
     if (action.body === null || action.body === undefined) values.action.bodyMode = "none";
     else if (typeof action.body === "string") {
       values.action.bodyMode = "text";
@@ -158,7 +167,7 @@ export function formFromTask(task: Task, defaultTimezone = "UTC"): TaskFormValue
     values.action.follow_redirects = action.follow_redirects;
   } else if (action.type === "shell") {
     values.action.command = action.command.join("\n");
-    values.action.env = toPairs(action.env);
+    values.action.env = toSecretPairs(action.env);
     values.action.cwd = action.cwd ?? "";
   } else {
     values.action.function = action.function;
@@ -192,6 +201,24 @@ export function formFromTask(task: Task, defaultTimezone = "UTC"): TaskFormValue
   values.notify = rulesToValues(task.notify);
   values.retention = task.retention ?? null;
   return values;
+}
+
+/**
+ * The form for a new task copied from `task`: every field as it is, named "… (copy)", with each secret
+ * value to enter again (the API never reveals them, and a copy cannot point at another task's secret).
+ */
+export function duplicateForm(task: Task, defaultTimezone = "UTC"): TaskFormValues {
+  const values = formFromTask(task, defaultTimezone);
+  values.name = `${task.name} (copy)`.slice(0, 200);
+  const retype = (pairs: KeyValue[]) => pairs.map((pair) => (pair.kept ? { key: pair.key, value: "", retype: true } : pair));
+  values.action.headers = retype(values.action.headers);
+  values.action.env = retype(values.action.env);
+  return values;
+}
+
+/** The spec a saved task stands for, normalised as the form would send it (for comparing versions). */
+export function specFromTask(task: Task, defaultTimezone = "UTC"): TaskSpec {
+  return specFromValues(formFromTask(task, defaultTimezone));
 }
 
 function parseJson(text: string): { ok: true; value: JsonValue } | { ok: false; message: string } {
@@ -244,6 +271,7 @@ function checkPairs(errors: Errors, path: string, pairs: KeyValue[]) {
     if (!name) errors[`${path}.${index}.key`] = "Name required.";
     else if (seen.has(name.toLowerCase())) errors[`${path}.${index}.key`] = "Duplicate name.";
     seen.add(name.toLowerCase());
+    if (pair.retype && !pair.kept && pair.value === "") errors[`${path}.${index}.value`] = "Secret values are not copied: enter this one again.";
   });
 }
 
@@ -361,7 +389,7 @@ export function scheduleFromValues(schedule: ScheduleValues): Schedule | null {
 
 function toRecord(pairs: KeyValue[]): Record<string, string> {
   const record: Record<string, string> = {};
-  for (const pair of pairs) if (pair.key.trim()) record[pair.key.trim()] = pair.value;
+  for (const pair of pairs) if (pair.key.trim()) record[pair.key.trim()] = pair.kept ? MASK : pair.value;
   return record;
 }
 

@@ -1,6 +1,6 @@
 import { Anchor, Badge, Button, Card, Code, Group, SimpleGrid, Skeleton, Stack, Table, Text, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { IconEdit, IconPlayerPause, IconPlayerPlay, IconRocket, IconTrash } from "@tabler/icons-react";
+import { IconCopy, IconEdit, IconPlayerPause, IconPlayerPlay, IconRocket, IconTrash } from "@tabler/icons-react";
 import type { ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useTask, useTaskAction, type TaskAction } from "../api/queries";
@@ -154,6 +154,9 @@ export function TaskButtons({ task, onDeleted }: { task: Task; onDeleted: () => 
         <>
           <Button component={Link} to={`/tasks/${task.id}/edit`} variant="default" leftSection={<IconEdit size={16} aria-hidden />}>
             Edit
+          </Button>
+          <Button component={Link} to={`/tasks/new?from=${task.id}`} variant="default" leftSection={<IconCopy size={16} aria-hidden />}>
+            Duplicate
           </Button>
           <Button color="red" variant="light" leftSection={<IconTrash size={16} aria-hidden />} loading={pending === "delete"} onClick={() => void act("delete")}>
             Delete

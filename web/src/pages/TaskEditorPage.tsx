@@ -1,15 +1,17 @@
-import { Alert, Button, Group, Skeleton, Stack, Text } from "@mantine/core";
+import { Alert, Button, Skeleton, Stack } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
-import { useMemo, useState } from "react";
-import { useNavigate, useParams } from "react-router";
+import { useMemo, useState, type ReactNode } from "react";
+import { useNavigate, useParams, useSearchParams } from "react-router";
+import { ApiError } from "../api/client";
 import { fetchTask, keys, useSaveTask, useTask } from "../api/queries";
 import type { Task, TaskSpec } from "../api/types";
 import { usePermissions } from "../auth/AuthProvider";
 import { PageTitle } from "../components/PageTitle";
 import { errorMessage, QueryError } from "../components/QueryError";
+import { ConflictBox } from "../editor/ConflictBox";
 import { TaskForm } from "../editor/TaskForm";
-import { emptyForm, formFromTask } from "../editor/taskForm";
+import { duplicateForm, emptyForm, formFromTask, specFromTask, type TaskFormValues } from "../editor/taskForm";
 import { browserTimeZone } from "../lib/format";
 
 function NotAllowed() {
@@ -22,15 +24,49 @@ function NotAllowed() {
 }
 
 function CreateTask() {
+  const [params] = useSearchParams();
+  const from = Number(params.get("from"));
+  if (Number.isInteger(from) && from > 0) return <DuplicateTask id={from} />;
+  return <NewTask />;
+}
+
+function NewTask() {
+  const initial = useMemo(() => emptyForm(browserTimeZone), []);
+  return <CreateForm title="New task" initial={initial} />;
+}
+
+/** /tasks/new?from=ID: a new task prefilled from another one. */
+function DuplicateTask({ id }: { id: number }) {
+  const query = useTask(id);
+  const source = query.data;
+  const initial = useMemo(() => (source ? duplicateForm(source, browserTimeZone) : null), [source]);
+  if (query.isError) return <QueryError error={query.error} retry={() => void query.refetch()} />;
+  if (!source || !initial) return <Skeleton h={400} />;
+  const secrets = initial.action.headers.length + initial.action.env.length;
+  return (
+    <CreateForm
+      title={`Duplicate “${source.name}”`}
+      initial={initial}
+      banner={
+        <Alert color="blue" data-testid="duplicate-notice">
+          A copy of “{source.name}”: nothing is saved until you create it.
+          {secrets > 0 && " Secret values are never shown, so enter each header or variable value again."}
+        </Alert>
+      }
+    />
+  );
+}
+
+function CreateForm({ title, initial, banner }: { title: string; initial: TaskFormValues; banner?: ReactNode }) {
   const save = useSaveTask();
   const navigate = useNavigate();
-  const initial = useMemo(() => emptyForm(browserTimeZone), []);
   return (
     <Stack>
-      <PageTitle title="New task" />
+      <PageTitle title={title} />
       <TaskForm
         initialValues={initial}
         submitLabel="Create task"
+        banner={banner}
         onCancel={() => void navigate("/tasks")}
         onSave={async (spec) => {
           const task = await save.mutateAsync({ spec });
@@ -65,43 +101,50 @@ function EditTask({ id }: { id: number }) {
     void navigate(`/tasks/${task.id}`);
   };
 
+  const fetchFresh = () => client.fetchQuery({ queryKey: keys.task(id), queryFn: () => fetchTask(id), staleTime: 0 });
+
   const loadTheirs = async () => {
-    const fresh = await client.fetchQuery({ queryKey: keys.task(id), queryFn: () => fetchTask(id), staleTime: 0 });
+    const fresh = await fetchFresh();
     setBase(fresh);
     setConflict(null);
     setResetKey((n) => n + 1);
   };
 
-  const overwrite = async () => {
-    if (!conflict) return;
+  const showConflict = (spec: TaskSpec) => {
+    setConflict({ spec, latest: null });
+    void fetchFresh()
+      .then((fresh) => setConflict({ spec, latest: fresh }))
+      .catch(() => undefined);
+  };
+
+  const saveOver = async (spec: TaskSpec, over: Task | null) => {
     try {
-      const fresh = await client.fetchQuery({ queryKey: keys.task(id), queryFn: () => fetchTask(id), staleTime: 0 });
-      const task = await save.mutateAsync({ id, spec: conflict.spec, version: fresh.version });
+      const target = over ?? (await fetchFresh());
+      const task = await save.mutateAsync({ id, spec, version: target.version });
       setConflict(null);
       finish(task);
     } catch (error) {
-      notifications.show({ color: "red", title: "Not saved", message: errorMessage(error) });
+      if (error instanceof ApiError && error.status === 412 && over) {
+        // Changed once more while deciding: compare again from the version just merged with.
+        setBase(over);
+        showConflict(spec);
+      } else notifications.show({ color: "red", title: "Not saved", message: errorMessage(error) });
     }
   };
 
   let banner = null;
   if (conflict) {
+    const theirs = conflict.latest;
     banner = (
-      <Alert color="orange" title="Someone else changed this task" role="alert" data-testid="conflict">
-        <Text size="sm">
-          The task was changed since you opened it (you started from version {base.version}
-          {conflict.latest ? `, it is now version ${conflict.latest.version}` : ""}). Your changes were not saved, so nothing was
-          overwritten.
-        </Text>
-        <Group mt="sm" gap="xs">
-          <Button size="xs" variant="light" onClick={() => void loadTheirs()}>
-            Load their version (discard mine)
-          </Button>
-          <Button size="xs" color="orange" onClick={() => void overwrite()} loading={save.isPending}>
-            Save mine over theirs
-          </Button>
-        </Group>
-      </Alert>
+      <ConflictBox
+        base={{ version: base.version, spec: specFromTask(base, browserTimeZone) }}
+        theirs={theirs ? { version: theirs.version, spec: specFromTask(theirs, browserTimeZone) } : null}
+        yours={conflict.spec}
+        saving={save.isPending}
+        onSaveMerged={(merged) => void saveOver(merged, theirs)}
+        onOverwrite={() => void saveOver(conflict.spec, null)}
+        onLoadTheirs={() => void loadTheirs()}
+      />
     );
   } else if (changedMeanwhile) {
     banner = (
@@ -124,13 +167,7 @@ function EditTask({ id }: { id: number }) {
         submitLabel="Save changes"
         banner={banner}
         onCancel={() => void navigate(`/tasks/${id}`)}
-        onConflict={(spec) => {
-          setConflict({ spec, latest: null });
-          void client
-            .fetchQuery({ queryKey: keys.task(id), queryFn: () => fetchTask(id), staleTime: 0 })
-            .then((fresh) => setConflict({ spec, latest: fresh }))
-            .catch(() => undefined);
-        }}
+        onConflict={showConflict}
         onSave={async (spec) => {
           const task = await save.mutateAsync({ id, spec, version: base.version });
           finish(task);
