@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -58,8 +59,23 @@ class Client:
         result: dict[str, Any] = self._call("GET", f"/api/tasks/{task_id}")
         return result
 
-    def run_task(self, task_id: int) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("POST", f"/api/tasks/{task_id}/run")
+    def run_task(
+        self, task_id: int, input: dict[str, Any] | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Queue a run now; ``input`` (``{"args": …, "kwargs": …}``, ``{"body": …}`` or
+        ``{"env": …}``) is applied to the task's action for this run. With ``idempotency_key``, a
+        repeat returns the run the first call queued (the server answers 200 instead of 202)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        body = {"input": input} if input is not None else None
+        result: dict[str, Any] = self._call("POST", f"/api/tasks/{task_id}/run", json=body, headers=headers)
+        return result
+
+    def run_batch(self, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Queue many runs in one request and one transaction: each item is
+        ``{"task_id": 1, "input": {…}, "idempotency_key": "…"}`` (the last two optional), at most
+        5,000. Returns ``{"runs": [{"index", "run_id", "task_id", "created"}], "created",
+        "repeated"}``."""
+        result: dict[str, Any] = self._call("POST", "/api/runs:batch", json={"runs": list(items)})
         return result
 
     def list_runs(self, **params: Any) -> dict[str, Any]:

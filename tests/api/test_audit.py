@@ -345,6 +345,25 @@ async def _runs_retry(api: httpx.AsyncClient) -> Expected:
     )
 
 
+async def _runs_batch(api: httpx.AsyncClient) -> Expected:
+    task = await create_task(api, "batch-me")
+    items = [{"task_id": task["id"]}, {"task_id": task["id"], "idempotency_key": "k-1"}]
+    response = await api.post("/api/runs:batch", json={"runs": items}, headers=OPERATOR)
+    assert response.status_code == 200, response.text
+    made = [entry["run_id"] for entry in response.json()["runs"]]
+    return Expected(
+        "runs.batch",
+        "runs",
+        None,
+        "2 runs queued",
+        "operator",
+        _none,
+        lambda a: (
+            a is not None and a["created"] == made and a["repeated"] == [] and a["tasks"] == [task["id"]]
+        ),
+    )
+
+
 CASES: dict[str, Case] = {
     "tasks_create": _tasks_create,
     "tasks_replace": _tasks_replace,
@@ -355,6 +374,7 @@ CASES: dict[str, Case] = {
     "tasks_resume": _tasks_resume,
     "runs_cancel": _runs_cancel,
     "runs_retry": _runs_retry,
+    "runs_batch": _runs_batch,
     "keys_create": _keys_create,
     "keys_revoke": _keys_revoke,
     "channels_create": _channels_create,

@@ -14,10 +14,13 @@ import pytest
 from tasksched.clock import FrozenClock
 from tasksched.config import Settings
 from tasksched.domain.principals import CLI
+from tasksched.domain.runs import RunStatus
 from tasksched.domain.tasks import TaskPatch
 from tasksched.scheduler.maintenance import Maintenance
 from tasksched.services.context import Context
+from tasksched.services.execution import ExecutionService, Outcome
 from tasksched.services.retention import RetentionService
+from tasksched.services.runs import RunService
 from tasksched.services.tasks import TaskService
 from tasksched.store import partitions
 from tasksched.store import runs as run_store
@@ -267,3 +270,59 @@ async def test_two_schedulers_upkeep_makes_the_months_ahead_once(
     async with frozen_ctx.db.read() as tx:
         assert await partitions.default_rows(tx) == 0
         assert (await run_store.get(tx, row["id"])) is not None
+
+
+async def _keyed_runs(ctx: Context, task_id: int, keys: list[str]) -> list[int]:
+    service = RunService(ctx)
+    made = [(await service.enqueue(task_id, actor=CLI, idempotency_key=k)).run.id for k in keys]
+    execution = ExecutionService(ctx)
+    claimed = await execution.claim("w", None, 100)
+    now = ctx.clock.now()
+    await execution.finish(
+        "w", [Outcome(run=c, status=RunStatus.SUCCEEDED, finished_at=now) for c in claimed]
+    )
+    return made
+
+
+async def _keys_left(ctx: Context, task_id: int, keys: list[str]) -> set[str]:
+    async with ctx.db.read() as tx:
+        return {k for (_, k) in await run_store.keyed_runs(tx, [(task_id, k) for k in keys])}
+
+
+async def test_an_idempotency_key_is_deleted_with_its_run(frozen_ctx: Context, clock: FrozenClock) -> None:
+    task = await TaskService(frozen_ctx).create(spec(name="keyed"), actor=CLI)
+    keys = ["a", "b", "c"]
+    if not frozen_ctx.db.is_sqlite:
+        async with frozen_ctx.db.write() as tx:
+            await partitions.ensure_months(tx, [clock.now()])
+    first = await _keyed_runs(frozen_ctx, task.id, keys)
+    clock.advance(40 * 86_400)
+    await _keyed_runs(frozen_ctx, task.id, [f"new-{i}" for i in range(6)])  # keep_last is 5
+
+    report = await RetentionService(frozen_ctx, pause=0).prune()
+
+    assert report.deleted == 3
+    assert await _keys_left(frozen_ctx, task.id, keys) == set()
+    assert await _keys_left(frozen_ctx, task.id, ["new-0", "new-5"]) == {"new-0", "new-5"}
+    # The key is free again: it queues a new run.
+    again = await RunService(frozen_ctx).enqueue(task.id, actor=CLI, idempotency_key="a")
+    assert again.created
+    assert again.run.id not in first
+
+
+async def test_a_dropped_months_keys_go_with_it(frozen_ctx: Context, clock: FrozenClock) -> None:
+    if frozen_ctx.db.is_sqlite:
+        pytest.skip("the run history is partitioned on PostgreSQL only")
+    task = await TaskService(frozen_ctx).create(spec(name="keyed"), actor=CLI)
+    old = clock.now()
+    async with frozen_ctx.db.write() as tx:
+        await partitions.ensure_months(tx, [old, old + timedelta(days=400)])
+    await _keyed_runs(frozen_ctx, task.id, ["a", "b"])
+    clock.advance(400 * 86_400)
+    await _keyed_runs(frozen_ctx, task.id, [f"new-{i}" for i in range(6)])
+
+    report = await RetentionService(frozen_ctx, pause=0).prune()
+
+    assert partitions.partition_for(old).name in report.partitions
+    assert await _keys_left(frozen_ctx, task.id, ["a", "b"]) == set()
+    assert await _keys_left(frozen_ctx, task.id, ["new-0"]) == {"new-0"}

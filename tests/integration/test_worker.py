@@ -12,6 +12,7 @@ import pytest
 import structlog
 
 from tasksched.clock import FrozenClock
+from tasksched.domain.actions import RunInput
 from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
 from tasksched.services.context import Context
@@ -423,3 +424,79 @@ async def test_a_run_claimed_ahead_never_starts_before_its_slot(
     assert early == [False], "the body ran before the clock reached its slot"
     assert record.exists()
     assert (await RunService(frozen_ctx).get(run.id)).status == RunStatus.SUCCEEDED
+
+
+async def test_a_runs_input_reaches_the_function(frozen_ctx: Context, make_task: Any) -> None:
+    task = await make_task(
+        action={"type": "python", "function": "tests.echo", "args": [1], "kwargs": {"a": "task", "b": "task"}}
+    )
+    given = RunInput.model_validate({"args": [2, 3], "kwargs": {"a": "run"}})
+    run = await RunService(frozen_ctx).run_now(task.id, actor=CLI, run_input=given)
+    plain = await RunService(frozen_ctx).run_now(task.id, actor=CLI)
+    await burst(frozen_ctx)
+    done = await RunService(frozen_ctx).get(run.id)
+    assert done.status == "succeeded"
+    assert done.output is not None
+    assert '"args": [2, 3]' in done.output
+    assert '"kwargs": {"a": "run", "b": "task"}' in done.output  # merged over the task's
+    untouched = await RunService(frozen_ctx).get(plain.id)
+    assert untouched.output is not None
+    assert '"args": [1]' in untouched.output
+    assert '"kwargs": {"a": "task", "b": "task"}' in untouched.output
+
+
+async def test_a_retry_takes_its_runs_input(frozen_ctx: Context, clock: FrozenClock, make_task: Any) -> None:
+    """The task's own args would succeed at once; the run's input makes it fail until attempt 3."""
+    task = await make_task(
+        action={"type": "python", "function": "tests.fail_until", "args": [1]},
+        retry={"max_attempts": 5, "backoff_seconds": 10, "backoff_factor": 1, "jitter": 0},
+    )
+    given = RunInput.model_validate({"args": [3]})
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI, run_input=given)
+    for _ in range(3):
+        await burst(frozen_ctx)
+        clock.advance(10)
+    runs = await all_runs(frozen_ctx, task.id)
+    assert [(r.attempt, r.status) for r in runs] == [(1, "failed"), (2, "failed"), (3, "succeeded")]
+    assert [r.input for r in runs] == [{"args": [3]}] * 3
+    output = (await RunService(frozen_ctx).get(runs[2].id)).output
+    assert output is not None
+    assert "succeeded on attempt 3" in output
+
+
+async def test_a_retry_by_hand_takes_its_runs_input(frozen_ctx: Context, make_task: Any) -> None:
+    task = await make_task(
+        action={"type": "python", "function": "tests.fail_until", "args": [1]}, retry={"max_attempts": 1}
+    )
+    service = RunService(frozen_ctx)
+    run = await service.run_now(task.id, actor=CLI, run_input=RunInput.model_validate({"args": [2]}))
+    await burst(frozen_ctx)
+    assert (await service.get(run.id)).status == "failed"
+    [again] = (await service.retry(actor=CLI, run_ids=[run.id])).queued
+    assert (again.attempt, again.input) == (2, {"args": [2]})
+    await burst(frozen_ctx)
+    done = await service.get(again.id)
+    assert done.status == "succeeded"
+    assert done.output is not None
+    assert "succeeded on attempt 2" in done.output
+
+
+async def test_a_reaped_runs_retry_takes_its_input(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
+    task = await make_task(
+        action={"type": "python", "function": "tests.echo"}, retry={"max_attempts": 2, "backoff_seconds": 0}
+    )
+    await RunService(frozen_ctx).run_now(task.id, actor=CLI, run_input=RunInput.model_validate({"args": [9]}))
+    execution = ExecutionService(frozen_ctx)
+    [claimed] = await execution.claim("gone-worker", None, 10)
+    assert claimed.input == {"args": [9]}
+    clock.advance(frozen_ctx.settings.lease_seconds + 60)
+    assert await execution.reap() == 1
+    await burst(frozen_ctx)
+    first, second = await all_runs(frozen_ctx, task.id)
+    assert (first.status, second.status) == ("failed", "succeeded")
+    assert second.input == {"args": [9]}
+    output = (await RunService(frozen_ctx).get(second.id)).output
+    assert output is not None
+    assert '"args": [9]' in output

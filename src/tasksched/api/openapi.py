@@ -53,7 +53,13 @@ SERVICE_ERRORS: dict[str, dict[int, str]] = {
     "tasks_create": {409: "A task with this name already exists."},
     "tasks_replace": {409: "Another task has this name."},
     "tasks_update": {409: "Another task has this name."},
-    "tasks_run": {409: "Too many manual runs of this task are being queued at once; try again."},
+    "tasks_run": {
+        409: "The `Idempotency-Key` was sent before with another input (or too many manual runs of "
+        "this task are being queued at once; try again)."
+    },
+    "runs_batch": {
+        409: "An item's `idempotency_key` was sent before with another input; `errors` names the item."
+    },
     "runs_list": {404: "The task named by `task_id` does not exist."},
     "runs_cancel": {409: "The run has already finished."},
     "runs_retry": {

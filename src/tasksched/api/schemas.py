@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from tasksched.domain.actions import RunInput
 from tasksched.domain.audit import AuditEntry
 from tasksched.domain.base import StrictModel
 from tasksched.domain.keys import ApiKey
@@ -15,6 +16,7 @@ from tasksched.domain.notifications import Channel, Notice
 from tasksched.domain.principals import Role
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.domain.schedules import Schedule, ScheduleTime
+from tasksched.services.runs import MAX_BATCH
 from tasksched.services.views import TaskView
 
 
@@ -333,3 +335,49 @@ class RunRetrySkip(BaseModel):
 class RunRetryResult(BaseModel):
     queued: list[Run] = Field(description="The new attempts, one per run retried.")
     skipped: list[RunRetrySkip] = Field(description="The runs not retried, each with why.")
+
+
+IdempotencyKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Per task: a request repeated with the same key queues no second run. 1-200 "
+        "printable ASCII characters; kept as long as the run it queued.",
+    ),
+]
+
+
+class RunNowRequest(StrictModel):
+    """The optional body of run-now."""
+
+    input: RunInput | None = Field(
+        default=None,
+        description="Applied to the task's action for this run and its retries: `args` and/or "
+        "`kwargs` (python), `body` (http) or `env` (shell).",
+    )
+
+
+class RunBatchItem(StrictModel):
+    task_id: int = Field(ge=1, le=2**63 - 1)
+    input: RunInput | None = None
+    idempotency_key: IdempotencyKey | None = None
+
+
+class RunBatchRequest(StrictModel):
+    """Runs to queue now, of one task or many, in one transaction."""
+
+    runs: list[RunBatchItem] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class RunBatchEntry(BaseModel):
+    index: int = Field(description="The item's position in `runs`.")
+    run_id: int
+    task_id: int
+    created: bool = Field(description="False: the item's idempotency key had queued `run_id` before.")
+
+
+class RunBatchResult(BaseModel):
+    runs: list[RunBatchEntry] = Field(description="One entry per item, in the order given.")
+    created: int = Field(description="How many runs this request queued.")
+    repeated: int = Field(description="How many items were idempotent repeats (no new run).")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 # httpx's URL parser, not its client: parsing is pure, and a URL checked by the parser the executor
 # requests it with is a URL that will be requested as it was checked (the standard library's urlsplit
 # accepts hosts like 0177.0.0.1 or full-width digits that httpx then refuses on every run).
 from httpx import URL, InvalidURL
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tasksched.domain.base import JSONValue, RequiredTag, StrictModel, from_storage
 
@@ -127,6 +128,15 @@ class HttpAction(StrictModel):
         return 200 <= status < 300
 
 
+def _checked_env(value: dict[str, str]) -> dict[str, str]:
+    for name, env_value in value.items():
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid environment variable name")
+        if "\x00" in env_value:
+            raise ValueError(f"value of {name!r} contains a NUL byte")
+    return value
+
+
 class ShellAction(StrictModel):
     type: Literal["shell"] = "shell"
     command: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
@@ -145,12 +155,7 @@ class ShellAction(StrictModel):
     @field_validator("env")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, env_value in value.items():
-            if not _ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-            if "\x00" in env_value:
-                raise ValueError(f"value of {name!r} contains a NUL byte")
-        return value
+        return _checked_env(value)
 
 
 class PythonAction(StrictModel):
@@ -172,3 +177,87 @@ class PythonAction(StrictModel):
 
 
 Action = Annotated[HttpAction | ShellAction | PythonAction, Field(discriminator="type"), RequiredTag("type")]
+
+
+# Which action type each field of a run's input is for.
+_INPUT_FIELDS: dict[str, str] = {"args": "python", "kwargs": "python", "body": "http", "env": "shell"}
+
+
+class RunInput(StrictModel):
+    """What one run takes on top of its task's action (``POST /api/tasks/{id}/run``'s ``input``).
+
+    ``args`` replaces a python action's positional arguments; ``kwargs`` entries override its
+    keyword arguments of the same name (the others stay); ``body`` replaces an http action's body;
+    ``env`` entries are added to a shell action's environment (overriding those of the same name).
+    Only the fields of one action type may be given, and only for a task of that type.
+    """
+
+    args: list[JSONValue] | None = Field(default=None, max_length=1000)
+    kwargs: dict[str, JSONValue] | None = Field(default=None, max_length=1000)
+    body: JSONValue = Field(
+        default=None,
+        description="A string is sent as is; any other JSON value is sent as application/json.",
+    )
+    env: dict[str, str] | None = Field(default=None, max_length=200)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return None if value is None else _checked_env(value)
+
+    @functools.cached_property
+    def named(self) -> frozenset[str]:
+        """The fields the input gives: ``body`` may be given as null (a null body); a null
+        ``args``, ``kwargs`` or ``env`` is the same as leaving it out."""
+        return frozenset(n for n in self.model_fields_set if n == "body" or getattr(self, n) is not None)
+
+    @property
+    def given(self) -> dict[str, Any]:
+        """The fields the input gives, as stored with the run."""
+        return self.model_dump(mode="json", include=set(self.named))
+
+    @model_validator(mode="after")
+    def _one_action_type(self) -> RunInput:
+        if len({_INPUT_FIELDS[name] for name in self.named}) > 1:
+            raise ValueError(
+                "mixes fields of different action types: args and kwargs are for python, body for "
+                "http, env for shell"
+            )
+        return self
+
+    def action_type(self) -> str | None:
+        """The action type this input is for; None when it names nothing (it fits any task)."""
+        return next((_INPUT_FIELDS[name] for name in self.named), None)
+
+
+def input_mismatch(run_input: RunInput, action_type: str) -> tuple[str, str] | None:
+    """(field, message) when ``run_input`` does not fit a task whose action is ``action_type``."""
+    for name in sorted(run_input.named):
+        if _INPUT_FIELDS[name] != action_type:
+            wanted = [f for f, t in _INPUT_FIELDS.items() if t == action_type]
+            return (
+                f"input.{name}",
+                f"the task's action is {action_type}; its run input takes {' and '.join(wanted)}, "
+                f"not {name} (that is for {_INPUT_FIELDS[name]} actions)",
+            )
+    return None
+
+
+def apply_input(
+    action: HttpAction | ShellAction | PythonAction, given: dict[str, Any] | None
+) -> HttpAction | ShellAction | PythonAction:
+    """The action a run executes: its task's, with the run's input (``RunInput.given``) applied."""
+    if not given:
+        return action
+    if isinstance(action, PythonAction):
+        update: dict[str, Any] = {}
+        if "args" in given:
+            update["args"] = given["args"]
+        if "kwargs" in given:
+            update["kwargs"] = {**action.kwargs, **given["kwargs"]}
+        return action.model_copy(update=update)
+    if isinstance(action, HttpAction):
+        return action.model_copy(update={"body": given["body"]}) if "body" in given else action
+    if "env" in given:
+        return action.model_copy(update={"env": {**action.env, **given["env"]}})
+    return action

@@ -6,7 +6,7 @@ import random
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from tasksched.domain.base import StrictModel
 
@@ -112,6 +112,11 @@ class Run(BaseModel):
     output: str | None = None
     error: str | None = None
     cancel_requested: bool = False
+    input: dict[str, JsonValue] | None = Field(
+        default=None,
+        description="What the run was asked to take on top of its task's action (`args`, `kwargs`, "
+        "`body` or `env`), as given to run-now; its retries take the same. Null: the action as is.",
+    )
 
 
 def clip(text: str | None, limit_bytes: int, *, keep: str = "tail") -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from tasksched.domain.actions import Action
+from tasksched.domain.actions import Action, apply_input
 from tasksched.domain.base import STORED
 from tasksched.domain.runs import RetryPolicy, RunStatus, clip
 from tasksched.events.bus import RUN_CREATED, RUN_OUTPUT, RUN_UPDATED, Event
@@ -60,6 +60,7 @@ class ClaimedRun:
     timeout_seconds: float | None
     retry: RetryPolicy
     task: dict[str, Any]  # the task row as claimed: retries are created from it
+    input: dict[str, Any] | None = None  # the run's input, applied to ``action`` already; retries carry it
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,11 @@ class ExecutionService:
                 scheduled_for=r["scheduled_for"],
                 started_at=r["started_at"],
                 available_at=r["available_at"],
-                action=parsed[r["task_id"]][0],
+                action=apply_input(parsed[r["task_id"]][0], r["input"]),
                 timeout_seconds=tasks[r["task_id"]]["timeout_seconds"],
                 retry=parsed[r["task_id"]][1],
                 task=tasks[r["task_id"]],
+                input=r["input"],
             )
             for r in rows
             if r["task_id"] in tasks
@@ -191,6 +193,7 @@ class ExecutionService:
                         number=o.run.attempt,
                         policy=o.run.retry,
                         retry_after=o.retry_after,
+                        input=o.run.input,
                     ),
                 )
                 for o in outcomes
@@ -274,6 +277,7 @@ class ExecutionService:
                         scheduled_for=r["scheduled_for"],
                         number=r["attempt"],
                         policy=_parse_retry(json.dumps(task["retry"])),
+                        input=r["input"],
                     )
                     if (task := tasks.get(r["task_id"])) is not None
                     else None,

@@ -44,6 +44,7 @@ class Attempt:
     number: int
     policy: RetryPolicy
     retry_after: float | None = None  # a Python function asked for the next attempt this much later
+    input: Mapping[str, Any] | None = None  # the run's input (RunInput.given): every attempt takes it
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ async def after_outcomes(tx: Tx, ended: Sequence[Ended], *, rng: random.Random, 
             attempt=e.attempt.number + 1,
             now=e.at,
             available_at=e.at + timedelta(seconds=delay),
+            run_input=e.attempt.input,
         )
         rows.append(row)
         asked[(e.task_id, row["scheduled_for"], row["attempt"])] = e.run_id

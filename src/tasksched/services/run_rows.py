@@ -23,6 +23,7 @@ def new_run_row(
     available_at: datetime | None = None,
     status: RunStatus = RunStatus.QUEUED,
     reason: str | None = None,
+    run_input: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The row of a new run of ``task`` (a task row), queued unless told otherwise.
 
@@ -41,4 +42,6 @@ def new_run_row(
         "queued_at": now,
         "available_at": available_at or now,
         "finished_at": now if status.is_terminal else None,
+        # What the run takes on top of its task's action; a retry carries its run's.
+        "input": run_input,
     }

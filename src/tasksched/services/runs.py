@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tasksched.domain.actions import RunInput, input_mismatch
 from tasksched.domain.audit import Target
 from tasksched.domain.principals import Actor
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
@@ -21,6 +25,53 @@ from tasksched.services.run_rows import new_run_row
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
 from tasksched.store.mapping import run_from_row
+
+# How many runs one POST /api/runs:batch may queue.
+MAX_BATCH = 5000
+# An idempotency key: 1-200 printable ASCII characters (it travels in a header).
+_KEY = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,199}$")
+
+
+def check_key(key: str, field: str) -> None:
+    if not _KEY.fullmatch(key) or key != key.strip():
+        raise InvalidInput(
+            "an idempotency key is 1-200 printable ASCII characters, with no space at either end",
+            field=field,
+        )
+
+
+def input_digest(given: dict[str, Any] | None) -> str:
+    """What tells two inputs apart for an idempotency key: SHA-256 of the input as canonical JSON."""
+    text = json.dumps(given or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _KeyTaken(Exception):
+    """An idempotency key was recorded by another request first: this transaction rolls back."""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    run: Run
+    created: bool  # False: an idempotent repeat, ``run`` is the key's first run
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    task_id: int
+    input: RunInput | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """One item of a batch, queued (``created``) or an idempotent repeat of ``run_id``."""
+
+    index: int
+    run_id: int
+    task_id: int
+    created: bool
+
 
 # A list counts its matches this far past the page asked for, no further (see RunService.list).
 COUNT_AHEAD = 1000
@@ -101,35 +152,239 @@ class RunService:
             _, total = await run_store.list_(tx, where=query.where(), limit=1)
         return total
 
-    async def run_now(self, task_id: int, *, actor: Actor) -> Run:
+    async def run_now(
+        self,
+        task_id: int,
+        *,
+        actor: Actor,
+        run_input: RunInput | None = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        """Queue a manual run now (see ``enqueue``); the run, whether this call made it or not."""
+        return (
+            await self.enqueue(task_id, actor=actor, run_input=run_input, idempotency_key=idempotency_key)
+        ).run
+
+    async def enqueue(
+        self,
+        task_id: int,
+        *,
+        actor: Actor,
+        run_input: RunInput | None = None,
+        idempotency_key: str | None = None,
+    ) -> Enqueued:
         """Queue a manual run now, whatever the schedule, pause state or concurrency policy.
 
-        Recorded in the audit log as ``task.run`` on the task, with the queued run as ``after``."""
+        ``run_input`` is applied to the task's action by the worker (``domain.actions.apply_input``)
+        and carried by every retry of the run; an input for another action type than the task's is
+        refused (422 naming the field), nothing written. With ``idempotency_key``, a second call
+        with the same key for the same task queues nothing and returns the first call's run
+        (``created`` False); the same key with another input is a ``Conflict``. The key is held by
+        a primary key (``run_keys``), so two concurrent calls cannot both queue a run.
+
+        One statement queues the run (INSERT … SELECT from the task … RETURNING every column);
+        recorded in the audit log as ``task.run`` on the task, with the queued run as ``after``.
+        """
+        given = (run_input.given or None) if run_input is not None else None
+        if idempotency_key is not None:
+            check_key(idempotency_key, "Idempotency-Key")
+        digest = input_digest(given)
         now = self.ctx.clock.now()
-        async with self.ctx.db.write() as tx:
+        try:
+            async with self.ctx.db.write() as tx:
+                run = await self._insert_manual(tx, task_id, now=now, given=given, run_input=run_input)
+                if idempotency_key is not None and not await run_store.claim_key(
+                    tx,
+                    task_id=task_id,
+                    key=idempotency_key,
+                    run_id=run.id,
+                    scheduled_for=run.scheduled_for,
+                    digest=digest,
+                    now=now,
+                ):
+                    raise _KeyTaken  # rolls the run back: the key's first run stands
+                target = Target("task", task_id, run.task_name)
+                after = audit.run_document(run)
+                if given is not None or idempotency_key is not None:
+                    after = {**after, "input": given, "idempotency_key": idempotency_key}
+                await audit.record(tx, actor, "task.run", target, None, after, at=now)
+        except _KeyTaken:
+            assert idempotency_key is not None
+            return await self._repeat(task_id, idempotency_key, digest)
+        self.ctx.bus.publish(Event(RUN_CREATED, _run_event(run)))
+        return Enqueued(run=run, created=True)
+
+    async def _insert_manual(
+        self,
+        tx: Any,
+        task_id: int,
+        *,
+        now: datetime,
+        given: dict[str, Any] | None,
+        run_input: RunInput | None,
+    ) -> Run:
+        kind = run_input.action_type() if run_input is not None else None
+        # The slot key is the request time; if that slot is taken (runs requested within the same
+        # microsecond), the run goes just after the newest one.
+        slot = now
+        for _ in range(3):
+            row = await run_store.insert_manual(
+                tx, task_id, scheduled_for=slot, now=now, run_input=given, action_type=kind
+            )
+            if row is not None:
+                return run_from_row(row)
+            # Nothing inserted: find out why (off the common path).
             task = await task_store.get(tx, task_id)
             if task is None:
                 raise NotFound(f"task {task_id} does not exist")
-            # The slot key is the request time; if that slot is taken (runs requested within the same
-            # microsecond), the run goes just after the newest one.
-            slot = now
+            if run_input is not None and (wrong := input_mismatch(run_input, task["action"]["type"])):
+                raise InvalidInput(wrong[1], field=wrong[0])
+            latest = await run_store.latest_slot(tx, task_id, not_before=now)
+            slot = (latest or now) + timedelta(microseconds=1)
+        raise Conflict("too many manual runs at once; try again")  # pragma: no cover - racing writers
+
+    async def _repeat(self, task_id: int, key: str, digest: str) -> Enqueued:
+        async with self.ctx.db.read() as tx:
+            found = (await run_store.keyed_runs(tx, [(task_id, key)])).get((task_id, key))
+        if found is None or found["run"] is None:  # pragma: no cover - a key goes with its run
+            raise Conflict(
+                f"the run of Idempotency-Key {key!r} is being deleted; try again", field="Idempotency-Key"
+            )
+        if found["input_digest"] != digest:
+            raise Conflict(
+                f"Idempotency-Key {key!r} was sent before with another input (it queued run "
+                f"{found['run_id']}); use a new key for another run",
+                field="Idempotency-Key",
+            )
+        return Enqueued(run=run_from_row(found["run"]), created=False)
+
+    async def enqueue_many(self, items: Sequence[BatchItem], *, actor: Actor) -> tuple[BatchEntry, ...]:
+        """Queue manual runs of one or many tasks at once: every item is checked first (a bad one
+        is refused naming its index, ``runs.3.input.body``, and nothing is written), then all are
+        queued in one transaction (multi-row INSERTs), with one audit row (``runs.batch``) and
+        their events published together. An item whose ``idempotency_key`` (per task) was used
+        before queues nothing: its entry is the key's run with ``created`` False.
+        """
+        if not items:
+            raise InvalidInput("give at least one run", field="runs")
+        if len(items) > MAX_BATCH:
+            raise InvalidInput(f"at most {MAX_BATCH} runs at once", field="runs")
+        seen: dict[tuple[int, str], int] = {}
+        for i, item in enumerate(items):
+            if item.idempotency_key is not None:
+                check_key(item.idempotency_key, f"runs.{i}.idempotency_key")
+                pair = (item.task_id, item.idempotency_key)
+                if pair in seen:
+                    raise InvalidInput(
+                        f"repeats the idempotency key of runs.{seen[pair]} for the same task",
+                        field=f"runs.{i}.idempotency_key",
+                    )
+                seen[pair] = i
+        for _ in range(3):
+            try:
+                return await self._enqueue_many_once(items, actor=actor)
+            except _KeyTaken:
+                continue  # a concurrent request took a key first: the next pass sees it as a repeat
+        raise Conflict(
+            "concurrent requests keep taking the same idempotency keys; try again"
+        )  # pragma: no cover
+
+    async def _enqueue_many_once(self, items: Sequence[BatchItem], *, actor: Actor) -> tuple[BatchEntry, ...]:
+        now = self.ctx.clock.now()
+        given = [(item.input.given or None) if item.input is not None else None for item in items]
+        async with self.ctx.db.write() as tx:
+            tasks = await task_store.get_many(tx, [i.task_id for i in items], columns=task_store.RUN_COLUMNS)
+            for i, item in enumerate(items):
+                task = tasks.get(item.task_id)
+                if task is None:
+                    raise InvalidInput(f"task {item.task_id} does not exist", field=f"runs.{i}.task_id")
+                if item.input is not None and (wrong := input_mismatch(item.input, task["action"]["type"])):
+                    raise InvalidInput(wrong[1], field=f"runs.{i}.{wrong[0]}")
+            keyed = [(i.task_id, i.idempotency_key) for i in items if i.idempotency_key is not None]
+            existing = await run_store.keyed_runs(tx, keyed)
+            results: list[BatchEntry | None] = [None] * len(items)
+            slots: dict[int, datetime] = {}  # item index -> the slot its new run took
+            fresh: list[int] = []  # indexes of the items that queue a run
+            for i, item in enumerate(items):
+                found = existing.get((item.task_id, item.idempotency_key or ""))
+                if found is None:
+                    fresh.append(i)
+                    continue
+                if found["input_digest"] != input_digest(given[i]) or found["run"] is None:
+                    raise Conflict(
+                        f"idempotency key {item.idempotency_key!r} was sent before with another input "
+                        f"(it queued run {found['run_id']}); use a new key for another run",
+                        field=f"runs.{i}.idempotency_key",
+                    )
+                results[i] = BatchEntry(index=i, run_id=found["run_id"], task_id=item.task_id, created=False)
+            # Each item takes its own slot: the request time, or just after the task's newest slot,
+            # one microsecond apart. A slot a concurrent writer took is tried again further on.
+            pending = fresh
             for _ in range(3):
-                inserted = await run_store.insert(
-                    tx, [new_run_row(task, trigger=RunTrigger.MANUAL, scheduled_for=slot, attempt=1, now=now)]
-                )
-                if inserted:
+                if not pending:
                     break
-                latest = await run_store.latest_slot(tx, task_id, not_before=now)
-                slot = (latest or now) + timedelta(microseconds=1)
-            else:  # pragma: no cover - only a concurrent writer on every try could get here
+                latest = await run_store.latest_slots(tx, [items[i].task_id for i in pending], not_before=now)
+                nth: dict[int, int] = {}
+                rows: list[dict[str, Any]] = []
+                for i in pending:
+                    task_id = items[i].task_id
+                    k = nth[task_id] = nth.get(task_id, -1) + 1
+                    base = latest[task_id] + timedelta(microseconds=1) if task_id in latest else now
+                    rows.append(
+                        new_run_row(
+                            tasks[task_id],
+                            trigger=RunTrigger.MANUAL,
+                            scheduled_for=base + timedelta(microseconds=k),
+                            attempt=1,
+                            now=now,
+                            run_input=given[i],
+                        )
+                    )
+                inserted = {(r["task_id"], r["scheduled_for"]): r for r in await run_store.insert(tx, rows)}
+                left: list[int] = []
+                for i, row in zip(pending, rows, strict=True):
+                    got = inserted.get((row["task_id"], row["scheduled_for"]))
+                    if got is None:
+                        left.append(i)
+                    else:
+                        results[i] = BatchEntry(
+                            index=i, run_id=got["id"], task_id=row["task_id"], created=True
+                        )
+                        slots[i] = row["scheduled_for"]
+                pending = left
+            if pending:  # pragma: no cover - racing writers on every try
                 raise Conflict("too many manual runs at once; try again")
-            row = await run_store.get(tx, inserted[0]["id"])
-            assert row is not None
-            run = run_from_row(row)
-            target = Target("task", task_id, task["name"])
-            await audit.record(tx, actor, "task.run", target, None, audit.run_document(run), at=now)
-        self.ctx.bus.publish(Event(RUN_CREATED, _run_event(run)))
-        return run
+            key_rows = [
+                {
+                    "task_id": items[i].task_id,
+                    "key": items[i].idempotency_key,
+                    "run_id": r.run_id,
+                    "scheduled_for": slots[i],
+                    "input_digest": input_digest(given[i]),
+                    "created_at": now,
+                }
+                for i in fresh
+                if items[i].idempotency_key is not None and (r := results[i]) is not None
+            ]
+            if len(await run_store.claim_keys(tx, key_rows)) < len(key_rows):
+                raise _KeyTaken
+            done = tuple(r for r in results if r is not None)
+            created = [r.run_id for r in done if r.created]
+            after = {
+                "created": created,
+                "repeated": [r.run_id for r in done if not r.created],
+                "tasks": sorted({items[i].task_id for i in fresh}),
+            }
+            name = f"{len(created)} run{'' if len(created) == 1 else 's'} queued"
+            await audit.record(tx, actor, "runs.batch", Target("runs", None, name), None, after, at=now)
+        self.ctx.bus.publish(
+            *(
+                Event(RUN_CREATED, {"run_id": r.run_id, "task_id": r.task_id, "status": "queued"})
+                for r in done
+                if r.created
+            )
+        )
+        return done
 
     async def cancel(self, run_id: int, *, actor: Actor) -> Run:
         """Cancel a queued run, or ask a running run's worker to stop it; the run's ``reason`` says
@@ -235,6 +490,7 @@ class RunService:
                             scheduled_for=r["scheduled_for"],
                             attempt=number,
                             now=now,
+                            run_input=r["input"],
                         )
                     )
             inserted = await run_store.insert(tx, new_rows)

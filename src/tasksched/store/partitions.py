@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from tasksched.store import Tx
-from tasksched.store.tables import UTCDateTime, runs, tasks
+from tasksched.store.tables import UTCDateTime, run_keys, runs, tasks
 
 PARENT = "runs"
 DEFAULT = "runs_default"
@@ -236,4 +236,8 @@ async def drop(tx: Tx, part: Partition, *, finished_before: datetime) -> bool:
     if await _holds_kept_run(tx, part.name, finished_since=finished_before):
         return False
     await tx.execute(sa.text(f"DROP TABLE {part.name}"))
+    # The idempotency keys of the month's runs go with them.
+    await tx.execute(
+        sa.delete(run_keys).where(run_keys.c.scheduled_for >= part.start, run_keys.c.scheduled_for < part.end)
+    )
     return True

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tasksched.store import Tx
 from tasksched.store.dialect import lock_rows
-from tasksched.store.tables import runs, tasks
+from tasksched.store.tables import run_keys, runs, tasks
 
 SUCCEEDED = ("succeeded",)
 # Every other final status: kept as long as failures (they are what people come back to look at).
@@ -62,5 +62,16 @@ async def delete_batch(
     if last_run_id is not None:
         conditions.append(runs.c.id != last_run_id)
     candidates = lock_rows(tx, sa.select(runs.c.id).where(*conditions).order_by(runs.c.id).limit(limit))
-    result = await tx.execute(sa.delete(runs).where(runs.c.id.in_(candidates.scalar_subquery())))
-    return int(result.rowcount)
+    deleted = list(
+        (
+            await tx.execute(
+                sa.delete(runs).where(runs.c.id.in_(candidates.scalar_subquery())).returning(runs.c.id)
+            )
+        ).scalars()
+    )
+    if deleted:
+        # An idempotency key lives as long as its run.
+        await tx.execute(
+            sa.delete(run_keys).where(run_keys.c.task_id == task_id, run_keys.c.run_id.in_(deleted))
+        )
+    return len(deleted)

@@ -18,7 +18,7 @@ from tasksched.store.dialect import (
     rows_source,
     unindexed,
 )
-from tasksched.store.tables import UTCDateTime, runs
+from tasksched.store.tables import UTCDateTime, run_keys, runs, tasks
 
 RunRow = dict[str, Any]
 
@@ -37,6 +37,7 @@ _CLAIM_COLUMNS = [
         "scheduled_for",
         "started_at",
         "available_at",
+        "input",
     )
 ]
 
@@ -53,6 +54,122 @@ async def insert(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[RunRow]:
     )
     result = await tx.execute(stmt, list(rows))
     return [dict(r) for r in result.mappings()]
+
+
+async def insert_full(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[RunRow]:
+    """Like ``insert``, returning every column of each run inserted (what the API shows of a run):
+    no read afterwards. Rows go in pages of multi-row INSERTs (SQLAlchemy's insertmanyvalues)."""
+    if not rows:
+        return []
+    stmt = insert_ignoring_conflicts(tx, runs).returning(*runs.c)
+    result = await tx.execute(stmt, list(rows))
+    return [dict(r) for r in result.mappings()]
+
+
+# The columns of a new manual run that come from its task's row, in insert_manual's SELECT.
+_FROM_TASK = ("task_id", "task_name", "queue", "priority")
+
+
+async def insert_manual(
+    tx: Tx,
+    task_id: int,
+    *,
+    scheduled_for: datetime,
+    now: datetime,
+    run_input: dict[str, Any] | None,
+    action_type: str | None,
+) -> RunRow | None:
+    """Queue a manual run of a task in one statement: INSERT … SELECT from the task's row …
+    RETURNING every column. None when nothing was inserted: the task does not exist, its action
+    is not ``action_type`` (when given), or the slot is taken (the caller tells which)."""
+    values: dict[str, sa.ColumnElement[Any]] = {
+        "task_id": tasks.c.id,
+        "task_name": tasks.c.name,
+        "queue": tasks.c.queue,
+        "priority": tasks.c.priority,
+        "trigger": sa.literal("manual", sa.String),
+        "scheduled_for": sa.literal(scheduled_for, UTCDateTime()),
+        "attempt": sa.literal(1, sa.Integer),
+        "status": sa.literal("queued", sa.String),
+        "queued_at": sa.literal(now, UTCDateTime()),
+        "available_at": sa.literal(now, UTCDateTime()),
+        "cancel_requested": sa.false(),
+    }
+    if run_input is not None:
+        values["input"] = sa.literal(run_input, runs.c.input.type)
+    where = [tasks.c.id == task_id]
+    if action_type is not None:
+        where.append(tasks.c.action["type"].as_string() == action_type)
+    select = sa.select(*(v.label(k) for k, v in values.items())).where(*where)
+    stmt = insert_ignoring_conflicts(tx, runs).from_select(list(values), select).returning(*runs.c)
+    row = (await tx.execute(stmt)).mappings().first()
+    return dict(row) if row else None
+
+
+async def claim_key(
+    tx: Tx, *, task_id: int, key: str, run_id: int, scheduled_for: datetime, digest: str, now: datetime
+) -> bool:
+    """Record that ``key`` made run ``run_id`` of the task; False when the key is taken already
+    (the primary key decides: on PostgreSQL a concurrent holder of the key is waited for)."""
+    stmt = (
+        insert_ignoring_conflicts(tx, run_keys)
+        .values(
+            task_id=task_id,
+            key=key,
+            run_id=run_id,
+            scheduled_for=scheduled_for,
+            input_digest=digest,
+            created_at=now,
+        )
+        .returning(run_keys.c.task_id)
+    )
+    return (await tx.execute(stmt)).first() is not None
+
+
+async def claim_keys(tx: Tx, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
+    """Record many keys at once ({task_id, key, run_id, scheduled_for, input_digest, created_at});
+    returns the (task_id, key) pairs recorded (the others were taken)."""
+    if not rows:
+        return set()
+    stmt = insert_ignoring_conflicts(tx, run_keys).returning(run_keys.c.task_id, run_keys.c.key)
+    return {(int(t), str(k)) for t, k in (await tx.execute(stmt, list(rows))).all()}
+
+
+async def keyed_runs(tx: Tx, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], RunRow]:
+    """The key rows of the (task_id, key) pairs that exist, each with its run's row under "run"
+    (None if the run is gone)."""
+    if not keys:
+        return {}
+    pairs = list(set(keys))
+    found: dict[tuple[int, str], RunRow] = {}
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start : start + 500]
+        query = sa.select(run_keys).where(sa.tuple_(run_keys.c.task_id, run_keys.c.key).in_(chunk))
+        for row in (await tx.execute(query)).mappings():
+            found[(row["task_id"], row["key"])] = {**row, "run": None}
+    ids = [(r["run_id"], r["scheduled_for"]) for r in found.values()]
+    by_id: dict[int, RunRow] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = sa.select(runs).where(
+            runs.c.id.in_([i for i, _ in chunk]), runs.c.scheduled_for.in_(list({s for _, s in chunk}))
+        )
+        by_id.update({r["id"]: dict(r) for r in (await tx.execute(query)).mappings()})
+    for key_row in found.values():
+        key_row["run"] = by_id.get(key_row["run_id"])
+    return found
+
+
+async def latest_slots(tx: Tx, task_ids: Sequence[int], *, not_before: datetime) -> dict[int, datetime]:
+    """The newest ``scheduled_for`` at or after ``not_before`` of each task that has one."""
+    if not task_ids:
+        return {}
+    query = (
+        sa.select(runs.c.task_id, sa.func.max(runs.c.scheduled_for))
+        .where(runs.c.task_id.in_(list(set(task_ids))), runs.c.scheduled_for >= not_before)
+        .group_by(runs.c.task_id)
+    )
+    return {int(t): latest for t, latest in (await tx.execute(query)).all() if latest is not None}
 
 
 async def get(tx: Tx, run_id: int) -> RunRow | None:

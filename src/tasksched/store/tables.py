@@ -74,6 +74,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 # SQLite makes INTEGER PRIMARY KEY the rowid (fast, autoincrementing); PostgreSQL gets BIGINT identity.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+# JSON whose Python None is SQL NULL (not the JSON value null): for columns most rows leave empty.
+NullableJSON = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 tasks = sa.Table(
     "tasks",
@@ -148,6 +150,8 @@ runs = sa.Table(
     sa.Column("output", sa.Text, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    # What the run was asked to take on top of its task's action (domain RunInput.given), or null.
+    sa.Column("input", NullableJSON, nullable=True),
     # The key that makes a slot fire at most once, whatever number of schedulers race for it.
     sa.UniqueConstraint("task_id", "scheduled_for", "attempt"),
     sa.Index("ix_runs_task_id_id", "task_id", "id"),
@@ -157,6 +161,24 @@ runs = sa.Table(
     sa.Index("ix_runs_task_id_status_finished_at", "task_id", "status", "finished_at"),
     sa.Index("ix_runs_task_id_started_at", "task_id", "started_at"),
 )
+# Idempotency keys of manual runs (``Idempotency-Key`` on ``POST /api/tasks/{id}/run`` and the items
+# of ``POST /api/runs:batch``): one run per (task, key), enforced by the primary key. A table of its
+# own because on PostgreSQL ``runs`` is partitioned by ``scheduled_for``, and a unique index there
+# must hold the partition key. A key lives as long as its run: retention deletes both.
+run_keys = sa.Table(
+    "run_keys",
+    metadata,
+    sa.Column("task_id", BigId, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("run_id", sa.BigInteger, nullable=False),
+    # The run's partition key: its row is found with the month it is in.
+    sa.Column("scheduled_for", UTCDateTime, nullable=False),
+    # SHA-256 of the input sent with the key: the same key with another input is refused.
+    sa.Column("input_digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_run_keys_run_id", "run_id"),
+)
+
 # In the claim's own order (priority descending), so claiming reads the index instead of sorting
 # every queued run.
 sa.Index("ix_runs_claim", runs.c.status, runs.c.queue, runs.c.priority.desc(), runs.c.available_at, runs.c.id)

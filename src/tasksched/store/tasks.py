@@ -103,6 +103,9 @@ EXECUTION_COLUMNS = tuple(
     tasks.c[name] for name in ("id", "name", "action", "timeout_seconds", "retry", "queue", "priority")
 )
 
+# What a manual run is made from (and its input checked against).
+RUN_COLUMNS = tuple(tasks.c[name] for name in ("id", "name", "action", "queue", "priority"))
+
 
 async def get_many(
     tx: Tx, task_ids: Sequence[int], *, columns: Sequence[sa.ColumnElement[Any]] | None = None

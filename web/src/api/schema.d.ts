@@ -244,6 +244,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs:batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue many runs now, of one task or many, in one transaction
+         * @description Up to 5000 items. Every item is checked before anything is written: one bad item (an unknown task, an input for another action type) refuses the whole request, naming it (`runs.3.input.body`). An item whose `idempotency_key` (per task) queued a run before queues nothing: its entry names that run with `created` false.
+         */
+        post: operations["runs_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs:retry": {
         parameters: {
             query?: never;
@@ -427,7 +447,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Run a task now */
+        /**
+         * Run a task now
+         * @description Queues a manual run (202). The optional body's `input` is applied to the action for this run and its retries. With an `Idempotency-Key` header, a request repeated with the same key (for this task) queues nothing and answers 200 with the run the first one queued, header `Idempotent-Replayed: true`; the same key with another input is refused (409). A key is kept as long as its run (retention deletes both).
+         */
         post: operations["tasks_run"];
         delete?: never;
         options?: never;
@@ -1443,6 +1466,13 @@ export interface components {
             http_status?: number | null;
             /** Id */
             id: number;
+            /**
+             * Input
+             * @description What the run was asked to take on top of its task's action (`args`, `kwargs`, `body` or `env`), as given to run-now; its retries take the same. Null: the action as is.
+             */
+            input?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            } | null;
             /** Output */
             output?: string | null;
             /** Priority */
@@ -1475,6 +1505,57 @@ export interface components {
             /** Worker */
             worker?: string | null;
         };
+        /** RunBatchEntry */
+        RunBatchEntry: {
+            /**
+             * Created
+             * @description False: the item's idempotency key had queued `run_id` before.
+             */
+            created: boolean;
+            /**
+             * Index
+             * @description The item's position in `runs`.
+             */
+            index: number;
+            /** Run Id */
+            run_id: number;
+            /** Task Id */
+            task_id: number;
+        };
+        /** RunBatchItem */
+        RunBatchItem: {
+            /** Idempotency Key */
+            idempotency_key?: string | null;
+            input?: components["schemas"]["RunInput"] | null;
+            /** Task Id */
+            task_id: number;
+        };
+        /**
+         * RunBatchRequest
+         * @description Runs to queue now, of one task or many, in one transaction.
+         */
+        RunBatchRequest: {
+            /** Runs */
+            runs: components["schemas"]["RunBatchItem"][];
+        };
+        /** RunBatchResult */
+        RunBatchResult: {
+            /**
+             * Created
+             * @description How many runs this request queued.
+             */
+            created: number;
+            /**
+             * Repeated
+             * @description How many items were idempotent repeats (no new run).
+             */
+            repeated: number;
+            /**
+             * Runs
+             * @description One entry per item, in the order given.
+             */
+            runs: components["schemas"]["RunBatchEntry"][];
+        };
         /**
          * RunFilterBody
          * @description The runs list's filter, as a body: what "retry all matching" retries.
@@ -1495,6 +1576,37 @@ export interface components {
             task_id?: number | null;
             /** Trigger */
             trigger?: components["schemas"]["RunTrigger"][];
+        };
+        /**
+         * RunInput
+         * @description What one run takes on top of its task's action (``POST /api/tasks/{id}/run``'s ``input``).
+         *
+         *     ``args`` replaces a python action's positional arguments; ``kwargs`` entries override its
+         *     keyword arguments of the same name (the others stay); ``body`` replaces an http action's body;
+         *     ``env`` entries are added to a shell action's environment (overriding those of the same name).
+         *     Only the fields of one action type may be given, and only for a task of that type.
+         */
+        RunInput: {
+            /** Args */
+            args?: components["schemas"]["JsonValue"][] | null;
+            /** @description A string is sent as is; any other JSON value is sent as application/json. */
+            body?: components["schemas"]["JsonValue"];
+            /** Env */
+            env?: {
+                [key: string]: string;
+            } | null;
+            /** Kwargs */
+            kwargs?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            } | null;
+        };
+        /**
+         * RunNowRequest
+         * @description The optional body of run-now.
+         */
+        RunNowRequest: {
+            /** @description Applied to the task's action for this run and its retries: `args` and/or `kwargs` (python), `body` (http) or `env` (shell). */
+            input?: components["schemas"]["RunInput"] | null;
         };
         /** RunPage */
         RunPage: {
@@ -3562,6 +3674,116 @@ export interface operations {
             };
         };
     };
+    runs_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunBatchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunBatchResult"];
+                };
+            };
+            /** @description The body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An item's `idempotency_key` was sent before with another input; `errors` names the item. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server's limit (TASKSCHED_MAX_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     runs_retry: {
         parameters: {
             query?: never;
@@ -4871,14 +5093,29 @@ export interface operations {
     tasks_run: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 task_id: number;
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RunNowRequest"] | null;
+            };
+        };
         responses: {
+            /** @description A repeat of an `Idempotency-Key`: the run it queued. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
             /** @description Successful Response */
             202: {
                 headers: {
@@ -4886,6 +5123,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Run"];
+                };
+            };
+            /** @description The body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No API key was sent, or it is unknown or revoked. */
@@ -4917,8 +5163,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many manual runs of this task are being queued at once; try again. */
+            /** @description The `Idempotency-Key` was sent before with another input (or too many manual runs of this task are being queued at once; try again). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server's limit (TASKSCHED_MAX_BODY_BYTES). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

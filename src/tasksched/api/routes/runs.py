@@ -6,10 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from tasksched.api.deps import Limit, Offset, Operator, PathId, QueryId, ServicesDep, Viewer
-from tasksched.api.schemas import IsoTime, RunPage, RunRetryRequest, RunRetryResult, RunRetrySkip
+from tasksched.api.deps import Limit, Offset, Operator, PathId, QueryId, ServicesDep, StorableJson, Viewer
+from tasksched.api.schemas import (
+    IsoTime,
+    RunBatchEntry,
+    RunBatchRequest,
+    RunBatchResult,
+    RunPage,
+    RunRetryRequest,
+    RunRetryResult,
+    RunRetrySkip,
+)
+from tasksched.api.strict import strict_body
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
-from tasksched.services.runs import RunQuery
+from tasksched.services.runs import MAX_BATCH, BatchItem, RunQuery
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -68,6 +78,36 @@ async def retry_runs(body: RunRetryRequest, services: ServicesDep, principal: Op
     result = await services.runs.retry(actor=principal.actor, run_ids=body.run_ids, query=query)
     skipped = [RunRetrySkip(run_id=k, reason=v) for k, v in sorted(result.skipped.items())]
     return RunRetryResult(queued=result.queued, skipped=skipped)
+
+
+@router.post(
+    ":batch",
+    operation_id="runs_batch",
+    dependencies=strict_body(RunBatchRequest, Operator),
+    response_model=RunBatchResult,
+    summary="Queue many runs now, of one task or many, in one transaction",
+    description=f"Up to {MAX_BATCH} items. Every item is checked before anything is written: one "
+    "bad item (an unknown task, an input for another action type) refuses the whole request, "
+    "naming it (`runs.3.input.body`). An item whose `idempotency_key` (per task) queued a run "
+    "before queues nothing: its entry names that run with `created` false.",
+)
+async def batch_runs(
+    body: RunBatchRequest, services: ServicesDep, principal: Operator, _body: StorableJson
+) -> Response:
+    done = await services.runs.enqueue_many(
+        [BatchItem(task_id=i.task_id, input=i.input, idempotency_key=i.idempotency_key) for i in body.runs],
+        actor=principal.actor,
+    )
+    created = sum(1 for d in done if d.created)
+    result = RunBatchResult(
+        runs=[
+            RunBatchEntry(index=d.index, run_id=d.run_id, task_id=d.task_id, created=d.created) for d in done
+        ],
+        created=created,
+        repeated=len(done) - created,
+    )
+    # Encoded once, not validated again on the way out (thousands of entries).
+    return Response(result.model_dump_json(), media_type="application/json")
 
 
 @router.get(

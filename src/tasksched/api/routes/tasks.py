@@ -20,7 +20,7 @@ from tasksched.api.deps import (
     Viewer,
     parse_if_match,
 )
-from tasksched.api.schemas import RunPage, TaskPage
+from tasksched.api.schemas import IdempotencyKey, RunNowRequest, RunPage, TaskPage
 from tasksched.api.strict import strict_body
 from tasksched.domain.runs import Run, RunStatus
 from tasksched.domain.tasks import TaskPatch, TaskSort, TaskSpec
@@ -136,10 +136,41 @@ async def delete_task(task_id: PathId, services: ServicesDep, principal: Admin) 
 
 
 @router.post(
-    "/{task_id}/run", operation_id="tasks_run", status_code=202, response_model=Run, summary="Run a task now"
+    "/{task_id}/run",
+    operation_id="tasks_run",
+    dependencies=strict_body(RunNowRequest, Operator),
+    status_code=202,
+    response_model=Run,
+    summary="Run a task now",
+    description="Queues a manual run (202). The optional body's `input` is applied to the action for "
+    "this run and its retries. With an `Idempotency-Key` header, a request repeated with the same "
+    "key (for this task) queues nothing and answers 200 with the run the first one queued, "
+    "header `Idempotent-Replayed: true`; the same key with another input is refused (409). A key is "
+    "kept as long as its run (retention deletes both).",
+    responses={200: {"model": Run, "description": "A repeat of an `Idempotency-Key`: the run it queued."}},
 )
-async def run_task(task_id: PathId, services: ServicesDep, principal: Operator) -> Run:
-    return await services.runs.run_now(task_id, actor=principal.actor)
+async def run_task(
+    task_id: PathId,
+    services: ServicesDep,
+    principal: Operator,
+    _body: StorableJson,
+    body: RunNowRequest | None = None,
+    idempotency_key: Annotated[IdempotencyKey | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    done = await services.runs.enqueue(
+        task_id,
+        actor=principal.actor,
+        run_input=body.input if body is not None else None,
+        idempotency_key=idempotency_key,
+    )
+    if done.created:
+        return Response(done.run.model_dump_json(), status_code=202, media_type="application/json")
+    return Response(
+        done.run.model_dump_json(),
+        status_code=200,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 @router.post(
