@@ -340,6 +340,15 @@ async def test_list_searches_name_and_description_ignoring_case(api: httpx.Async
     assert (await api.get("/api/tasks", params={"q": "nothing-like-it"})).json()["total"] == 0
 
 
+async def test_list_finds_one_task_by_its_exact_name(api: httpx.AsyncClient) -> None:
+    await create_task(api, "reports.nightly")
+    await create_task(api, "reports.nightly.extra")
+    await create_task(api, "Reports.Nightly")
+    found = (await api.get("/api/tasks", params={"name": "reports.nightly"})).json()
+    assert ([t["name"] for t in found["items"]], found["total"]) == (["reports.nightly"], 1)
+    assert (await api.get("/api/tasks", params={"name": "reports"})).json()["total"] == 0
+
+
 @pytest.mark.parametrize(("q", "expected"), [("%", ["100% done"]), ("_", ["a_b"]), ("\\", ["back\\slash"])])
 async def test_list_search_takes_wildcards_literally(
     api: httpx.AsyncClient, q: str, expected: list[str]

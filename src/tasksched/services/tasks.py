@@ -38,6 +38,7 @@ V = TypeVar("V")
 
 @dataclass(frozen=True)
 class TaskQuery:
+    name: str | None = None  # exactly this name (one task at most)
     q: str | None = None
     tag: str | None = None
     enabled: bool | None = None
@@ -159,12 +160,13 @@ class TaskService:
         return page
 
     async def _load_page(self, query: TaskQuery, version: int) -> TaskListing:
-        matching = (query.q, query.tag, query.enabled, query.last_status)
+        matching = (query.name, query.q, query.tag, query.enabled, query.last_status)
         known = self._totals.get(matching, version)
         total = known[0] if known is not None and known[1] else None
         async with self.ctx.db.read() as tx:
             rows, counted = await task_store.list_(
                 tx,
+                name=query.name,
                 q=query.q,
                 tag=query.tag,
                 enabled=query.enabled,

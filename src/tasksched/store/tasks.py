@@ -124,6 +124,7 @@ def _escape_like(text: str) -> str:
 async def list_(
     tx: Tx,
     *,
+    name: str | None = None,
     q: str | None = None,
     tag: str | None = None,
     enabled: bool | None = None,
@@ -135,6 +136,8 @@ async def list_(
 ) -> tuple[list[TaskRow], int]:
     """A page of tasks and the number matching; a ``total`` the caller already knows is not recounted."""
     conditions: list[sa.ColumnElement[bool]] = []
+    if name is not None:  # exact: the unique index finds it
+        conditions.append(tasks.c.name == name)
     if q:
         pattern = f"%{_escape_like(q)}%"
         conditions.append(

@@ -46,6 +46,7 @@ async def list_tasks(
     _: Viewer,
     limit: Limit = 50,
     offset: Offset = 0,
+    name: Annotated[SearchText, Query(max_length=200, description="Exactly this name (at most one task)")] = None,
     q: Annotated[SearchText, Query(max_length=200, description="Search in name and description")] = None,
     tag: Annotated[SearchText, Query(max_length=64)] = None,
     enabled: bool | None = None,
@@ -54,7 +55,14 @@ async def list_tasks(
 ) -> Response:
     page = await services.tasks.list(
         TaskQuery(
-            q=q, tag=tag, enabled=enabled, last_status=last_status, sort=sort, limit=limit, offset=offset
+            name=name,
+            q=q,
+            tag=tag,
+            enabled=enabled,
+            last_status=last_status,
+            sort=sort,
+            limit=limit,
+            offset=offset,
         )
     )
     # A cached page carries its JSON, encoded once however many callers it serves.
