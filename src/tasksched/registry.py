@@ -7,6 +7,11 @@ runs their ``@task`` decorators.
 
 Inside a run, a function reaches its run through ``current_run()``: ids, attempt, a cancellation flag
 to poll and ``log()`` to write to the run's output.
+
+Outside a run, a registered function can be queued: ``fn.defer(...)``, ``await fn.defer_async(...)``,
+``fn.defer_many([...])`` and ``fn.configure(idempotency_key=…).defer(...)`` store a run of the task
+named like the function (see ``producer.py``). The function itself is returned unchanged, with those
+methods added, so calling it directly still just calls it.
 """
 
 from __future__ import annotations
@@ -14,22 +19,27 @@ from __future__ import annotations
 import importlib
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from pydantic import ValidationError
 
 from tasksched.domain.actions import PythonAction
 from tasksched.errors import TaskschedError
 
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from tasksched.producer import Call, Deferred
+
 __all__ = [
+    "Deferrer",
     "Registered",
     "RegistryError",
     "Retry",
     "RunContext",
+    "TaskFunction",
     "current_run",
     "get_function",
     "import_modules",
@@ -38,7 +48,9 @@ __all__ = [
     "unregister",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 class RegistryError(TaskschedError):
@@ -87,7 +99,7 @@ def _check_name(name: str) -> None:
         ) from None
 
 
-def _register(func: Callable[..., Any], name: str | None) -> None:
+def _register(func: Callable[..., Any], name: str | None) -> str:
     if not callable(func):
         raise RegistryError(f"@task needs a function, got {func!r}")
     name = name if name is not None else f"{func.__module__}.{func.__qualname__}"
@@ -103,25 +115,96 @@ def _register(func: Callable[..., Any], name: str | None) -> None:
                 f"cannot register {entry.origin} under the same name"
             )
         _registry[name] = entry
+    return name
+
+
+class Deferrer(Generic[P]):
+    """Queues runs of one registered function: ``defer`` stores one, ``defer_many`` several at once."""
+
+    def __init__(self, name: str, idempotency_key: str | None = None) -> None:
+        self.name = name
+        self._key = idempotency_key
+
+    def configure(self, *, idempotency_key: str | None = None) -> Deferrer[P]:
+        """The same function with options for the next call: a second ``defer`` with the same
+        ``idempotency_key`` queues nothing and returns the first call's run."""
+        return Deferrer(self.name, idempotency_key)
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
+        from tasksched.producer import Call
+
+        return Call(args=args, kwargs=kwargs, idempotency_key=self._key)
+
+    def defer(self, *args: P.args, **kwargs: P.kwargs) -> Deferred:
+        """Queue a run with these arguments; returns once it is stored."""
+        from tasksched.producer import defer_sync
+
+        return defer_sync(self.name, [self._call(args, kwargs)])[0]
+
+    async def defer_async(self, *args: P.args, **kwargs: P.kwargs) -> Deferred:
+        """``defer`` for coroutines."""
+        from tasksched.producer import defer_async
+
+        return (await defer_async(self.name, [self._call(args, kwargs)]))[0]
+
+    def defer_many(self, calls: Iterable[Call | dict[str, Any] | Sequence[Any]]) -> list[Deferred]:
+        """Queue many runs in as few requests as can carry them (one transaction per 5,000): each
+        item a ``Call``, a dict of keyword arguments or a list of positional ones."""
+        from tasksched.producer import as_call, defer_sync
+
+        return defer_sync(self.name, [as_call(c) for c in calls])
+
+    async def defer_many_async(
+        self, calls: Iterable[Call | dict[str, Any] | Sequence[Any]]
+    ) -> list[Deferred]:
+        """``defer_many`` for coroutines."""
+        from tasksched.producer import as_call, defer_async
+
+        return await defer_async(self.name, [as_call(c) for c in calls])
+
+
+class TaskFunction(Protocol[P, R_co]):
+    """What ``@task`` returns: the function, callable as before, with the ``Deferrer`` methods."""
+
+    __name__: str
+    deferrer: Deferrer[P]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+    def defer(self, *args: P.args, **kwargs: P.kwargs) -> Deferred: ...
+    async def defer_async(self, *args: P.args, **kwargs: P.kwargs) -> Deferred: ...
+    def defer_many(self, calls: Iterable[Call | dict[str, Any] | Sequence[Any]]) -> list[Deferred]: ...
+    async def defer_many_async(
+        self, calls: Iterable[Call | dict[str, Any] | Sequence[Any]]
+    ) -> list[Deferred]: ...
+    def configure(self, *, idempotency_key: str | None = None) -> Deferrer[P]: ...
+
+
+def _with_deferrer(func: Callable[P, R], name: str) -> TaskFunction[P, R]:
+    deferrer: Deferrer[P] = Deferrer(name)
+    for attribute in ("defer", "defer_async", "defer_many", "defer_many_async", "configure"):
+        setattr(func, attribute, getattr(deferrer, attribute))
+    func.deferrer = deferrer  # type: ignore[attr-defined]
+    return func  # type: ignore[return-value]
 
 
 @overload
-def task(func: F, /) -> F: ...
+def task(func: Callable[P, R], /) -> TaskFunction[P, R]: ...
 @overload
-def task(*, name: str | None = None) -> Callable[[F], F]: ...
-def task(func: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
-    """Register a function for ``python`` actions; the function is returned unchanged.
+def task(*, name: str | None = None) -> Callable[[Callable[P, R]], TaskFunction[P, R]]: ...
+def task(
+    func: Callable[P, R] | None = None, /, *, name: str | None = None
+) -> TaskFunction[P, R] | Callable[[Callable[P, R]], TaskFunction[P, R]]:
+    """Register a function for ``python`` actions; the function is returned with ``defer`` and its
+    kin added (see ``Deferrer``), otherwise unchanged.
 
     Use as ``@task`` (the name is ``module.qualname``) or ``@task(name="reports.nightly")``.
     Works on plain and ``async`` functions.
     """
     if func is not None:
-        _register(func, None)
-        return func
+        return _with_deferrer(func, _register(func, None))
 
-    def decorate(f: F) -> F:
-        _register(f, name)
-        return f
+    def decorate(f: Callable[P, R]) -> TaskFunction[P, R]:
+        return _with_deferrer(f, _register(f, name))
 
     return decorate
 

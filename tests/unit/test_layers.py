@@ -27,6 +27,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "worker": {"store", "api", "scheduler", "notifier", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
     "notifier": {"store", "api", "scheduler", "worker", "runtime", "cli", "sqlalchemy", "fastapi", "starlette"},
     "runtime": {"cli"},
+    # The Python producer (fn.defer) is an entry point like the CLI: it may assemble a database context.
+    "producer": {"api", "scheduler", "worker", "notifier", "cli", "sqlalchemy", "fastapi", "starlette"},
 }  # fmt: skip
 
 

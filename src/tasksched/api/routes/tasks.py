@@ -46,7 +46,9 @@ async def list_tasks(
     _: Viewer,
     limit: Limit = 50,
     offset: Offset = 0,
-    name: Annotated[SearchText, Query(max_length=200, description="Exactly this name (at most one task)")] = None,
+    name: Annotated[
+        SearchText, Query(max_length=200, description="Exactly this name (at most one task)")
+    ] = None,
     q: Annotated[SearchText, Query(max_length=200, description="Search in name and description")] = None,
     tag: Annotated[SearchText, Query(max_length=64)] = None,
     enabled: bool | None = None,
