@@ -4294,6 +4294,8 @@ export interface operations {
                 enabled?: boolean | null;
                 last_status?: components["schemas"]["RunStatus"] | null;
                 limit?: number;
+                /** @description Exactly this name (at most one task) */
+                name?: string | null;
                 offset?: number;
                 /** @description Search in name and description */
                 q?: string | null;
