@@ -297,10 +297,18 @@ class _Producer:
         except _TaskGone:
             raise ProducerError(f"the task {name!r} was deleted while runs were being queued") from None
 
+    async def _shutdown(self) -> None:
+        await self._backend.close()
+        # What the backend left running (a relay's reconnect loop) ends here, not with the loop.
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for leftover in rest:
+            leftover.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
     def close(self) -> None:
         if self._loop.is_closed():
             return
-        self.submit(self._backend.close()).result(timeout=30)
+        self.submit(self._shutdown()).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
         self._loop.close()
