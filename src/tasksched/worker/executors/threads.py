@@ -81,8 +81,12 @@ class ThreadPool:
         if self._closed:
             raise RuntimeError("the thread pool is closed")
         loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
+        if self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed() and (self._busy or self._waiting):
+                raise RuntimeError("a thread pool serves one event loop at a time")
+            # A first loop, or the last one ended: what it left running reports to nobody.
+            self._loop, self._busy = loop, 0
+            self._waiting.clear()
         call = _Call(func, contextvars.copy_context(), loop.create_future(), on_start)
         if self._busy < self.max_threads:
             self._hand_over(call)
@@ -110,6 +114,8 @@ class ThreadPool:
         with self._done_lock:
             done, self._done = self._done, []
         for call in done:
+            if call.future.get_loop() is not self._loop:  # left by an earlier loop (see run)
+                continue
             self._busy -= 1
             if not call.future.done():  # cancelled while it ran: nobody waits for the result
                 if call.exc is not None:
@@ -137,8 +143,9 @@ class ThreadPool:
                 assert self._loop is not None
                 try:
                     self._loop.call_soon_threadsafe(self._resolve)
-                except RuntimeError:  # the loop is closed: the process is ending
-                    return
+                except RuntimeError:  # the loop is closed: nobody waits for these results
+                    with self._done_lock:
+                        self._done.clear()
 
     def close(self) -> None:
         """Start no more calls; idle threads end. Running calls are not waited for."""
