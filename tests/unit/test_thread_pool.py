@@ -18,20 +18,31 @@ where: contextvars.ContextVar[str] = contextvars.ContextVar("where", default="un
 async def test_calls_run_in_at_most_the_bound_of_threads_and_return_their_values() -> None:
     pool = ThreadPool(3)
     seen: set[int] = set()
+    lock = threading.Lock()
+    running = most = 0
     release = threading.Event()
 
     def work(i: int) -> int:
-        seen.add(threading.get_ident())
+        nonlocal running, most
+        with lock:
+            seen.add(threading.get_ident())
+            running += 1
+            most = max(most, running)
         release.wait(10)
+        with lock:
+            running -= 1
         return i * 2
 
     calls = [asyncio.ensure_future(pool.run(functools.partial(work, i))) for i in range(30)]
     await asyncio.sleep(0)
-    assert pool.busy == 3  # three handed to threads, the rest waiting on the loop
+    assert pool.in_flight == 30
+    assert pool.threads == 3
     release.set()
     assert await asyncio.gather(*calls) == [i * 2 for i in range(30)]
     assert pool.threads == 3
+    assert pool.in_flight == 0
     assert len(seen) <= 3
+    assert most <= 3
     pool.close()
 
 
