@@ -5,7 +5,8 @@
 Each repetition queues one run of a registered plain function (``bench.plain``, from ``bench.jobs``),
 spawns a real worker process (``python -m tasksched.cli worker``) on the database and times until the
 worker logs ``run succeeded`` (logged only once the outcome is committed). Then the worker's PSS is read
-from ``/proc/PID/smaps_rollup`` (and RSS), the worker is stopped with SIGTERM. Reports the median of
+from ``/proc/PID/smaps_rollup`` (and RSS) and the CPU time it used so far from ``/proc/PID/stat``
+(steadier than wall time on a loaded machine), and the worker is stopped with SIGTERM. Reports the median of
 ``-n`` repetitions, and every run. ``--checkout`` (repeatable) runs the worker from another checkout's
 ``src`` too, alternating with this one's run by run, so that a before/after comparison shares one
 sitting (the machine's load drifts).
@@ -38,6 +39,12 @@ def memory_kb(pid: int) -> dict[str, int]:
         if key in ("Pss", "Rss"):
             values[key] = int(rest.split()[0])
     return values
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def queue_one(url: str, task_id: int | None) -> int:
@@ -82,10 +89,16 @@ def spawn_once(url: str, checkout: Path = ROOT) -> dict[str, float]:
         else:
             raise RuntimeError(f"the worker ended (code {proc.wait()}) before finishing a run")
         memory = memory_kb(proc.pid)
+        cpu = cpu_seconds(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
-    return {"seconds": elapsed, "pss_mb": memory["Pss"] / 1024, "rss_mb": memory["Rss"] / 1024}
+    return {
+        "seconds": elapsed,
+        "cpu_seconds": cpu,
+        "pss_mb": memory["Pss"] / 1024,
+        "rss_mb": memory["Rss"] / 1024,
+    }
 
 
 async def measure(
@@ -117,7 +130,8 @@ def main() -> None:
         for checkout, results in by_checkout.items():
             median = {key: statistics.median(r[key] for r in results) for key in results[0]}
             print(
-                f"{backend} ({checkout}): spawn → first finished job median {median['seconds'] * 1000:.0f} ms, "
+                f"{backend} ({checkout}): spawn → first finished job median {median['seconds'] * 1000:.0f} ms "
+                f"(worker CPU {median['cpu_seconds'] * 1000:.0f} ms), "
                 f"worker PSS {median['pss_mb']:.1f} MB (RSS {median['rss_mb']:.1f} MB), {args.n} runs (ms): "
                 + json.dumps([round(r["seconds"] * 1000) for r in results])
             )
