@@ -15,18 +15,26 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, parse_many
 from pydantic import Field, JsonValue, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
 
 ENV_PREFIX = "TASKSCHED_"
 
 
 def _default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _default_worker_threads() -> int:
+    # The standard library's default for a thread pool: enough for functions waiting on I/O, not so
+    # many that a burst of runs opens hundreds of connections at once.
+    return min(32, (os.cpu_count() or 1) + 4)
 
 
 def _shown(text: str) -> dict[str, JsonValue]:
@@ -126,7 +134,23 @@ class Settings(BaseSettings):
     )
 
     worker_concurrency: int = Field(
-        default=100, ge=1, le=10_000, description="Runs one worker executes at once."
+        default=100,
+        ge=1,
+        le=10_000,
+        description=(
+            "Runs one worker executes at once. Async functions, http and shell actions run up to this "
+            "many at once; plain (sync) functions also need one of `TASKSCHED_WORKER_THREADS`."
+        ),
+    )
+    worker_threads: int = Field(
+        default_factory=_default_worker_threads,
+        ge=1,
+        le=1_000,
+        description=(
+            "Threads a worker runs plain (sync) Python functions in: at most this many run at once, "
+            "whatever the concurrency; the others wait for a thread, their timeout not yet counting."
+        ),
+        json_schema_extra=_shown("min(32, CPUs + 4)"),
     )
     worker_queues: str = Field(
         default="default", description="Comma-separated queues a worker takes runs from; `*` for all."
@@ -310,8 +334,11 @@ class Settings(BaseSettings):
 
     @field_validator("rate_limit", "rate_limit_anonymous", "rate_limit_auth_failures")
     @classmethod
-    def _limits_parse(cls, value: str) -> str:
-        parse_rate_limits(value)
+    def _limits_parse(cls, value: str, info: ValidationInfo) -> str:
+        # The defaults are known good (tests/unit/test_security_settings.py parses them): a process
+        # that keeps them, as every process but the API does, need not load the parser.
+        if info.field_name is None or value != cls.model_fields[info.field_name].default:
+            parse_rate_limits(value)
         return value
 
     @field_validator("cors_origins")
@@ -410,6 +437,8 @@ def _items(text: str) -> list[str]:
 
 def parse_rate_limits(text: str) -> list[RateLimitItem]:
     """``"20/second;600/minute"`` → its limits (empty text: none); a clear ``ValueError`` otherwise."""
+    from limits import parse_many  # only the API limits requests: other processes need not load it
+
     items: list[RateLimitItem] = []
     for part in (p.strip() for p in text.replace(",", ";").split(";")):
         if not part:

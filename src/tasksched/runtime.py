@@ -98,15 +98,21 @@ async def open_context(settings: Settings, *, schema: Schema) -> Context:
         ) from exc
     try:
         await health.ping(ctx.db)
-        if schema == "upgrade":
-            await migrate.upgrade(ctx.db)
-        elif schema == "require":
+        if schema != "any":
+            # One query: Alembic and the migration scripts load only when the schema must change.
             current, head = await migrate.current_revision(ctx.db), migrate.head_revision()
-            if current != head:
+            where = health.safe_url(settings.database_url)
+            if current is not None and current not in migrate.revisions():
+                raise CannotStart(
+                    f"the database {where} has schema {current}, which this version (schema {head}) "
+                    "does not know: it was migrated by a newer tasksched"
+                )
+            if current != head and schema == "upgrade":
+                await migrate.upgrade(ctx.db)
+            elif current != head:
                 state = "has no tasksched schema" if current is None else f"has schema {current}"
                 raise CannotStart(
-                    f"the database {health.safe_url(settings.database_url)} {state}; this version needs "
-                    f"{head}: run `tasksched db upgrade`"
+                    f"the database {where} {state}; this version needs {head}: run `tasksched db upgrade`"
                 )
     except BaseException:
         await ctx.close()

@@ -288,14 +288,93 @@ def test_tasks_commands_report_an_unreachable_server_in_one_line() -> None:
     assert_one_line_error(result, "cannot reach the server")
 
 
-def test_a_worker_starts_without_loading_the_scheduler_or_the_api(migrated: str) -> None:
-    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "TASKSCHED_DATABASE_URL": migrated}
+# What a worker of plain functions must not load to start and run one (issue 10, point 5): the other
+# processes' parts, the other commands, the migrations, and httpx (its TLS context) before an http
+# action needs it.
+NOT_IN_A_WORKER = (
+    "tasksched.api",
+    "tasksched.scheduler",
+    "tasksched.cli.db",
+    "tasksched.cli.keys",
+    "tasksched.cli.tasks",
+    "tasksched.worker.executors.http",
+    "tasksched.worker.executors.shell",
+    "tasksched.services.senders",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "yaml",
+    "alembic",
+    "httpx",
+    "httpcore",
+    "certifi",
+    "limits",
+)
+
+
+# The worker's own entry path (``tasksched worker``), with the modules it ended with written out at exit
+# (sys.modules, not ``-X importtime``: that misses what importlib.import_module loads).
+_MODULES_AT_EXIT = """
+import atexit, json, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "tasksched"
+from tasksched.cli import main
+main()
+"""
+
+
+def worker_modules(tmp_path: Path, url: str, *args: str) -> tuple[dict[str, object], set[str]]:
+    """Run ``tasksched worker --burst ARGS`` on ``url``: its figures, and every module it imported."""
+    out = tmp_path / "modules.json"
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "TASKSCHED_DATABASE_URL": url}
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", str(TASKSCHED), "worker", "--burst"],
+        [sys.executable, "-c", _MODULES_AT_EXIT, str(out), "worker", "--burst", *args],
         capture_output=True, text=True, env=env, check=True, timeout=60,
     )  # fmt: skip
-    assert json.loads(result.stdout.splitlines()[-1])["claimed"] == 0
-    loaded = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    return json.loads(result.stdout.splitlines()[-1]), set(json.loads(out.read_text()))
+
+
+def test_a_worker_starts_without_loading_the_scheduler_or_the_api(migrated: str, tmp_path: Path) -> None:
+    figures, loaded = worker_modules(tmp_path, migrated)
+    assert figures["claimed"] == 0
     assert "tasksched.worker.loop" in loaded  # the measurement saw the worker itself
-    for module in ("tasksched.api", "tasksched.scheduler", "fastapi", "uvicorn", "yaml"):
+    for module in NOT_IN_A_WORKER:
         assert module not in loaded, f"a worker's start imports {module}"
+
+
+async def test_a_worker_runs_a_plain_function_loading_only_what_it_runs(
+    migrated: str, tmp_path: Path
+) -> None:
+    from tasksched.config import Settings
+    from tasksched.domain.principals import CLI
+    from tasksched.domain.tasks import TaskSpec
+    from tasksched.services.context import Context
+    from tasksched.services.runs import RunService
+    from tasksched.services.tasks import TaskService
+    from tests.helpers import tasks  # registers tests.noop here too: the API side checks the name
+
+    assert tasks.noop is not None
+    ctx = Context.open(Settings(database_url=migrated))
+    try:
+        spec = TaskSpec.model_validate(
+            {"name": "plain", "action": {"type": "python", "function": "tests.noop"}}
+        )
+        created = await TaskService(ctx).create(spec, actor=CLI)
+        await RunService(ctx).run_now(created.id, actor=CLI)
+    finally:
+        await ctx.close()
+    figures, loaded = worker_modules(tmp_path, migrated, "--imports", "tests.helpers.tasks")
+    assert figures["by_status"] == {"succeeded": 1}
+    assert {"tasksched.worker.loop", "tasksched.worker.executors.threads", "tests.helpers.tasks"} <= loaded
+    for module in NOT_IN_A_WORKER:
+        assert module not in loaded, f"a worker running a plain function imports {module}"
+
+
+def test_a_worker_refuses_a_schema_newer_than_it_knows(migrated: str, tmp_path: Path) -> None:
+    """The revision is checked with one query, without Alembic: a database migrated by a newer
+    tasksched (a revision this one does not know) is refused, not run on."""
+    with sqlite3.connect(tmp_path / "migrated.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    result = cli("worker", "--burst", "--database-url", migrated, check=False)
+    assert_one_line_error(result, "has schema 9999", "newer tasksched")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -98,3 +99,66 @@ def note(path: str, value: str = "", *, suffix: str = "") -> str:
     with Path(path).open("a") as fh:
         fh.write(f"{value}{suffix}\n")
     return value
+
+
+class ThreadCensus:
+    """Which threads ran ``tests.count_threads``, and the most that ran it at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.idents: set[int] = set()
+            self.running = 0
+            self.most_at_once = 0
+            self.calls = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self.idents.add(threading.get_ident())
+            self.running += 1
+            self.calls += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+
+CENSUS = ThreadCensus()
+
+
+@task(name="tests.count_threads")
+def count_threads(seconds: float = 0.002) -> None:
+    """A plain function that holds its thread a moment (so runs overlap), counted in ``CENSUS``."""
+    CENSUS.enter()
+    try:
+        time.sleep(seconds)
+    finally:
+        CENSUS.leave()
+
+
+class Gathering:
+    """Async runs that each wait until ``expected`` of them are inside at once (or give up)."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.everyone = asyncio.Event()
+
+    def reset(self) -> None:
+        self.inside = 0
+        self.everyone = asyncio.Event()
+
+
+GATHERING = Gathering()
+
+
+@task(name="tests.gather")
+async def gather(expected: int, give_up_seconds: float = 10) -> str:
+    GATHERING.inside += 1
+    if GATHERING.inside >= expected:
+        GATHERING.everyone.set()
+    await asyncio.wait_for(GATHERING.everyone.wait(), give_up_seconds)
+    return "all here"

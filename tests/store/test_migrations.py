@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from tasksched.store import migrate, partitions
 from tasksched.store import runs as run_store
@@ -71,6 +72,14 @@ async def test_migrations_build_the_declared_schema_once(fresh_url: str) -> None
     finally:
         for db in dbs:
             await db.dispose()
+
+
+def test_the_head_read_as_text_is_alembics() -> None:
+    """Processes find the head without loading Alembic (store/migrate.py reads the scripts as text):
+    it must be the revision Alembic itself would migrate to, and the chain the same."""
+    scripts = ScriptDirectory.from_config(migrate._config())
+    assert migrate.head_revision() == scripts.get_current_head()
+    assert migrate.revisions() == {s.revision: s.down_revision for s in scripts.walk_revisions()}
 
 
 async def test_the_shared_test_database_is_current(db: Database) -> None:

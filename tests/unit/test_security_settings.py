@@ -24,6 +24,13 @@ def test_rate_limits_may_be_several_and_in_either_spelling() -> None:
     assert [(i.amount, int(i.get_expiry())) for i in items] == [(20, 1), (600, 60), (10000, 86400)]
 
 
+def test_the_default_rate_limits_parse() -> None:
+    """Settings skip parsing a rate limit left at its default (only the API needs the parser)."""
+    for name in ("rate_limit", "rate_limit_anonymous", "rate_limit_auth_failures"):
+        default = Settings.model_fields[name].default
+        assert default == "" or parse_rate_limits(default), name
+
+
 @pytest.mark.parametrize(
     ("origin", "reason"),
     [

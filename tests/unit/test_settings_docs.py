@@ -30,7 +30,10 @@ def _setting_options() -> list[tuple[str, SettingOption]]:
     found: list[tuple[str, SettingOption]] = []
 
     def walk(group: click.Group, path: str) -> None:
-        for name, command in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):  # the commands load lazily: ask for each
+            command = group.get_command(ctx, name)
+            assert command is not None
             if isinstance(command, click.Group):
                 walk(command, f"{path} {name}")
             else:

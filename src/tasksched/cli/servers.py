@@ -42,6 +42,7 @@ HTTP = (
 METRICS_PORT = ("host", "metrics_port")
 WORKER = (
     "worker_concurrency",
+    "worker_threads",
     "worker_queues",
     "worker_name",
     "lease_seconds",

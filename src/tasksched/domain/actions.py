@@ -8,10 +8,6 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-# httpx's URL parser, not its client: parsing is pure, and a URL checked by the parser the executor
-# requests it with is a URL that will be requested as it was checked (the standard library's urlsplit
-# accepts hosts like 0177.0.0.1 or full-width digits that httpx then refuses on every run).
-from httpx import URL, InvalidURL
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tasksched.domain.base import JSONValue, RequiredTag, StrictModel, from_storage
@@ -60,6 +56,13 @@ def check_http_url(value: str) -> None:
         # Browsers (WHATWG) read \ as /, httpx as a character: http://a.example\@b.example/ names a
         # different host for each.
         raise ValueError("must not contain a backslash (\\); write / or %5C")
+    # httpx's URL parser, not its client: parsing is pure, and a URL checked by the parser the
+    # executor requests it with is a URL that will be requested as it was checked (the standard
+    # library's urlsplit accepts hosts like 0177.0.0.1 or full-width digits that httpx then refuses on
+    # every run). Imported here: a process that never sees an http action (a worker of plain
+    # functions) does not load httpx.
+    from httpx import URL, InvalidURL
+
     try:
         url = URL(value)
     except InvalidURL as exc:

@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from tasksched.domain.audit import Target
@@ -33,7 +32,6 @@ from tasksched.domain.principals import Actor
 from tasksched.errors import InvalidInput, NotFound
 from tasksched.services import audit
 from tasksched.services.context import Context
-from tasksched.services.senders import Message, SendFailed, send
 from tasksched.store import Tx
 from tasksched.store import channels as channel_store
 from tasksched.store import notices as notice_store
@@ -137,6 +135,11 @@ class ChannelService:
 
     async def test(self, channel_id: int, *, actor: Actor) -> ChannelTestResult:
         """Send a ``test`` notice to the channel now (not through the outbox) and say how it went."""
+        # Here, not at the top: a worker builds notices through this module but never sends one.
+        import httpx
+
+        from tasksched.services.senders import Message, SendFailed, send
+
         async with self.ctx.db.read() as tx:
             row = await channel_store.get(tx, channel_id)
         if row is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ FINISH_LINGER_SECONDS = 0.002
 # How many finished runs per slot may wait for their outcome to be recorded before claiming pauses:
 # with 2, one batch is written while the next one runs.
 UNRECORDED_PER_SLOT = 2
+
+
+def _time(limit: asyncio.Timeout, seconds: float, begun: bool) -> None:
+    """Stop a run's timeout (``begun`` false) or start it afresh from now."""
+    limit.reschedule(asyncio.get_running_loop().time() + seconds if begun else None)
 
 
 @dataclass
@@ -207,7 +213,11 @@ class Worker:
             while (wait := (run.started_at - self.ctx.clock.now()).total_seconds()) > 0:
                 await asyncio.sleep(max(wait, 0.0005))
             started = time.monotonic()
-            async with asyncio.timeout(run.timeout_seconds):
+            async with asyncio.timeout(run.timeout_seconds) as limit:
+                if run.timeout_seconds is not None:
+                    # A plain function waiting for one of the worker's threads has not begun yet: the
+                    # timeout stops while it waits and counts from when it gets one.
+                    ectx.on_timing = functools.partial(_time, limit, run.timeout_seconds)
                 result = await self.executors.execute(run.action, ectx)
             status = RunStatus.SUCCEEDED if result.ok else RunStatus.FAILED
         except TimeoutError:

@@ -9,6 +9,7 @@ function's cancellation flag) and re-raise.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 DEFAULT_OUTPUT_LIMIT = 64 * 1024
@@ -62,6 +63,18 @@ class ExecutionContext:
     output: OutputBuffer = field(default_factory=OutputBuffer)
     # Set when the run is cancelled or times out; Python functions running in a thread poll it.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # The worker's hook for the timeout's clock: an executor that must first wait for a resource of
+    # its own (a thread) calls ``waiting()`` (the clock stops) and ``begin()`` once it has it (the
+    # timeout counts from then).
+    on_timing: Callable[[bool], None] | None = None
+
+    def waiting(self) -> None:
+        if self.on_timing is not None:
+            self.on_timing(False)
+
+    def begin(self) -> None:
+        if self.on_timing is not None:
+            self.on_timing(True)
 
 
 @dataclass

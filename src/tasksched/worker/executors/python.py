@@ -1,23 +1,24 @@
 """Runs a function registered with ``@task``.
 
 Async functions are awaited on the worker's loop; plain functions run in a thread pool of this
-executor's own, so a slow task function cannot starve the loop's default executor (which, among other
-things, resolves host names for HTTP actions).
+executor's own (``threads.py``), so a slow task function cannot starve the loop's default executor
+(which, among other things, resolves host names for HTTP actions), and at most
+``TASKSCHED_WORKER_THREADS`` of them run at once, whatever the worker's concurrency. A plain function
+waiting for a thread has not begun: its timeout starts when it gets one (``ExecutionContext.begin``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import json
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tasksched.domain.actions import PythonAction
 from tasksched.registry import Retry, RunContext, bind_run, get_function
 from tasksched.worker.executors.base import ExecutionContext, ExecutionResult
+from tasksched.worker.executors.threads import ThreadPool
 
 # How much of a traceback goes to the output: the innermost frames and the message are what helps.
 TRACEBACK_TAIL_LINES = 40
@@ -25,7 +26,7 @@ TRACEBACK_TAIL_LINES = 40
 
 class PythonExecutor:
     def __init__(self, max_threads: int = 32) -> None:
-        self._threads = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="tasksched-task")
+        self.threads = ThreadPool(max_threads)
 
     async def execute(self, action: PythonAction, ctx: ExecutionContext) -> ExecutionResult:
         registered = get_function(action.function)
@@ -50,11 +51,9 @@ class PythonExecutor:
                 if registered.is_async:
                     value = await registered.func(*action.args, **action.kwargs)
                 else:
-                    # The context is copied after bind_run, so the thread sees current_run().
-                    call = functools.partial(
-                        contextvars.copy_context().run, registered.func, *action.args, **action.kwargs
-                    )
-                    value = await asyncio.get_running_loop().run_in_executor(self._threads, call)
+                    # The pool copies the context after bind_run, so the thread sees current_run().
+                    call = functools.partial(registered.func, *action.args, **action.kwargs)
+                    value = await self.threads.run(call, on_wait=ctx.waiting, on_start=ctx.begin)
         except asyncio.CancelledError:
             # A thread cannot be killed: a sync function keeps running until it returns, so it should
             # poll current_run().is_cancelled(). An async function has already received the
@@ -76,7 +75,7 @@ class PythonExecutor:
 
     async def aclose(self) -> None:
         # Do not wait: a function that ignores its cancellation flag would block shutdown forever.
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self.threads.close()
 
 
 def _render(value: Any) -> str:
