@@ -25,6 +25,7 @@ RUN_FIELDS = {
     "id", "task_id", "task_name", "trigger", "scheduled_for", "attempt", "status", "reason", "queue",
     "priority", "queued_at", "available_at", "started_at", "finished_at", "duration_ms", "worker",
     "exit_code", "http_status", "output", "error", "cancel_requested", "input",
+    "max_attempts",
 }  # fmt: skip
 
 

@@ -155,3 +155,30 @@ async def test_bad_retry_requests_are_422_and_change_nothing(
 async def test_retry_of_an_unknown_run_is_404_and_viewers_may_not(api: httpx.AsyncClient) -> None:
     assert_problem(await api.post("/api/runs:retry", json={"run_ids": [999_999]}), 404)
     assert_problem(await api.post("/api/runs:retry", json={"run_ids": [1]}, headers=VIEWER), 403)
+
+
+async def test_a_listed_run_and_a_run_page_say_how_many_attempts_its_task_allows(
+    api: httpx.AsyncClient, ctx: Context
+) -> None:
+    three = await create_task(api, "three", retry={"max_attempts": 3, "backoff_seconds": 0, "jitter": 0})
+    one = await create_task(api, "one", retry={"max_attempts": 1})
+    first = await run_task(api, three["id"])
+    await fail_with(ctx, "boom")  # attempt 2 is queued
+    only = await run_task(api, one["id"])
+
+    listed = {r["id"]: r for r in (await api.get("/api/runs")).json()["items"]}
+    assert listed[first["id"]]["attempt"] == 1
+    assert {r["attempt"]: r["max_attempts"] for r in listed.values() if r["task_id"] == three["id"]} == {
+        1: 3,
+        2: 3,
+    }
+    assert listed[only["id"]]["max_attempts"] == 1
+    page = (await api.get(f"/api/tasks/{three['id']}/runs")).json()["items"]
+    assert {r["max_attempts"] for r in page} == {3}
+    assert (await api.get(f"/api/runs/{first['id']}")).json()["max_attempts"] == 3
+
+    # It is the policy now: a task whose policy changed says so on its old runs too.
+    spec = (await api.get(f"/api/tasks/{three['id']}")).json()
+    body = {k: spec[k] for k in ("name", "action", "schedule")} | {"retry": {"max_attempts": 5}}
+    assert (await api.put(f"/api/tasks/{three['id']}", json=body)).status_code == 200
+    assert (await api.get(f"/api/runs/{first['id']}")).json()["max_attempts"] == 5

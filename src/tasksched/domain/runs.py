@@ -117,6 +117,12 @@ class Run(BaseModel):
         description="What the run was asked to take on top of its task's action (`args`, `kwargs`, "
         "`body` or `env`), as given to run-now; its retries take the same. Null: the action as is.",
     )
+    max_attempts: int | None = Field(
+        default=None,
+        description='Attempts in all that the task\'s retry policy allows now (for "attempt 2 of 3");'
+        " the runs lists, one run, a cancel and a retry's new attempts give it; null elsewhere"
+        " (run now and batches answer from one statement, which reads no retry policy).",
+    )
 
 
 def clip(text: str | None, limit_bytes: int, *, keep: str = "tail") -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 from tasksched.domain.actions import RunInput, input_mismatch
 from tasksched.domain.audit import Target
 from tasksched.domain.principals import Actor
-from tasksched.domain.runs import Run, RunStatus, RunTrigger
+from tasksched.domain.runs import RetryPolicy, Run, RunStatus, RunTrigger
 from tasksched.errors import Conflict, InvalidInput, NotFound
 from tasksched.events.bus import RUN_CANCEL_REQUESTED, RUN_CREATED, RUN_UPDATED, Event
 from tasksched.observability import metrics
@@ -22,6 +22,7 @@ from tasksched.services import audit
 from tasksched.services.context import Context
 from tasksched.services.outcomes import Ended, after_outcomes
 from tasksched.services.run_rows import new_run_row
+from tasksched.store import Tx
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
 from tasksched.store.mapping import run_from_row
@@ -127,9 +128,10 @@ class RunService:
     async def get(self, run_id: int) -> Run:
         async with self.ctx.db.read() as tx:
             row = await run_store.get(tx, run_id)
-        if row is None:
-            raise NotFound(f"run {run_id} does not exist")
-        return run_from_row(row)
+            if row is None:
+                raise NotFound(f"run {run_id} does not exist")
+            [run] = await _with_max_attempts(tx, [run_from_row(row)])
+        return run
 
     async def list(self, query: RunQuery) -> tuple[list[Run], int, bool]:
         """A page of runs, how many match, and whether that count is exact: counting stops
@@ -143,7 +145,8 @@ class RunService:
             rows, total = await run_store.list_(
                 tx, where=query.where(), limit=query.limit, offset=query.offset, count_at_most=count_at_most
             )
-        return [run_from_row(r) for r in rows], total, total < count_at_most
+            items = await _with_max_attempts(tx, [run_from_row(r) for r in rows])
+        return items, total, total < count_at_most
 
     async def count(self, query: RunQuery) -> int:
         """How many runs match, exactly (reads every matching row: for tools and benchmarks; the API
@@ -409,7 +412,7 @@ class RunService:
                 raise Conflict(f"run {run_id} has already finished ({status.value}); nothing to cancel")
             row = await run_store.get(tx, run_id)
             assert row is not None
-            run = run_from_row(row)
+            [run] = await _with_max_attempts(tx, [run_from_row(row)])
             await audit.record(
                 tx,
                 actor,
@@ -505,6 +508,7 @@ class RunService:
                 assert got is not None
                 queued.append(run_from_row(got))
                 retried[str(sources[(row["task_id"], row["scheduled_for"], row["attempt"])])] = row["id"]
+            queued = await _with_max_attempts(tx, queued)
             selection: dict[str, Any]
             if query is not None:
                 selection = {"filter": _filter_document(query.where())}
@@ -530,6 +534,19 @@ def _filter_document(f: run_store.RunFilter) -> dict[str, Any]:
         "scheduled_to": f.scheduled_to.isoformat() if f.scheduled_to else None,
         "error_contains": f.error_contains,
     }
+
+
+async def _with_max_attempts(tx: Tx, items: list[Run]) -> list[Run]:
+    """The runs with their task's ``max_attempts`` (one read of their tasks)."""
+    found = await task_store.get_many(tx, [r.task_id for r in items], columns=task_store.RETRY_COLUMNS)
+    return [
+        r.model_copy(
+            update={"max_attempts": RetryPolicy.model_validate(found[r.task_id]["retry"]).max_attempts}
+        )
+        if r.task_id in found
+        else r
+        for r in items
+    ]
 
 
 def _run_event(run: Run) -> dict[str, Any]:

@@ -106,6 +106,9 @@ EXECUTION_COLUMNS = tuple(
 # What a manual run is made from (and its input checked against).
 RUN_COLUMNS = tuple(tasks.c[name] for name in ("id", "name", "action", "queue", "priority"))
 
+# What a run's page needs of its task: how many attempts its retry policy allows.
+RETRY_COLUMNS = (tasks.c.id, tasks.c.retry)
+
 
 async def get_many(
     tx: Tx, task_ids: Sequence[int], *, columns: Sequence[sa.ColumnElement[Any]] | None = None

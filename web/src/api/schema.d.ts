@@ -1473,6 +1473,11 @@ export interface components {
             input?: {
                 [key: string]: components["schemas"]["JsonValue"];
             } | null;
+            /**
+             * Max Attempts
+             * @description Attempts in all that the task's retry policy allows now (for "attempt 2 of 3"); the runs lists, one run, a cancel and a retry's new attempts give it; null elsewhere (run now and batches answer from one statement, which reads no retry policy).
+             */
+            max_attempts?: number | null;
             /** Output */
             output?: string | null;
             /** Priority */
