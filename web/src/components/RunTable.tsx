@@ -1,33 +1,152 @@
 import { ScrollX } from "./ScrollX";
-import { Anchor, Group, Pagination, Table, Text } from "@mantine/core";
+import { Anchor, Button, Checkbox, Group, Pagination, Select, Table, Text, VisuallyHidden } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
 import { useState } from "react";
 import { Link } from "react-router";
-import { useRunList, type RunListParams } from "../api/queries";
-import type { RunStatus } from "../api/types";
+import { useCancelRun } from "../api/queries";
+import { useRetryRuns, useRunPage } from "../api/runs";
+import type { Run, RunPage, RunStatus } from "../api/types";
 import { formatDuration } from "../lib/format";
-import { QueryError } from "./QueryError";
+import { attemptLabel, DEFAULT_PAGE_SIZE, errorSnippet, PAGE_SIZES, RETRYABLE, type RunFilter } from "../lib/runs";
+import { confirm } from "./confirm";
+import { errorMessage, QueryError } from "./QueryError";
 import { StatusBadge } from "./StatusBadge";
 import { Time } from "./Time";
 
-const PAGE = 20;
+interface RunTableProps {
+  /** The runs of one task (the task page); the runs page passes a whole `filter` instead. */
+  taskId?: number;
+  status?: RunStatus;
+  filter?: RunFilter;
+  showTask?: boolean;
+  /** Controlled paging (the runs page keeps it in the URL); otherwise the table keeps its own. */
+  page?: number;
+  pageSize?: number;
+  onPageChange?: (page: number) => void;
+  onPageSizeChange?: (size: number) => void;
+  /** Stop following live updates: the rows stay as they are until resumed. */
+  paused?: boolean;
+  /** Checkboxes for bulk actions (operators). */
+  selected?: ReadonlySet<number>;
+  onSelectedChange?: (next: Set<number>) => void;
+  /** Retry and cancel buttons on rows (operators). */
+  rowActions?: boolean;
+}
+
+/** "1,000+ runs" when the server stopped counting. */
+export function runCount(data: RunPage | undefined): string {
+  const total = data?.total ?? 0;
+  const more = data?.total_exact === false ? "+" : "";
+  return `${total.toLocaleString("en-US")}${more} run${total === 1 && !more ? "" : "s"}`;
+}
+
+function RowActions({ run }: { run: Run }) {
+  const retry = useRetryRuns();
+  const cancel = useCancelRun();
+  if (RETRYABLE.includes(run.status)) {
+    const doRetry = async () => {
+      try {
+        const result = await retry.mutateAsync({ run_ids: [run.id] });
+        const [next] = result.queued;
+        if (next) notifications.show({ color: "teal", message: `Run #${run.id} retried: attempt ${next.attempt} is run #${next.id}.` });
+        else notifications.show({ color: "yellow", title: `Run #${run.id} not retried`, message: result.skipped[0]?.reason ?? "" });
+      } catch (error) {
+        notifications.show({ color: "red", title: "Could not retry", message: errorMessage(error) });
+      }
+    };
+    return (
+      <Button size="compact-xs" variant="light" loading={retry.isPending} onClick={() => void doRetry()} aria-label={`Retry run #${run.id}`}>
+        Retry
+      </Button>
+    );
+  }
+  if (run.status === "queued" || run.status === "running") {
+    const doCancel = async () => {
+      const ok = await confirm({
+        title: `Cancel run #${run.id}?`,
+        message: run.status === "running" ? "The running action is stopped." : "The run will not start.",
+        confirmLabel: "Cancel run",
+      });
+      if (!ok) return;
+      try {
+        await cancel.mutateAsync(run.id);
+        notifications.show({ color: "teal", message: `Cancellation of run #${run.id} requested.` });
+      } catch (error) {
+        notifications.show({ color: "red", title: "Could not cancel", message: errorMessage(error) });
+      }
+    };
+    return (
+      <Button
+        size="compact-xs"
+        variant="light"
+        color="red"
+        loading={cancel.isPending}
+        disabled={run.cancel_requested}
+        onClick={() => void doCancel()}
+        aria-label={`Cancel run #${run.id}`}
+      >
+        {run.cancel_requested ? "Cancelling…" : "Cancel"}
+      </Button>
+    );
+  }
+  return null;
+}
 
 /** Run history, newest first, paged on the server. */
-export function RunTable({ taskId, status, showTask = false }: { taskId?: number; status?: RunStatus; showTask?: boolean }) {
-  const [page, setPage] = useState(1);
-  const params: RunListParams = { limit: PAGE, offset: (page - 1) * PAGE, task_id: taskId, status };
-  const query = useRunList(params);
+export function RunTable({
+  taskId,
+  status,
+  filter,
+  showTask = false,
+  page: pageProp,
+  pageSize: sizeProp,
+  onPageChange,
+  onPageSizeChange,
+  paused = false,
+  selected,
+  onSelectedChange,
+  rowActions = false,
+}: RunTableProps) {
+  const [ownPage, setOwnPage] = useState(1);
+  const page = pageProp ?? ownPage;
+  const size = sizeProp ?? DEFAULT_PAGE_SIZE;
+  const where: RunFilter = filter ?? { task_id: taskId, status: status ? [status] : [], trigger: [] };
+  const query = useRunPage({ filter: where, limit: size, offset: (page - 1) * size }, paused);
   if (query.isError) return <QueryError error={query.error} retry={() => void query.refetch()} />;
   const items = query.data?.items ?? [];
   const total = query.data?.total ?? 0;
-  // Past a long history the server stops counting (total_exact false): "1,050+ runs".
-  const more = query.data?.total_exact === false ? "+" : "";
+  const selectable = selected !== undefined && onSelectedChange !== undefined;
+  const columns = 8 + (showTask ? 1 : 0) + (selectable ? 1 : 0) + (rowActions ? 1 : 0);
+  const pageIds = items.map((run) => run.id);
+  const allOnPage = selectable && pageIds.length > 0 && pageIds.every((id) => selected.has(id));
+  const someOnPage = selectable && pageIds.some((id) => selected.has(id));
+  const setPage = (next: number) => (onPageChange ? onPageChange(next) : setOwnPage(next));
+  const toggle = (ids: number[], on: boolean) => {
+    if (!selectable) return;
+    const next = new Set(selected);
+    for (const id of ids) {
+      if (on) next.add(id);
+      else next.delete(id);
+    }
+    onSelectedChange(next);
+  };
   return (
     <>
-      <ScrollX minWidth={720}>
+      <ScrollX minWidth={860}>
         <Table striped highlightOnHover verticalSpacing={6} data-testid="run-table" aria-busy={query.isFetching}>
-          <Table.Caption>{query.isPending ? "Loading runs…" : `${total.toLocaleString()}${more} run${total === 1 && !more ? "" : "s"}`}</Table.Caption>
+          <Table.Caption>{query.isPending ? "Loading runs…" : runCount(query.data)}</Table.Caption>
           <Table.Thead>
             <Table.Tr>
+              {selectable && (
+                <Table.Th w={36}>
+                  <Checkbox
+                    aria-label="Select the runs on this page"
+                    checked={allOnPage}
+                    indeterminate={someOnPage && !allOnPage}
+                    onChange={(event) => toggle(pageIds, event.currentTarget.checked)}
+                  />
+                </Table.Th>
+              )}
               <Table.Th>Run</Table.Th>
               {showTask && <Table.Th>Task</Table.Th>}
               <Table.Th>Status</Table.Th>
@@ -36,11 +155,22 @@ export function RunTable({ taskId, status, showTask = false }: { taskId?: number
               <Table.Th>Started</Table.Th>
               <Table.Th>Duration</Table.Th>
               <Table.Th>Attempt</Table.Th>
+              <Table.Th>Error</Table.Th>
+              {rowActions && (
+                <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
+              )}
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
             {items.map((run) => (
               <Table.Tr key={run.id} data-testid="run-row" data-run-id={run.id} data-status={run.status}>
+                {selectable && (
+                  <Table.Td>
+                    <Checkbox aria-label={`Select run #${run.id}`} checked={selected.has(run.id)} onChange={(event) => toggle([run.id], event.currentTarget.checked)} />
+                  </Table.Td>
+                )}
                 <Table.Td>
                   <Anchor component={Link} to={`/runs/${run.id}`}>
                     #{run.id}
@@ -69,14 +199,28 @@ export function RunTable({ taskId, status, showTask = false }: { taskId?: number
                   <Time iso={run.started_at} />
                 </Table.Td>
                 <Table.Td>{formatDuration(run.duration_ms)}</Table.Td>
-                <Table.Td>{run.attempt}</Table.Td>
+                <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="run-attempt">
+                  {attemptLabel(run.attempt, run.max_attempts)}
+                </Table.Td>
+                <Table.Td maw={320} data-testid="run-error-snippet">
+                  {run.error && (
+                    <Text size="xs" ff="monospace" lineClamp={1} title={run.error}>
+                      {errorSnippet(run.error)}
+                    </Text>
+                  )}
+                </Table.Td>
+                {rowActions && (
+                  <Table.Td>
+                    <RowActions run={run} />
+                  </Table.Td>
+                )}
               </Table.Tr>
             ))}
             {query.isSuccess && items.length === 0 && (
               <Table.Tr>
-                <Table.Td colSpan={showTask ? 8 : 7}>
+                <Table.Td colSpan={columns}>
                   <Text c="dimmed" ta="center" py="sm">
-                    No runs yet.
+                    {filter ? "No runs match." : "No runs yet."}
                   </Text>
                 </Table.Td>
               </Table.Tr>
@@ -84,15 +228,27 @@ export function RunTable({ taskId, status, showTask = false }: { taskId?: number
           </Table.Tbody>
         </Table>
       </ScrollX>
-      {total > PAGE && (
+      {(total > size || onPageSizeChange) && (
         <Group>
-          <Pagination
-            total={Math.ceil(total / PAGE)}
-            value={page}
-            onChange={setPage}
-            getControlProps={(control) => ({ "aria-label": `${control} page of runs` })}
-            getItemProps={(value) => ({ "aria-label": `Runs page ${value}` })}
-          />
+          {total > size && (
+            <Pagination
+              total={Math.ceil(total / size)}
+              value={page}
+              onChange={setPage}
+              getControlProps={(control) => ({ "aria-label": `${control} page of runs` })}
+              getItemProps={(value) => ({ "aria-label": `Runs page ${value}` })}
+            />
+          )}
+          {onPageSizeChange && (
+            <Select
+              aria-label="Runs per page"
+              w={130}
+              data={PAGE_SIZES.map((n) => ({ value: String(n), label: `${n} per page` }))}
+              value={String(size)}
+              allowDeselect={false}
+              onChange={(value) => value && onPageSizeChange(Number(value))}
+            />
+          )}
         </Group>
       )}
     </>
