@@ -214,21 +214,28 @@ def test_pausing_live_updates_keeps_the_page_still(server: Server, page: Any, li
     second = run_now(server, task["id"])
     expect(rows(page).first).to_have_attribute("data-run-id", str(second["id"]))
 
-    # Paused: new runs do not move the page; Refresh or resuming brings them.
+    # Paused: new runs do not move the page; Refresh or resuming brings them. A second tab, live,
+    # shows when the events have arrived (rather than a guess at how long they take).
+    watcher = page.context.new_page()
+    sign_in(watcher, server.base, ADMIN_KEY)  # the key is kept per tab
+    watcher.goto(f"{server.base}/runs?task={task['id']}")
+    expect(rows(watcher).first).to_have_attribute("data-run-id", str(second["id"]))
     page.get_by_role("switch", name="Live updates").uncheck()
     expect(page.get_by_test_id("paused-badge")).to_be_visible()
     third = run_now(server, task["id"])
     wait_until(lambda: settled(server, task["id"]), 20, "the third run")
-    # Live, the second run showed up well within this (its events are coalesced for 250 ms).
-    page.wait_for_timeout(1500)
+    expect(rows(watcher).first).to_have_attribute("data-run-id", str(third["id"]))
+    expect(rows(watcher).first).to_have_attribute("data-status", "succeeded")
+    page.bring_to_front()  # a paused page refetches on focus no more than on events
     expect(rows(page)).to_have_count(2)
     assert row_ids(page) == [second["id"], *before]
     screenshot(page, "runs-03-paused")
     page.get_by_role("button", name="Refresh").click()
     expect(rows(page).first).to_have_attribute("data-run-id", str(third["id"]))
     fourth = run_now(server, task["id"])
-    page.wait_for_timeout(1000)
+    expect(rows(watcher).first).to_have_attribute("data-run-id", str(fourth["id"]))
     expect(rows(page).first).to_have_attribute("data-run-id", str(third["id"]))
+    watcher.close()
     page.get_by_role("switch", name="Live updates").check()
     expect(page.get_by_test_id("paused-badge")).to_have_count(0)
     expect(rows(page).first).to_have_attribute("data-run-id", str(fourth["id"]))
@@ -351,6 +358,24 @@ def test_run_page_attempts_rerun_retry_wait_and_a_requested_cancel(server: Serve
         == "cancel requested by key:bootstrap admin"
     )
     screenshot(page, "runs-09-cancel-requested")
+
+    # A retry waiting out its backoff has not waited in the queue yet: it says when it can start.
+    patient = server.create_task(
+        name="patient-retry",
+        action={"type": "shell", "command": FAIL},
+        retry={"max_attempts": 2, "backoff_seconds": 3600, "jitter": 0},
+    )
+    run_now(server, patient["id"])
+    wait_until(lambda: len(runs(server, task_id=patient["id"])) == 2, 20, "the backed-off retry")
+    waiting = runs(server, task_id=patient["id"])[0]
+    assert (waiting["status"], waiting["attempt"]) == ("queued", 2)
+    page.goto(f"{server.base}/runs/{waiting['id']}")
+    expect(page.get_by_test_id("queue-wait")).to_contain_text("not due yet: it can start at")
+    expect(page.get_by_test_id("attempt-label")).to_have_text("attempt 2 of 2")
+    page.get_by_role("button", name="Cancel run").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel run").click()
+    expect(page.get_by_test_id("cancel-notice")).to_contain_text("Cancelled by key:bootstrap admin.")
+    expect(page.get_by_test_id("attempt-label")).to_have_text("attempt 2 of 2, final")
 
 
 def test_log_tools_wrap_copy_download_search_follow_and_truncation(server: Server, page: Any) -> None:  # noqa: F811

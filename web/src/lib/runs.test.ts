@@ -109,6 +109,7 @@ describe("times", () => {
     expect(queueWaitMs(started, at("2026-12-02T11:00:00Z"))).toBe(2500);
     const queued = run({ status: "queued" });
     expect(queueWaitMs(queued, at("2026-12-02T10:00:07Z"))).toBe(7000);
+    expect(queueWaitMs(queued, at("2026-12-02T09:59:50Z"))).toBeNull(); // not due yet
     expect(queueWaitMs(run({ status: "skipped" }), at("2026-12-02T10:00:07Z"))).toBeNull();
   });
 

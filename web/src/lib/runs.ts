@@ -112,13 +112,14 @@ function ms(iso: string | null | undefined): number | null {
 
 /** How long a run waited to start once it could (from its available_at, when a retry's backoff
  * ended; a slot's time can be later than when it was queued): up to its start, or up to now while
- * still queued. Null when it never waited (skipped, cancelled before its time). */
+ * still queued. Null when it has not waited (not due yet, skipped, cancelled before its time). */
 export function queueWaitMs(run: Pick<Run, "available_at" | "started_at" | "status">, now: number): number | null {
   const available = ms(run.available_at);
   if (available === null) return null;
   const started = ms(run.started_at);
   if (started !== null) return Math.max(0, started - available);
-  if (run.status === "queued") return Math.max(0, now - available);
+  // Queued, but its time (a retry's backoff) has not come: it is not waiting for a worker yet.
+  if (run.status === "queued") return now >= available ? now - available : null;
   return null;
 }
 

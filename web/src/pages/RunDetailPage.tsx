@@ -204,7 +204,15 @@ export function RunDetailPage() {
             )}
             <Row label="Waited in the queue">
               <span data-testid="queue-wait">
-                {wait === null ? "—" : `${formatDuration(wait)}${run.status === "queued" ? " so far" : ""}`}
+                {wait !== null ? (
+                  `${formatDuration(wait)}${run.status === "queued" ? " so far" : ""}`
+                ) : run.status === "queued" ? (
+                  <>
+                    not due yet: it can start at <Time iso={run.available_at} />
+                  </>
+                ) : (
+                  "—"
+                )}
               </span>
             </Row>
             <Row label="Started">
