@@ -132,7 +132,9 @@ export function RunTable({
   };
   return (
     <>
-      <ScrollX minWidth={860}>
+      {/* Wide enough that no column squeezes another (badges and errors stay readable); narrower
+          screens scroll sideways. */}
+      <ScrollX minWidth={900 + (showTask ? 140 : 0) + (selectable ? 40 : 0) + (rowActions ? 90 : 0)}>
         <Table striped highlightOnHover verticalSpacing={6} data-testid="run-table" aria-busy={query.isFetching}>
           <Table.Caption>{query.isPending ? "Loading runs…" : runCount(query.data)}</Table.Caption>
           <Table.Thead>
@@ -183,7 +185,7 @@ export function RunTable({
                     </Anchor>
                   </Table.Td>
                 )}
-                <Table.Td>
+                <Table.Td miw={120}>
                   <StatusBadge status={run.status} />
                   {run.reason && (
                     <Text size="xs" c="dimmed" lineClamp={1} title={run.reason}>
@@ -202,7 +204,7 @@ export function RunTable({
                 <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="run-attempt">
                   {attemptLabel(run.attempt, run.max_attempts)}
                 </Table.Td>
-                <Table.Td maw={320} data-testid="run-error-snippet">
+                <Table.Td maw={300} miw={160} data-testid="run-error-snippet">
                   {run.error && (
                     <Text size="xs" ff="monospace" lineClamp={1} title={run.error}>
                       {errorSnippet(run.error)}
