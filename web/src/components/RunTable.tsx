@@ -5,9 +5,9 @@ import { useState } from "react";
 import { Link } from "react-router";
 import { useCancelRun } from "../api/queries";
 import { useRetryRuns, useRunPage } from "../api/runs";
-import type { Run, RunPage, RunStatus } from "../api/types";
+import type { Run, RunStatus } from "../api/types";
 import { formatDuration } from "../lib/format";
-import { attemptLabel, DEFAULT_PAGE_SIZE, errorSnippet, PAGE_SIZES, RETRYABLE, type RunFilter } from "../lib/runs";
+import { attemptLabel, DEFAULT_PAGE_SIZE, errorSnippet, PAGE_SIZES, RETRYABLE, runCount, type RunFilter } from "../lib/runs";
 import { confirm } from "./confirm";
 import { errorMessage, QueryError } from "./QueryError";
 import { StatusBadge } from "./StatusBadge";
@@ -31,13 +31,6 @@ interface RunTableProps {
   onSelectedChange?: (next: Set<number>) => void;
   /** Retry and cancel buttons on rows (operators). */
   rowActions?: boolean;
-}
-
-/** "1,000+ runs" when the server stopped counting. */
-export function runCount(data: RunPage | undefined): string {
-  const total = data?.total ?? 0;
-  const more = data?.total_exact === false ? "+" : "";
-  return `${total.toLocaleString("en-US")}${more} run${total === 1 && !more ? "" : "s"}`;
 }
 
 function RowActions({ run }: { run: Run }) {

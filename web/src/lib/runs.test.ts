@@ -10,6 +10,7 @@ import {
   isIsoTime,
   parseRunView,
   queueWaitMs,
+  runCount,
   runViewSearch,
   slotEnd,
   splitTruncation,
@@ -85,6 +86,13 @@ describe("labels", () => {
     expect(attemptLabel(2, 3)).toBe("2 of 3");
     expect(attemptLabel(4, 3)).toBe("4 (3 planned)");
     expect(attemptLabel(1, null)).toBe("1");
+  });
+
+  it("counts runs, with a plus where the server stopped counting", () => {
+    expect(runCount({ total: 23, total_exact: true })).toBe("23 runs");
+    expect(runCount({ total: 1, total_exact: true })).toBe("1 run");
+    expect(runCount({ total: 1020, total_exact: false })).toBe("1,020+ runs");
+    expect(runCount(undefined)).toBe("0 runs");
   });
 
   it("keeps the first line of an error, clipped", () => {

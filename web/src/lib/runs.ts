@@ -1,5 +1,5 @@
 // Pure helpers of the runs page and the run page: the view in the URL, labels, durations, the log.
-import type { Run, RunStatus, RunTrigger } from "../api/types";
+import type { Run, RunPage, RunStatus, RunTrigger } from "../api/types";
 import { RUN_STATUSES } from "../api/types";
 
 export const RUN_TRIGGERS: RunTrigger[] = ["schedule", "manual", "retry"];
@@ -216,4 +216,11 @@ export function findMatches(text: string, needle: string): Segment[] {
 /** A file name for a run's downloaded output. */
 export function outputFileName(runId: number): string {
   return `run-${runId}-output.txt`;
+}
+
+/** "23 runs", "1 run"; "1,020+ runs" when the server stopped counting (total_exact false). */
+export function runCount(data: Pick<RunPage, "total" | "total_exact"> | undefined): string {
+  const total = data?.total ?? 0;
+  const more = data?.total_exact === false ? "+" : "";
+  return `${total.toLocaleString("en-US")}${more} run${total === 1 && !more ? "" : "s"}`;
 }

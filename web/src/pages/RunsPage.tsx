@@ -9,8 +9,8 @@ import { confirm } from "../components/confirm";
 import { PageTitle } from "../components/PageTitle";
 import { errorMessage } from "../components/QueryError";
 import { RunFilters } from "../components/RunFilters";
-import { runCount, RunTable } from "../components/RunTable";
-import { isFiltered, MAX_BULK_RETRY, parseRunView, runViewSearch, type RunView } from "../lib/runs";
+import { RunTable } from "../components/RunTable";
+import { isFiltered, MAX_BULK_RETRY, parseRunView, runCount, runViewSearch, type RunView } from "../lib/runs";
 
 type RetryResult = { what: string; queued: { id: number; attempt: number }[]; skipped: { run_id: number; reason: string }[] };
 
