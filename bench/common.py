@@ -45,6 +45,11 @@ def sync_noop() -> None:
     return None
 
 
+@task(name="bench.sync_kwargs")
+def sync_kwargs(**_kwargs: object) -> None:
+    """A plain function that takes whatever a run's input gives it."""
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, in MB."""
     return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024

@@ -56,20 +56,6 @@ async def insert(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[RunRow]:
     return [dict(r) for r in result.mappings()]
 
 
-async def insert_full(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[RunRow]:
-    """Like ``insert``, returning every column of each run inserted (what the API shows of a run):
-    no read afterwards. Rows go in pages of multi-row INSERTs (SQLAlchemy's insertmanyvalues)."""
-    if not rows:
-        return []
-    stmt = insert_ignoring_conflicts(tx, runs).returning(*runs.c)
-    result = await tx.execute(stmt, list(rows))
-    return [dict(r) for r in result.mappings()]
-
-
-# The columns of a new manual run that come from its task's row, in insert_manual's SELECT.
-_FROM_TASK = ("task_id", "task_name", "queue", "priority")
-
-
 async def insert_manual(
     tx: Tx,
     task_id: int,
