@@ -1,7 +1,7 @@
 """The socket relay's own cases, beyond the relay contract: stale sockets of killed processes go,
 what cannot be carried (an event too large for a datagram, a receiver too far behind) arrives as
 ``resync`` instead of vanishing, the sockets carry the database file's permissions, and a path too
-long for a socket address or a deleted directory still works."""
+long for a socket address or a deleted directory still works; Redis, when set, is used instead."""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tasksched import runtime
 from tasksched.events import wire
 from tasksched.events.bus import RESYNC, RUN_CREATED, TASK_UPDATED, Event, EventBus, Subscription
 from tasksched.events.local import MAX_PAYLOAD, LocalRelay, events_dir
+from tasksched.events.redis import RedisRelay
+from tests.conftest import make_settings
 
 
 @pytest.fixture
@@ -179,3 +182,25 @@ async def test_a_deleted_directory_comes_back_and_both_say_resync(relays: Relays
     assert await _receive(on_b, 1) == [Event(TASK_UPDATED, {"id": 1})]
     b.publish(Event(TASK_UPDATED, {"id": 2}))
     assert await _receive(on_a, 2) == [Event(TASK_UPDATED, {"id": 1}), Event(TASK_UPDATED, {"id": 2})]
+
+
+@pytest.mark.parametrize(
+    "redis", [False, pytest.param(True, marks=pytest.mark.redis)], ids=["alone", "redis"]
+)
+async def test_a_process_on_a_sqlite_file_starts_the_socket_relay_unless_redis_is_set(
+    tmp_path: Path, request: pytest.FixtureRequest, redis: bool
+) -> None:
+    database = tmp_path / "tasks.db"
+    overrides = {"redis_url": request.getfixturevalue("redis_url")} if redis else {}
+    ctx = await runtime.open_context(make_settings(f"sqlite:///{database}", **overrides), schema="upgrade")
+    try:
+        stop = await runtime.start_relay(ctx)
+        assert stop is not None
+        relay = ctx.bus._relay
+        assert isinstance(relay, RedisRelay if redis else LocalRelay)
+        assert bool(_sockets(database)) is not redis
+        stop()
+        await relay.wait_closed()
+    finally:
+        await ctx.close()
+    assert _sockets(database) == set()
