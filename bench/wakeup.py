@@ -1,12 +1,13 @@
 """Wake-ups between split processes on one SQLite file: `tasksched api`, `scheduler` and `worker`.
 
-    .venv/bin/python -m bench.wakeup [--runs 200] [--scheduled 20] [--src PATH]
+    .venv/bin/python -m bench.wakeup [--runs 200] [--scheduled 20] [--pause 2.5] [--src PATH]
 
 Real processes, as a user starts them, on a fresh file. Two figures:
 
 - a run queued by ``POST /api/tasks/{id}/run`` on an idle worker: from just before the request to
-  the run's recorded ``started_at``, ``--runs`` runs one after another, each after a random pause
-  (so the worker is caught anywhere in its idle poll);
+  the run's recorded ``started_at``, ``--runs`` runs one after another, each after a random pause of
+  up to ``--pause`` seconds (longer than the worker's 2 s idle poll, so that without wake-ups a
+  request lands anywhere in it);
 - a task created through the API with a ``once`` slot a second or two ahead: from the slot to the
   run's ``started_at`` (the scheduler must learn of the task before the slot), ``--scheduled`` tasks.
 
@@ -137,6 +138,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--scheduled", type=int, default=20)
+    parser.add_argument("--pause", type=float, default=2.5, help="longest random pause between requests (s)")
     parser.add_argument("--src", type=Path, default=REPO / "src", help="the checkout's src folder to run")
     args = parser.parse_args()
     rng = random.Random(7)
@@ -151,7 +153,7 @@ def main() -> None:
         _finished(client, int(client.post(f"/api/tasks/{task.json()['id']}/run").json()["id"]))  # warm-up
         to_start: list[float] = []
         for _ in range(args.runs):
-            time.sleep(rng.uniform(0.05, 0.3))
+            time.sleep(rng.uniform(0, args.pause))
             sent = datetime.now(UTC)
             response = client.post(f"/api/tasks/{task.json()['id']}/run")
             response.raise_for_status()
@@ -159,7 +161,7 @@ def main() -> None:
             to_start.append((datetime.fromisoformat(run["started_at"]) - sent).total_seconds() * 1000)
         late: list[float] = []
         for i in range(args.scheduled):
-            time.sleep(rng.uniform(0.05, 0.3))
+            time.sleep(rng.uniform(0, args.pause))
             at = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
             created = client.post(
                 "/api/tasks",
