@@ -172,6 +172,18 @@ class Settings(BaseSettings):
     output_limit_bytes: int = Field(
         default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Output kept per run (the tail)."
     )
+    worker_poll_seconds: float = Field(
+        default=2,
+        ge=0.1,
+        le=3600,
+        description="How often an idle worker looks for queued runs although nothing woke it (a safety net: new runs wake workers at once through the event relay).",
+    )
+    scheduler_poll_seconds: float = Field(
+        default=5,
+        ge=0.1,
+        le=3600,
+        description="How often the scheduler looks for due tasks although nothing woke it (a safety net: task changes wake it at once through the event relay).",
+    )
 
     retention_days: int = Field(
         default=30,

@@ -28,6 +28,7 @@ from tasksched.config import Settings
 from tasksched.errors import DatabaseUnavailable, InvalidInput, TaskschedError
 
 if TYPE_CHECKING:
+    from tasksched.events.local import LocalRelay
     from tasksched.events.pg import PgRelay
     from tasksched.events.redis import RedisRelay
     from tasksched.services.context import Context
@@ -143,16 +144,26 @@ async def one_shot(settings: Settings, *, schema: Schema = "require") -> AsyncIt
 
 async def start_relay(ctx: Context) -> Callable[[], None] | None:
     """Carry events between processes: through Redis when ``TASKSCHED_REDIS_URL`` is set, else on
-    PostgreSQL with LISTEN/NOTIFY (on ``TASKSCHED_LISTEN_URL`` when set). None on SQLite, and
-    behind PgBouncer in transaction mode with neither (LISTEN cannot work there: warned)."""
+    PostgreSQL with LISTEN/NOTIFY (on ``TASKSCHED_LISTEN_URL`` when set), and on a SQLite file
+    through Unix datagram sockets beside it (``events/local.py``). None for an in-memory SQLite
+    database, and behind PgBouncer in transaction mode with neither (LISTEN cannot work there:
+    warned)."""
+    from tasksched.store import health
+
     settings = ctx.settings
-    relay: PgRelay | RedisRelay
+    relay: PgRelay | RedisRelay | LocalRelay
+    via = "redis"
     if settings.redis_url:
         from tasksched.events.redis import RedisRelay
 
         relay = RedisRelay(settings.redis_url, ctx.bus, channel=f"{settings.redis_prefix}events")
     elif ctx.db.is_sqlite:
-        return None
+        database_file = health.sqlite_file(ctx.db.url)
+        if database_file is None:
+            return None  # in memory: one process only
+        from tasksched.events.local import LocalRelay
+
+        relay, via = LocalRelay(database_file, ctx.bus), "sockets"
     elif settings.database_pooling == "transaction" and not settings.listen_url:
         log.warning(
             "no event relay: LISTEN does not work through PgBouncer in transaction mode, so processes do "
@@ -163,10 +174,10 @@ async def start_relay(ctx: Context) -> Callable[[], None] | None:
     else:
         from tasksched.events.pg import PgRelay
 
-        relay = PgRelay(settings.listen_url or ctx.db.url, ctx.bus)
+        relay, via = PgRelay(settings.listen_url or ctx.db.url, ctx.bus), "postgresql"
     await relay.start()
     ctx.bus.attach_relay(relay)
-    log.info("event relay started", via="redis" if settings.redis_url else "postgresql")
+    log.info("event relay started", via=via)
     return relay.stop
 
 

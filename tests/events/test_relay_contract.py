@@ -1,8 +1,14 @@
-"""One contract for every event relay (PostgreSQL LISTEN/NOTIFY, Redis pub/sub, and the fake):
-events published on one bus reach another bus (never echoed back to their own), in order and in
-batches; a connection the server cuts comes back and says ``resync``; ``stop`` closes it all.
+"""One contract for every event relay (PostgreSQL LISTEN/NOTIFY, Redis pub/sub, Unix datagram
+sockets beside a SQLite file, and the fake): events published on one bus reach another bus (never
+echoed back to their own), in order and in batches; a connection the server cuts comes back and
+says ``resync``; ``stop`` closes it all.
 
-Each bus stands for a process; each test uses a channel of its own, so tests do not collide.
+The socket relay has no server: its "connection" is its socket file in the directory beside the
+database, which is what others send to. Cutting it is deleting that file (a clean-up of the folder
+would); the connections a server sees are the relay's socket files there.
+
+Each bus stands for a process; each test uses a channel (or a database file) of its own, so tests
+do not collide.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 
 from tasksched.events.bus import RESYNC, RUN_CREATED, TASK_UPDATED, Event, EventBus, Subscription
+from tasksched.events.local import LocalRelay, events_dir
 from tasksched.events.pg import PgRelay
 from tasksched.events.redis import RedisRelay
 from tests.conftest import PG_ADMIN_URL, fresh_pg_database
@@ -110,9 +118,26 @@ def _fake_backend() -> Backend:
     return Backend(lambda bus: FakeRelay(hub, bus), cut, connections)
 
 
+def _local_backend(database: Path) -> Backend:
+    database.touch(mode=0o600)
+
+    def sockets(relay: AnyRelay) -> list[Path]:
+        return list(events_dir(database).glob(f"{relay.client_name}.sock"))
+
+    def cut(relay: AnyRelay) -> None:
+        for path in sockets(relay):
+            path.unlink()
+
+    def connections(relay: AnyRelay) -> int:
+        return len(sockets(relay))
+
+    return Backend(lambda bus: LocalRelay(database, bus), cut, connections)
+
+
 @pytest.fixture(
     params=[
         "fake",
+        "sockets",
         pytest.param("postgresql", marks=pytest.mark.postgres),
         pytest.param("redis", marks=pytest.mark.redis),
     ]
@@ -126,6 +151,8 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         return
     if request.param == "redis":
         made = _redis_backend(request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix"))
+    elif request.param == "sockets":
+        made = _local_backend(request.getfixturevalue("tmp_path") / "tasks.db")
     else:
         made = _fake_backend()
     yield made

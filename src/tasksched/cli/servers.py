@@ -48,6 +48,7 @@ WORKER = (
     "lease_seconds",
     "drain_seconds",
     "output_limit_bytes",
+    "worker_poll_seconds",
     "imports",
     "enable_shell",
     "shell_allow",
@@ -64,6 +65,7 @@ UPKEEP = (
     "backup_keep",
     "audit_retention_days",
 )
+SCHEDULER = ("scheduler_poll_seconds",)
 # Any process may deliver notices (``notifier``: by default those with a scheduler); the API's
 # "send a test notice" uses the link base and the timeout too.
 NOTIFY = ("public_url", "notifier", "notify_lease_seconds", "notify_timeout_seconds", "notify_max_attempts")
@@ -82,7 +84,7 @@ def _announce_key(key: str) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *UPKEEP, *NOTIFY, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *HTTP, *WORKER, *SCHEDULER, *UPKEEP, *NOTIFY, *LOGGING)
 def serve(**options: Any) -> None:
     """Everything in one process: API, web UI, scheduler and a worker."""
     roles = runtime.Roles(http=True, scheduler=True, worker=True)
@@ -103,7 +105,7 @@ def api(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *UPKEEP, *METRICS_PORT, *NOTIFY, "worker_name", *LOGGING)
+@settings_options(*DATABASE, *SECRETS, *SCHEDULER, *UPKEEP, *METRICS_PORT, *NOTIFY, "worker_name", *LOGGING)
 def scheduler(**options: Any) -> None:
     """The scheduler only: fires due slots into runs, prunes old runs, makes scheduled backups.
     Several may run at once."""

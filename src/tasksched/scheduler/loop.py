@@ -1,7 +1,7 @@
 """The scheduler process's loop.
 
 No busy polling: it sleeps until the earliest ``next_run_at`` and wakes early when a task changes
-(an in-process event, or a NOTIFY from another process on PostgreSQL). A slow safety poll covers a
+(an in-process event, or one relayed from another process). A slow safety poll covers a
 missed notification. It also runs the lease reaper, so a crashed worker's runs come back even when
 no worker is left alive, and the notification checks that need no worker either (a slot late to
 start, a run running too long, a task without a recent success).
@@ -16,7 +16,7 @@ from datetime import datetime
 import structlog
 
 from tasksched.aio import wait_any
-from tasksched.events.bus import TASK_EVENTS
+from tasksched.events.bus import TASK_EVENTS, Subscription
 from tasksched.observability.outage import log_failure
 from tasksched.services.context import Context
 from tasksched.services.execution import ExecutionService
@@ -26,8 +26,9 @@ from tasksched.services.notices import NoticeChecks
 
 log = structlog.get_logger("tasksched.scheduler")
 
-# Only a safety net (a lost notification): one indexed query, so it may be frequent.
-SAFETY_POLL_SECONDS = 5.0
+# A long wait (a long safety poll, TASKSCHED_SCHEDULER_POLL_SECONDS) still beats this often, so an
+# idle scheduler is not taken for a stuck one (services/heartbeats.py: stale after 30 s).
+IDLE_BEAT_SECONDS = 10.0
 REAP_EVERY_SECONDS = 5.0
 # A busy loop passes many times a second; its heartbeat is written at most this often.
 HEARTBEAT_EVERY_SECONDS = 1.0
@@ -36,12 +37,13 @@ NOTICE_CHECK_SECONDS = 5.0
 
 
 class Scheduler:
-    def __init__(self, ctx: Context, *, safety_poll: float = SAFETY_POLL_SECONDS) -> None:
+    def __init__(self, ctx: Context, *, safety_poll: float | None = None) -> None:
         self.ctx = ctx
         self.firing = FiringService(ctx)
         self.execution = ExecutionService(ctx)
         self.checks = NoticeChecks(ctx)
-        self.safety_poll = safety_poll
+        # Only a safety net (a lost notification): one indexed query, so it may be frequent.
+        self.safety_poll = ctx.settings.scheduler_poll_seconds if safety_poll is None else safety_poll
         self.heartbeats = SchedulerHeartbeats(ctx)
         self._last_beat: datetime | None = None
         self._stop = asyncio.Event()
@@ -96,7 +98,7 @@ class Scheduler:
                     except Exception as exc:  # a database outage must not kill the loop: retry shortly
                         log_failure(log, "scheduler pass failed; retrying", exc)
                         delay = 1.0
-                    await wait_any(self._stop.wait(), changes.get(), timeout=delay)
+                    await self._wait(changes, delay)
         finally:
             for task in (reaper, checks):
                 task.cancel()
@@ -107,6 +109,29 @@ class Scheduler:
             except Exception as exc:
                 log_failure(log, "recording the scheduler's stop failed", exc)
             log.info("scheduler stopped")
+
+    async def _wait(self, changes: Subscription, delay: float) -> None:
+        """Until a change, a stop, or ``delay`` seconds; beating meanwhile when the wait is long."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        changed = False
+
+        async def change() -> None:
+            nonlocal changed
+            await changes.get()
+            changed = True
+
+        while not self._stop.is_set():
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await wait_any(self._stop.wait(), change(), timeout=min(left, IDLE_BEAT_SECONDS))
+            if changed or left <= IDLE_BEAT_SECONDS or self._stop.is_set():
+                return
+            try:
+                await self.beat()  # idle, not stuck
+            except Exception as exc:
+                log_failure(log, "recording the scheduler's heartbeat failed", exc)
 
     async def _reap_forever(self) -> None:
         while not self._stop.is_set():

@@ -14,7 +14,7 @@ from typing import Any
 from tasksched.services.context import Context
 from tasksched.store import schedulers as scheduler_store
 
-# A scheduler passes its loop at least every safety poll (5 s); a few missed passes and it counts as stale.
+# A scheduler beats at least every 10 s (each pass, and while a long wait lasts); a few missed beats and it counts as stale.
 STALE_AFTER = timedelta(seconds=30)
 # Rows of schedulers not seen for this long are history and are deleted when a scheduler starts.
 _HISTORY = timedelta(days=1)

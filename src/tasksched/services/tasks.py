@@ -52,9 +52,10 @@ class _VersionedCache(Generic[K, V]):
     """Recently listed pages (and counted totals), reused until anything changes.
 
     Any event (a task edited, a run queued or finished: each can change a listed field) moves the
-    bus's version and so retires every page. Events from other processes arrive through the relay on
-    PostgreSQL; the short time-to-live bounds staleness where no relay exists (several processes on
-    one SQLite file). Many viewers of the same list then cost one query, not one each.
+    bus's version and so retires every page. Events from other processes arrive through the relay
+    (on SQLite too, through sockets beside the file); the short time-to-live bounds staleness where
+    an event is lost or no relay exists (PgBouncer in transaction mode with neither a listen URL nor
+    Redis). Many viewers of the same list then cost one query, not one each.
 
     A page past its time-to-live, but with no change seen since, is still served while one refresh
     runs in the background (up to ``stale_for`` seconds): under load, a refresh would otherwise make

@@ -51,15 +51,21 @@ async def ping(db: Database) -> None:
         raise DatabaseUnavailable(f"cannot reach the database {safe_url(db.url)}: {_reason(cause)}") from exc
 
 
-def missing_sqlite_file(url: str) -> str | None:
-    """The path of a SQLite URL whose file does not exist (opening it would create it), else None."""
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL names; None for any other URL and for an in-memory database."""
     try:
         parsed = make_url(url)
     except Exception:
         return None
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
-    return None if Path(parsed.database).exists() else parsed.database
+    return parsed.database
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite URL whose file does not exist (opening it would create it), else None."""
+    path = sqlite_file(url)
+    return None if path is None or Path(path).exists() else path
 
 
 async def database_bytes(db: Database) -> int:

@@ -36,7 +36,6 @@ from tasksched.worker.executors.base import ExecutionContext, ExecutionResult, O
 
 log = structlog.get_logger("tasksched.worker")
 
-IDLE_POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 1.0
 MAX_CLAIM_BATCH = 500
 REAP_EVERY_BEATS = 5
@@ -88,6 +87,8 @@ class Worker:
         self.queues = None if queues is None or "*" in queues else queues
         self.concurrency = concurrency or ctx.settings.worker_concurrency
         self.burst = burst
+        # A safety net only: new runs wake an idle worker through the bus (and the relay).
+        self.idle_poll = ctx.settings.worker_poll_seconds
         self.stats = WorkerStats()
         self._claim_threshold = max(1, self.concurrency // 4)
         self._active: dict[int, _Active] = {}  # executing now: these take the slots
@@ -169,7 +170,7 @@ class Worker:
                     continue
             if self.burst and not claimed and not self._active and not self._unrecorded:
                 return
-            timeout = await self._idle_timeout() if free > 0 and not self._active else IDLE_POLL_SECONDS
+            timeout = await self._idle_timeout() if free > 0 and not self._active else self.idle_poll
             self._slot_free.clear()
             waits: list[Awaitable[object]] = [self._stopping.wait(), self._slot_free.wait()]
             if free > 0 and not self._active:
@@ -182,11 +183,11 @@ class Worker:
         try:
             nxt = await self.execution.next_available_at(self.queues)
         except Exception:
-            return IDLE_POLL_SECONDS
+            return self.idle_poll
         if nxt is None:
-            return IDLE_POLL_SECONDS
+            return self.idle_poll
         claimable = nxt - PREFETCH
-        return min(max((claimable - self.ctx.clock.now()).total_seconds(), 0.001), IDLE_POLL_SECONDS)
+        return min(max((claimable - self.ctx.clock.now()).total_seconds(), 0.001), self.idle_poll)
 
     def _start(self, run: ClaimedRun) -> None:
         self.stats.claimed += 1
