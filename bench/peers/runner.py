@@ -25,7 +25,7 @@ class Sizes:
     api_seconds: int
 
 
-FULL = Sizes(jobs=10_000, burst=1_000, api_seconds=10)
+FULL = Sizes(jobs=10_000, burst=1_000, api_seconds=5)
 QUICK = Sizes(jobs=1_000, burst=200, api_seconds=3)
 
 Result = dict[str, Any]
@@ -103,9 +103,9 @@ def burst(system: System, client: redis.Redis, key: str, n: int, enqueue_rate: f
             if not wait_count(client, f"{key}:warm", 1, 60, procs):
                 raise RuntimeError("the warm-up job did not run")
         rate = enqueue_rate or 200.0
-        due = due_after(max(5.0, 3.0 * n / rate + 3))
+        due = due_after(max(5.0, 2.0 * n / rate + 5))
         produced = system.schedule(key, n, due)
-        if time.time() > due:
+        if system.has_queue and time.time() > due:  # (in-process, the producer waits for the jobs)
             raise RuntimeError(f"scheduling {n} jobs took past their slot ({produced:.1f} s)")
         ran = wait_count(client, key, n, due - time.time() + 90, procs)
         if not ran:
