@@ -436,9 +436,10 @@ class Tasksched(System):
         if found is None:
             return None
         path, schema = found
+        size = batch_limit(schema)
         started = time.perf_counter()
-        for start in range(0, n, 1000):
-            body = batch_body(schema, task_id, min(1000, n - start))
+        for start in range(0, n, size):
+            body = batch_body(schema, task_id, min(size, n - start))
             response = client.post(path, json=body)
             if response.status_code >= 300:
                 raise RuntimeError(f"POST {path} answered {response.status_code}: {response.text[:300]}")
@@ -477,6 +478,13 @@ def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     if "items" in schema:
         schema = {**schema, "items": resolve(document, schema["items"])}
     return schema
+
+
+def batch_limit(schema: dict[str, Any], default: int = 1000) -> int:
+    """Items per bulk request: ``default``, or fewer when the schema's list allows fewer."""
+    lists = [schema] if schema.get("type") == "array" else list(schema.get("properties", {}).values())
+    limits = [int(p["maxItems"]) for p in lists if p.get("type") == "array" and "maxItems" in p]
+    return min([default, *limits])
 
 
 def batch_body(schema: dict[str, Any], task_id: int, count: int) -> Any:

@@ -9,7 +9,7 @@ import pytest
 
 from bench.peers import report, stats
 from bench.peers.procs import TreeMonitor, children_of, cpu_seconds, memory_kb
-from bench.peers.systems import batch_body, resolve
+from bench.peers.systems import batch_body, batch_limit, resolve
 
 
 def test_median_odd_even_and_empty() -> None:
@@ -78,6 +78,9 @@ def test_batch_body_follows_the_endpoint_schema() -> None:
     schema = resolve(document, {"$ref": "#/components/schemas/Batch"})
     assert batch_body(schema, 7, 3) == {"runs": [{"task_id": 7}] * 3}
     assert batch_body({"type": "array"}, 7, 2) == [{"task_id": 7}] * 2
+    assert batch_limit(schema) == 1000
+    assert batch_limit({"type": "object", "properties": {"runs": {"type": "array", "maxItems": 500}}}) == 500
+    assert batch_limit({"type": "array", "maxItems": 5000}) == 1000
     with pytest.raises(RuntimeError, match="cannot shape"):
         batch_body({"type": "object", "properties": {"x": {"type": "string"}}}, 7, 2)
 
