@@ -72,8 +72,11 @@ def medians_table(doc: dict[str, Any], columns: list[tuple[str, str, str]], only
     rows = []
     for system in only:
         values = medians(doc["runs"], system)
-        rows.append([doc["labels"].get(system, system)] + [fmt(values.get(m), f) for m, _, f in columns])
-    return table(rows, ["system"] + [h for _, h, _ in columns])
+        count = sum(1 for r in doc["runs"] if r.get("system") == system)
+        rows.append(
+            [doc["labels"].get(system, system), str(count)] + [fmt(values.get(m), f) for m, _, f in columns]
+        )
+    return table(rows, ["system", "runs"] + [h for _, h, _ in columns])
 
 
 def ratio_table(doc: dict[str, Any]) -> list[str]:
@@ -97,7 +100,8 @@ def render(doc: dict[str, Any]) -> str:
         "",
         "Written by the harness (`bench/peers/`, see `bench/README.md`); do not edit by hand.",
         "",
-        f"- Started {doc['started']}, finished {doc['finished']}; {doc['repeat']} repetition(s)"
+        f"- Started {doc['started']}, finished {doc['finished']}; {doc['repeat']} repetition(s) asked for "
+        "(the tables say how many runs each median is of)"
         + (" (`--quick`: a smoke test, not a measurement)" if doc["quick"] else "")
         + f"; {doc['sizes']['jobs']:,} jobs to enqueue and drain, {doc['sizes']['burst']:,} due at one instant, "
         f"{doc['sizes']['api_seconds']} s per wrk run.",
@@ -201,3 +205,26 @@ def chart(doc: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def short_table(doc: dict[str, Any]) -> str:
+    """The README's summary: enqueue, drain (steady), lateness p50/p99 and worker PSS, medians."""
+    rows = []
+    for system in systems_in(doc):
+        v = medians(doc["runs"], system)
+        bulk = v.get("enqueue_bulk_jobs_s")
+        enqueue = fmt(v.get("enqueue_jobs_s"), "{:,.0f}") + (f" ({bulk:,.0f} bulk)" if bulk else "")
+        drain = (
+            fmt(v.get("drain_jobs_s"), "{:,.0f}") + " (" + fmt(v.get("drain_steady_jobs_s"), "{:,.0f}") + ")"
+        )
+        late = fmt(v.get("late_p50_ms"), "{:,.0f}") + " / " + fmt(v.get("late_p99_ms"), "{:,.0f}")
+        memory = fmt(v.get("worker_rss_mb"), "{:,.0f}") + " (" + fmt(v.get("worker_pss_mb"), "{:,.0f}") + ")"
+        rows.append([doc["labels"].get(system, system), enqueue, drain, late, memory])
+    heading = [
+        "system",
+        "enqueue jobs/s",
+        "drain jobs/s (steady)",
+        "lateness p50 / p99 ms",
+        "worker RSS (PSS) MB",
+    ]
+    return "\n".join(table(rows, heading)) + "\n"

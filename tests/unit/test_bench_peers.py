@@ -146,7 +146,7 @@ def test_report_renders_medians_ratios_every_run_and_errors() -> None:
     doc = _doc()
     assert report.medians(doc["runs"], "huey")["drain_jobs_s"] == 2000.0
     text = report.render(doc)
-    assert "| Huey | 100 | — | 2,000 |" in text
+    assert "| Huey | 3 | 100 | — | 2,000 |" in text
     # tasksched drained 1,000/s against Huey's median 2,000/s: half.
     assert "| tasksched PostgreSQL | Huey | 1.00x | 0.50x |" in text
     assert "GET /api/tasks?limit=50 req/s" in text
@@ -155,6 +155,12 @@ def test_report_renders_medians_ratios_every_run_and_errors() -> None:
     assert "load average before 1 1 1" in text
     assert "- huey (rep 3): burst: boom" in text
     assert text.count("| Huey | ") == 5  # medians, the ratio to tasksched, each of its three runs
+
+
+def test_short_table_for_the_readme() -> None:
+    text = report.short_table(_doc())
+    assert text.splitlines()[0].startswith("| system | enqueue jobs/s |")
+    assert "| Huey | 100 | 2,000 (—) | — / 50 | — (80) |" in text
 
 
 def test_chart_is_a_png(tmp_path: Path) -> None:
