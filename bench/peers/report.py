@@ -161,10 +161,11 @@ def render(doc: dict[str, Any]) -> str:
     rows = []
     for run in doc["runs"]:
         rows.append(
-            [doc["labels"].get(run["system"], run["system"]), str(run["rep"])]
+            [doc["labels"].get(run["system"], run["system"]), str(run["rep"]), run.get("load", "—")]
             + [fmt(run.get(m), f) for m, _, f in COLUMNS + API_COLUMNS]
         )
-    lines += table(rows, ["system", "rep", *metrics])
+    lines += ["Load average (1, 5, 15 min) as each system's run ended.", ""]
+    lines += table(rows, ["system", "rep", "load", *metrics])
     errors = [(r["system"], r["rep"], e) for r in doc["runs"] for e in r.get("errors", [])]
     if errors:
         lines += ["", "## Errors", ""]
@@ -192,15 +193,18 @@ def chart(doc: dict[str, Any], path: Path) -> None:
         heights = [values[s].get(metric) or 0.0 for s in order]
         colours = ["tab:orange" if s.startswith("ts-") else "tab:blue" for s in order]
         ax.barh(names, heights, color=colours)
-        ax.set_title(title)
+        ax.set_title(title + (" (log scale)" if metric == "late_p99_ms" else ""))
+        if metric == "late_p99_ms" and any(heights):
+            ax.set_xscale("log")
         ax.invert_yaxis()
         ax.tick_params(axis="y", labelsize=7)
         for y, h in enumerate(heights):
             if h:
                 ax.text(h, y, f" {h:,.0f}", va="center", fontsize=7)
     fig.suptitle(
-        f"tasksched (orange) and peers, medians of {doc['repeat']} run(s); "
-        f"{doc['machine']['nproc']} shared CPUs, load {doc['machine']['load_before']}"
+        f"tasksched (orange) and peers, medians of up to {doc['repeat']} runs, {doc['sizes']['jobs']:,} jobs; "
+        f"{doc['machine']['nproc']} shared CPUs, load {doc['machine']['load_before']} before, "
+        f"{doc['machine']['load_after']} after"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=80)
