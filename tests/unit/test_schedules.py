@@ -468,7 +468,13 @@ def test_preview_lists_fire_times_in_utc_and_local() -> None:
     assert [f.utc for f in shown.fire_times] == [utc(2027, 1, d, 8) for d in range(1, 6)]
     assert all(f.local.replace(tzinfo=None) == datetime(2027, 1, f.utc.day, 9) for f in shown.fire_times)
     assert all(f.local == f.utc for f in shown.fire_times)
-    assert shown.dst_notes == []
+    # The year's two changes are named even though none touches a 09:00 run.
+    assert shown.dst_notes == [
+        "2027-03-28: clocks go forward 02:00→03:00 (Europe/Berlin); no run of this schedule falls in the "
+        "skipped time.",
+        "2027-10-31: clocks go back 03:00→02:00 (Europe/Berlin); no run of this schedule falls in the "
+        "repeated time.",
+    ]
 
 
 def test_preview_of_interval_counts_from_after_by_default() -> None:
@@ -476,7 +482,7 @@ def test_preview_of_interval_counts_from_after_by_default() -> None:
     assert [f.utc for f in shown.fire_times] == [T0 + timedelta(seconds=90 * k) for k in (1, 2, 3)]
     assert shown.timezone == "UTC"
     assert shown.fire_times[0].local.utcoffset() == timedelta(0)
-    assert shown.dst_notes == ["Intervals are measured in real elapsed time; clock changes do not move them."]
+    assert shown.dst_notes == []  # elapsed time: clock changes do not move an interval
     anchored = preview(IntervalSchedule(seconds=90), count=1, after=T0, anchor=T0 - timedelta(seconds=30))
     assert anchored.fire_times[0].utc == T0 + timedelta(seconds=60)
 
@@ -491,6 +497,44 @@ def test_preview_stops_when_the_schedule_does() -> None:
 def test_preview_count_is_bounded(count: int) -> None:
     with pytest.raises(ValueError, match="count must be between 1 and 100"):
         preview(IntervalSchedule(seconds=5), count=count, after=T0)
+
+
+# Created on 1 December: the ten listed runs stop in December, the changes come in March and November.
+CREATED = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("count", [1, 10, 100])
+def test_preview_notes_cover_the_next_twelve_months_whatever_the_count(count: int) -> None:
+    shown = preview(cron("30 2 * * *", NEW_YORK), count=count, after=CREATED)
+    assert len(shown.fire_times) == count
+    assert shown.fire_times[-1].utc < utc(2027, 3, 14)
+    assert shown.dst_notes == [
+        "2027-03-14: clocks go forward 02:00→03:00 (America/New_York); the 02:30 run happens at 03:00.",
+        "2027-11-07: clocks go back 02:00→01:00 (America/New_York); no run of this schedule falls in the "
+        "repeated time.",
+    ]
+
+
+def test_preview_notes_say_which_runs_happen_once_in_the_repeated_hour() -> None:
+    shown = preview(cron("30 1 * * *", NEW_YORK), count=10, after=CREATED)
+    assert shown.dst_notes[1] == (
+        "2027-11-07: clocks go back 02:00→01:00 (America/New_York); the 01:30 run happens once."
+    )
+
+
+def test_preview_notes_stop_twelve_months_ahead() -> None:
+    # New York's clocks went back at 06:00 UTC on 1 November 2026; the next autumn change, on
+    # 7 November 2027, is more than a year past any moment of 1 November 2026.
+    before = preview(cron("30 2 * * *", NEW_YORK), count=10, after=utc(2026, 11, 1, 5))
+    assert [note[:10] for note in before.dst_notes] == ["2026-11-01", "2027-03-14"]
+    later = preview(cron("30 2 * * *", NEW_YORK), count=10, after=utc(2026, 11, 1, 12))
+    assert [note[:10] for note in later.dst_notes] == ["2027-03-14"]
+
+
+def test_no_dst_notes_for_utc_interval_or_once() -> None:
+    assert preview(cron("30 2 * * *", "UTC"), count=10, after=CREATED).dst_notes == []
+    assert preview(IntervalSchedule(seconds=3600), count=10, after=CREATED).dst_notes == []
+    assert preview(OnceSchedule(at=utc(2027, 3, 14, 7)), count=1, after=CREATED).dst_notes == []
 
 
 def test_preview_notes_cover_a_year_when_the_schedule_ends_early() -> None:
@@ -649,8 +693,9 @@ def test_five_field_results_match_cronsim_when_started_before_the_change(
 
 
 def _notes(expression: str, zone_name: str, moment: Change, lead: timedelta = timedelta(days=1)) -> list[str]:
+    """The note on ``moment`` (the first in the year scanned; the later changes follow it)."""
     after = moment.at - lead
-    return preview(cron(expression, zone_name), count=100, after=after).dst_notes
+    return preview(cron(expression, zone_name), count=100, after=after).dst_notes[:1]
 
 
 def test_dst_notes_for_new_york() -> None:

@@ -25,7 +25,8 @@ MAX_PREVIEW_COUNT = 100
 COUNT_CAP = 1_000
 """Where ``count_slots_between`` stops counting cron slots."""
 MAX_DST_NOTES = 12
-_NOTE_HORIZON = timedelta(days=366)
+DST_SCAN = timedelta(days=366)
+"""How far ahead previews look for clock changes: a year, whatever the number of times listed."""
 
 
 EARLIEST_YEAR = 1970
@@ -290,8 +291,11 @@ def describe(schedule: Schedule) -> str:
 def preview(
     schedule: Schedule, *, count: int, after: datetime, anchor: datetime | None = None
 ) -> SchedulePreview:
-    """The next ``count`` (1-100) fire times, a description and notes on DST changes ahead.
+    """The next ``count`` (1-100) fire times, a description and notes on the DST changes ahead.
 
+    The notes cover the 12 months after ``after`` (``DST_SCAN``) whatever ``count`` is: ten daily
+    times stop long before the next change, and the change is what the reader needs to hear about.
+    Only cron schedules get notes; once and interval schedules are not moved by clock changes.
     ``anchor`` defaults to ``after``: an interval schedule set now counts from now.
     """
     if not 1 <= count <= MAX_PREVIEW_COUNT:
@@ -299,23 +303,26 @@ def preview(
     _require_aware("after", after)
     slots = list(itertools.islice(_iter_slots(schedule, after, anchor or after), count))
     if not isinstance(schedule, CronSchedule):
-        notes = []
-        if isinstance(schedule, IntervalSchedule):
-            notes.append("Intervals are measured in real elapsed time; clock changes do not move them.")
         return SchedulePreview(
             description=describe(schedule),
             timezone="UTC",
             fire_times=[FireTime(utc=slot, local=slot) for slot in slots],
-            dst_notes=notes,
+            dst_notes=[],
         )
     zone = cron.load_zone(schedule.timezone)
-    # Notes cover the listed runs; a schedule that ends early still warns about the year ahead.
-    horizon = slots[-1] if len(slots) == count else after + _NOTE_HORIZON
-    changes = cron.transitions(zone, after, horizon, limit=MAX_DST_NOTES)
-    rule = cron.compile_rule(schedule.expression)
     return SchedulePreview(
         description=describe(schedule),
         timezone=schedule.timezone,
         fire_times=[FireTime(utc=slot, local=slot.astimezone(zone)) for slot in slots],
-        dst_notes=[cron.dst_note(rule, schedule.timezone, change) for change in changes],
+        dst_notes=dst_notes(schedule, after),
     )
+
+
+def dst_notes(schedule: CronSchedule, after: datetime) -> list[str]:
+    """One sentence per clock change of the schedule's zone in the 12 months after ``after`` (at
+    most ``MAX_DST_NOTES``), saying what the change does to this schedule."""
+    _require_aware("after", after)
+    zone = cron.load_zone(schedule.timezone)
+    changes = cron.transitions(zone, after, after + DST_SCAN, limit=MAX_DST_NOTES)
+    rule = cron.compile_rule(schedule.expression)
+    return [cron.dst_note(rule, schedule.timezone, change) for change in changes]
