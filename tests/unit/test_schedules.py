@@ -18,6 +18,7 @@ from tasksched.domain.schedules import (
     CronSchedule,
     IntervalSchedule,
     OnceSchedule,
+    Planned,
     Schedule,
     check_ahead,
     count_slots_between,
@@ -26,6 +27,7 @@ from tasksched.domain.schedules import (
     next_fire_after,
     preview,
     slots_between,
+    upcoming,
 )
 
 T0 = datetime(2027, 1, 1, tzinfo=UTC)
@@ -795,3 +797,89 @@ def test_schedules_with_time_ahead_pass_the_check(schedule: Schedule | None) -> 
 def test_the_supported_years_include_their_edges() -> None:
     TypeAdapter(Schedule).validate_python({"type": "once", "at": "1970-01-01T00:00:00Z"})
     TypeAdapter(Schedule).validate_python({"type": "once", "at": "9000-12-31T23:59:59Z"})
+
+
+# --- upcoming ------------------------------------------------------------------------------------
+
+
+def _planned(key: int, schedule: Schedule, next_slot: datetime | None = None) -> Planned:
+    return Planned(key, lambda: schedule, T0 - timedelta(days=1), next_slot)
+
+
+def test_upcoming_merges_schedules_soonest_first_ties_by_key() -> None:
+    hourly = cron("0 * * * *")
+    berlin = cron("30 1 * * *", "Europe/Berlin")  # 00:30 UTC in winter
+    every_20 = IntervalSchedule(seconds=1200, start_at=T0)
+    slots, truncated = upcoming(
+        [_planned(3, hourly), _planned(1, berlin), _planned(2, every_20)],
+        T0,
+        T0 + timedelta(hours=1),
+        limit=50,
+    )
+    assert slots == [
+        (T0, 2),
+        (T0, 3),
+        (T0 + timedelta(minutes=20), 2),
+        (T0 + timedelta(minutes=30), 1),
+        (T0 + timedelta(minutes=40), 2),
+    ]
+    assert truncated is False
+
+
+def test_upcoming_stops_at_the_limit_and_says_so() -> None:
+    every_minute = [_planned(key, cron("* * * * *")) for key in range(3)]
+    slots, truncated = upcoming(every_minute, T0, T0 + timedelta(days=8), limit=5)
+    assert slots == [
+        (T0, 0),
+        (T0, 1),
+        (T0, 2),
+        (T0 + timedelta(minutes=1), 0),
+        (T0 + timedelta(minutes=1), 1),
+    ]
+    assert truncated is True
+    exact, more = upcoming(every_minute, T0, T0 + timedelta(minutes=2), limit=6)
+    assert (len(exact), more) == (6, False)
+
+
+def test_upcoming_starts_at_the_next_slot_and_trusts_it() -> None:
+    """Slots before a task's next slot have fired; the next slot is not computed again."""
+    quarter = cron("*/15 * * * *")
+    slots, _ = upcoming(
+        [_planned(1, quarter, next_slot=T0 + timedelta(minutes=30))], T0, T0 + timedelta(hours=1), limit=10
+    )
+    assert [slot for slot, _ in slots] == [T0 + timedelta(minutes=30), T0 + timedelta(minutes=45)]
+
+
+def test_upcoming_reads_only_the_schedules_it_needs() -> None:
+    def unreadable() -> Schedule:
+        raise AssertionError("a schedule whose next slot comes after the answer was read")
+
+    late = Planned(9, unreadable, T0, next_slot=T0 + timedelta(hours=5))
+    slots, truncated = upcoming(
+        [_planned(1, cron("* * * * *"), next_slot=T0), late], T0, T0 + timedelta(days=1), limit=3
+    )
+    assert [key for _, key in slots] == [1, 1, 1]
+    assert truncated is True
+
+
+def test_upcoming_window_includes_start_excludes_end_and_honours_the_schedules_end() -> None:
+    six = cron("0 */6 * * *", end_at=T0 + timedelta(hours=12))
+    slots, _ = upcoming([_planned(1, six)], T0, T0 + timedelta(days=2), limit=10)
+    assert [slot for slot, _ in slots] == [T0, T0 + timedelta(hours=6), T0 + timedelta(hours=12)]
+    slots, _ = upcoming([_planned(1, cron("0 */6 * * *"))], T0, T0 + timedelta(hours=12), limit=10)
+    assert [slot for slot, _ in slots] == [T0, T0 + timedelta(hours=6)]
+    once = OnceSchedule(at=T0 + timedelta(hours=3))
+    assert upcoming([_planned(1, once)], T0 + timedelta(hours=4), T0 + timedelta(days=1), limit=5) == (
+        [],
+        False,
+    )
+
+
+def test_upcoming_follows_the_dst_rule() -> None:
+    spring = cron("30 2 * * *", NEW_YORK)
+    start = datetime(2027, 3, 13, 12, tzinfo=UTC)
+    slots, _ = upcoming([_planned(1, spring)], start, start + timedelta(days=2), limit=5)
+    assert [slot.astimezone(ZoneInfo(NEW_YORK)).strftime("%d %H:%M") for slot, _ in slots] == [
+        "14 03:00",
+        "15 02:30",
+    ]
