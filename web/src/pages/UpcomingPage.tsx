@@ -1,4 +1,4 @@
-import { Alert, Anchor, Badge, Button, Group, Paper, SegmentedControl, SimpleGrid, Skeleton, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Anchor, Button, Group, Paper, SegmentedControl, SimpleGrid, Skeleton, Stack, Text, TextInput, Title } from "@mantine/core";
 import { IconChevronLeft, IconChevronRight, IconInfoCircle } from "@tabler/icons-react";
 import { Link, useSearchParams } from "react-router";
 import { useUpcoming } from "../api/queries";
@@ -18,23 +18,26 @@ const runs = (count: number) => `${count} ${count === 1 ? "run" : "runs"}`;
 const dayHeading = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
 const columnHeading = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
 
-/** One upcoming run: the time in the viewer's zone, the task, and the task's own zone when it reads differently. */
+/** One upcoming run: the time in the viewer's zone, the task, and the task's own zone when it reads
+ * differently. It wraps rather than clips in a narrow week column. */
 function RunLine({ item }: { item: UpcomingRun }) {
   const other = !sameWallClock(item.at, item.timezone, browserTimeZone);
   return (
-    <Group gap={6} wrap="nowrap" data-testid="upcoming-run" style={{ minWidth: 0 }}>
-      <time dateTime={item.at} title={formatUtc(item.at)} style={{ fontVariantNumeric: "tabular-nums", whiteSpace: "nowrap" }}>
-        {clockTime(item.at)}
-      </time>
-      <Anchor component={Link} to={`/tasks/${item.task_id}`} size="sm" style={{ overflowWrap: "anywhere" }}>
+    <div data-testid="upcoming-run" style={{ display: "flex", flexWrap: "wrap", alignItems: "baseline", columnGap: 6, minWidth: 0 }}>
+      <Text span size="sm" fw={500} style={{ fontVariantNumeric: "tabular-nums", whiteSpace: "nowrap" }}>
+        <time dateTime={item.at} title={formatUtc(item.at)}>
+          {clockTime(item.at)}
+        </time>
+      </Text>
+      <Anchor component={Link} to={`/tasks/${item.task_id}`} size="sm" style={{ overflowWrap: "anywhere", minWidth: 0 }}>
         {item.task_name}
       </Anchor>
       {other && (
-        <Badge size="sm" variant="light" color="gray" tt="none" style={{ flexShrink: 0 }} data-testid="task-zone-time" title={`The task's zone: ${item.timezone}`}>
-          {clockTime(item.at, item.timezone)} {item.timezone}
-        </Badge>
+        <Text span size="xs" data-testid="task-zone-time" title={`The task's zone: ${item.timezone}`} style={{ overflowWrap: "anywhere" }}>
+          ({clockTime(item.at, item.timezone)} {item.timezone})
+        </Text>
       )}
-    </Group>
+    </div>
   );
 }
 
