@@ -1,6 +1,7 @@
-"""Planning in the web UI (issue 8, points 5 and 6), in Debian's Chromium against a real `tasksched serve`:
-DST warnings that cover the coming year in the editor and on the task page, start and end entered
-in the schedule's zone, a task's next fire times, and the upcoming calendar (day and week).
+"""Planning in the web UI (issue 8, points 5, 6 and 2), in Debian's Chromium against a real
+`tasksched serve`: DST warnings that cover the coming year in the editor and on the task page, start
+and end entered in the schedule's zone, a task's next fire times, the upcoming calendar (day and
+week), and task health at a glance in the task list.
 
 The server runs on the real clock, so what the page must show is asked of the API alongside.
 """
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.ui_helpers import ADMIN_KEY, Server, running_server, screenshot, sign_in
+from tests.e2e.ui_helpers import ADMIN_KEY, Listener, Server, running_server, screenshot, sign_in, wait_until
 
 pytestmark = pytest.mark.slow
 browser_test = pytest.mark.browser
@@ -249,3 +250,75 @@ def test_upcoming_runs_by_day_and_by_week(server: Server, page: Any) -> None:
     expect(page).to_have_url(re.compile(rf"view=day&date={tomorrow.isoformat()}"))
     page.get_by_test_id("upcoming-day").get_by_role("link", name="paris digest").first.click()
     expect(page).to_have_url(re.compile(rf"/tasks/{paris['id']}$"))
+
+
+# --- point 2: task health at a glance -------------------------------------------------------------
+
+
+def _wait_for_runs(server: Server, task_id: int, count: int) -> list[dict[str, Any]]:
+    def finished() -> list[dict[str, Any]]:
+        items = server.admin.get(f"/api/tasks/{task_id}/runs", params={"limit": 50}).json()["items"]
+        return [run for run in items if run["status"] not in ("queued", "running")]
+
+    wait_until(lambda: len(finished()) >= count, 30, f"{count} finished runs of task {task_id}")
+    return finished()
+
+
+@browser_test
+def test_task_list_shows_health_filters_by_tag_and_acts_inline(server: Server, page: Any) -> None:
+    with Listener() as listener:
+        ok = server.create_task(
+            name="health billing export",
+            tags=["billing", "nightly"],
+            action={"type": "http", "url": listener.url("/ok")},
+        )
+        server.create_task(
+            name="health ops sweep", tags=["ops"], action={"type": "http", "url": listener.url("/sweep")}
+        )
+        for _ in range(3):
+            assert server.admin.post(f"/api/tasks/{ok['id']}/run").status_code == 202
+            _wait_for_runs(server, ok["id"], 1)
+        runs = _wait_for_runs(server, ok["id"], 3)
+        assert {run["status"] for run in runs} == {"succeeded"}
+
+        sign_in(page, server.base, ADMIN_KEY)
+        page.goto(f"{server.base}/tasks?q=health")
+        row = page.get_by_test_id("task-row").filter(has_text="health billing export")
+        strip = row.get_by_test_id("run-strip")
+        expect(strip.locator("[data-status=succeeded]")).to_have_count(3)
+        expect(strip).to_have_attribute("aria-label", re.compile(r"^Last 3 runs, oldest first: succeeded"))
+        expect(row.get_by_test_id("success-rate")).to_have_text("100%")
+        expect(row.get_by_test_id("last-duration")).not_to_have_text("—")
+        other = page.get_by_test_id("task-row").filter(has_text="health ops sweep")
+        expect(other).to_contain_text("no runs yet")
+        # No badge in the table is cut short ("SUCC…"): each label is as wide as its text.
+        clipped = page.get_by_test_id("task-table").evaluate(
+            "table => [...table.querySelectorAll('.mantine-Badge-label')]"
+            ".filter(label => label.scrollWidth > label.clientWidth + 1).map(label => label.textContent)"
+        )
+        assert clipped == []
+        screenshot(page, "planning-07-task-health")
+
+        # A tag filters the list when clicked, and the filter is in the URL and the Tag field.
+        row.get_by_role("button", name="Filter by tag billing").click()
+        expect(page).to_have_url(re.compile(r"tag=billing"))
+        expect(page.get_by_test_id("task-row")).to_have_count(1)
+        expect(page.get_by_role("textbox", name="Tag")).to_have_value("billing")
+
+        # Pause and resume from the row.
+        page.get_by_role("button", name="Pause health billing export").click()
+        expect(row).to_contain_text("paused")
+        wait_until(
+            lambda: server.admin.get(f"/api/tasks/{ok['id']}").json()["enabled"] is False, 10, "paused"
+        )
+        page.get_by_role("button", name="Resume health billing export").click()
+        wait_until(
+            lambda: server.admin.get(f"/api/tasks/{ok['id']}").json()["enabled"] is True, 10, "resumed"
+        )
+
+        # Run now from the row: a fourth run joins the strip without a reload.
+        page.get_by_role("button", name="Run health billing export now").click()
+        _wait_for_runs(server, ok["id"], 4)
+        expect(strip.locator("[data-status=succeeded]")).to_have_count(4, timeout=20_000)
+        assert listener.hits >= 4
+        screenshot(page, "planning-08-task-health-after-inline-run")

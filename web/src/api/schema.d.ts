@@ -1415,6 +1415,12 @@ export interface components {
              */
             status: "ready" | "unavailable";
         };
+        /** RecentRun */
+        RecentRun: {
+            /** Id */
+            id: number;
+            status: components["schemas"]["RunStatus"];
+        };
         /**
          * Retention
          * @description How long this task's finished runs are kept; each field left out follows the server's setting.
@@ -1836,10 +1842,98 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * TaskListItem
+         * @description A task in a list, with its health at a glance.
+         */
+        TaskListItem: {
+            /** Action */
+            action: components["schemas"]["HttpAction"] | components["schemas"]["ShellAction"] | components["schemas"]["PythonAction"];
+            /** @default forbid */
+            concurrency_policy: components["schemas"]["ConcurrencyPolicy"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Id */
+            id: number;
+            /**
+             * Last Duration Ms
+             * @description How long the latest finished run of `recent_runs` took.
+             */
+            last_duration_ms?: number | null;
+            last_run?: components["schemas"]["LastRun"] | null;
+            /**
+             * Misfire Grace Seconds
+             * @default 60
+             */
+            misfire_grace_seconds: number;
+            /** @default run_once */
+            misfire_policy: components["schemas"]["MisfirePolicy"];
+            /** Name */
+            name: string;
+            /** Next Run At */
+            next_run_at?: string | null;
+            /** @description When this task's notices are written; none: the global rules (GET /api/notification-rules). */
+            notify?: components["schemas"]["NotifyRules"] | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority: number;
+            /**
+             * Queue
+             * @default default
+             */
+            queue: string;
+            /**
+             * Recent Runs
+             * @description The task's latest 20 runs, newest first.
+             */
+            recent_runs?: components["schemas"]["RecentRun"][];
+            /** @description Overrides of the server's retention settings for this task's runs. */
+            retention?: components["schemas"]["Retention"] | null;
+            retry?: components["schemas"]["RetryPolicy"];
+            /** Schedule */
+            schedule?: (components["schemas"]["OnceSchedule"] | components["schemas"]["IntervalSchedule"] | components["schemas"]["CronSchedule"]) | null;
+            /** Schedule Description */
+            schedule_description?: string | null;
+            /**
+             * Success Rate
+             * @description Of `recent_runs` that succeeded, failed or timed out, the share that succeeded (0-1); null when none did any of those.
+             */
+            success_rate?: number | null;
+            /** Tags */
+            tags?: string[];
+            /**
+             * Timeout Seconds
+             * @default 3600
+             */
+            timeout_seconds: number | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
         /** TaskPage */
         TaskPage: {
             /** Items */
-            items: components["schemas"]["TaskView"][];
+            items: components["schemas"]["TaskListItem"][];
             /** Total */
             total: number;
         };

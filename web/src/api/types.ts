@@ -23,6 +23,9 @@ export type ConcurrencyPolicy = Schemas["ConcurrencyPolicy"];
 export type MisfirePolicy = Schemas["MisfirePolicy"];
 export type TaskSpec = Schemas["TaskSpec"];
 export type Task = Schemas["TaskView"];
+/** A task as lists show it: with its latest runs, success rate and last duration. */
+export type TaskListItem = Schemas["TaskListItem"];
+export type RecentRun = Schemas["RecentRun"];
 export type LastRun = Schemas["LastRun"];
 export type Run = Schemas["Run"];
 export type FireTime = Schemas["FireTime"];
