@@ -159,6 +159,16 @@ async def test_task_preview_counts_an_interval_from_when_it_was_set(
     assert body["description"] == "every 1 minute 30 seconds"
 
 
+async def test_task_preview_of_a_paused_task_starts_from_now(
+    frozen_api: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    task = await create_task(frozen_api, "paused", schedule={"type": "interval", "seconds": 600})
+    assert (await frozen_api.post(f"/api/tasks/{task['id']}/pause")).status_code == 200
+    clock.advance(3600 + 60)  # 13:01: the stored next slot (12:10) is long past
+    body = (await frozen_api.get(f"/api/tasks/{task['id']}/preview", params={"count": 2})).json()
+    assert [t["utc"] for t in body["fire_times"]] == ["2026-06-01T13:10:00Z", "2026-06-01T13:20:00Z"]
+
+
 async def test_task_preview_of_a_cron_task_names_the_years_clock_changes(
     frozen_api: httpx.AsyncClient,
 ) -> None:

@@ -110,6 +110,8 @@ class PlanningService:
                 description="no schedule: runs only when started", timezone="UTC", fire_times=[], dst_notes=[]
             )
         after = now
-        if row["next_run_at"] is not None and row["next_run_at"] <= now:
-            after = row["next_run_at"] - _ONE_MICROSECOND  # due and not yet fired: still ahead
+        due = row["next_run_at"]
+        if row["enabled"] and due is not None and due <= now:
+            after = due - _ONE_MICROSECOND  # due and not yet fired: still ahead
+        # A paused task's stored next slot is where it stopped: from now is what resuming would give.
         return schedules.preview(schedule, count=count, after=after, anchor=row["schedule_anchor"])

@@ -220,7 +220,7 @@ async def due(tx: Tx, now: datetime, limit: int) -> list[TaskRow]:
 
 # What the upcoming view needs of a task.
 PLANNING_COLUMNS = [
-    tasks.c[name] for name in ("id", "name", "schedule", "schedule_anchor", "next_run_at")
+    tasks.c[name] for name in ("id", "name", "enabled", "schedule", "schedule_anchor", "next_run_at")
 ]  # fmt: skip
 
 
