@@ -27,9 +27,7 @@ async def test_interval_preview_counts_from_now_by_default(frozen_api: httpx.Asy
     assert len(body["fire_times"]) == 10
     assert body["fire_times"][0] == {"utc": "2026-06-01T12:01:30Z", "local": "2026-06-01T12:01:30Z"}
     assert body["fire_times"][9]["utc"] == "2026-06-01T12:15:00Z"
-    assert body["dst_notes"] == [
-        "Intervals are measured in real elapsed time; clock changes do not move them."
-    ]
+    assert body["dst_notes"] == []  # real elapsed time: clock changes do not move an interval
 
 
 async def test_count_and_after_choose_the_window(api: httpx.AsyncClient) -> None:
@@ -57,7 +55,9 @@ async def test_local_times_are_in_the_schedules_zone(api: httpx.AsyncClient) -> 
         {"utc": "2026-07-01T12:00:00Z", "local": "2026-07-01T08:00:00-04:00"},
         {"utc": "2026-07-02T12:00:00Z", "local": "2026-07-02T08:00:00-04:00"},
     ]
-    assert body["dst_notes"] == []
+    # The year's changes are named even though neither touches an 08:00 run.
+    assert [note[:10] for note in body["dst_notes"]] == ["2026-11-01", "2027-03-14"]
+    assert all("no run of this schedule falls in the" in note for note in body["dst_notes"])
 
 
 async def test_a_fixed_time_in_the_skipped_hour_runs_right_after_the_jump(api: httpx.AsyncClient) -> None:
@@ -72,7 +72,7 @@ async def test_a_fixed_time_in_the_skipped_hour_runs_right_after_the_jump(api: h
         {"utc": "2026-03-29T01:00:00Z", "local": "2026-03-29T03:00:00+02:00"},
         {"utc": "2026-03-30T00:30:00Z", "local": "2026-03-30T02:30:00+02:00"},
     ]
-    [note] = body["dst_notes"]
+    note = body["dst_notes"][0]  # the change ahead first, then the rest of the year's
     assert note.startswith("2026-03-29: clocks go forward 02:00→03:00 (Europe/Berlin)")
     assert "02:30" in note
     assert "03:00" in note
@@ -89,7 +89,7 @@ async def test_a_fixed_time_in_the_repeated_hour_runs_once(api: httpx.AsyncClien
         {"utc": "2026-10-25T00:30:00Z", "local": "2026-10-25T02:30:00+02:00"},
         {"utc": "2026-10-26T01:30:00Z", "local": "2026-10-26T02:30:00+01:00"},
     ]
-    [note] = body["dst_notes"]
+    note = body["dst_notes"][0]  # the change ahead first, then the rest of the year's
     assert note.startswith("2026-10-25: clocks go back 03:00→02:00 (Europe/Berlin)")
     assert note.endswith("happens once.")
 
@@ -111,6 +111,21 @@ async def test_a_wildcard_hour_schedule_keeps_its_real_cadence(api: httpx.AsyncC
         "2026-03-29T01:00:00Z",
         "2026-03-29T02:00:00Z",
         "2026-03-29T03:00:00Z",
+    ]
+
+
+async def test_notes_cover_twelve_months_whatever_the_count(api: httpx.AsyncClient) -> None:
+    body = await preview(
+        api,
+        {"type": "cron", "expression": "30 2 * * *", "timezone": "America/New_York"},
+        count=10,
+        after="2026-12-01T15:00:00Z",
+    )
+    assert body["fire_times"][-1]["utc"] == "2026-12-11T07:30:00Z"
+    assert body["dst_notes"] == [
+        "2027-03-14: clocks go forward 02:00→03:00 (America/New_York); the 02:30 run happens at 03:00.",
+        "2027-11-07: clocks go back 02:00→01:00 (America/New_York); no run of this schedule falls in the "
+        "repeated time.",
     ]
 
 

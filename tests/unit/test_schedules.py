@@ -18,6 +18,7 @@ from tasksched.domain.schedules import (
     CronSchedule,
     IntervalSchedule,
     OnceSchedule,
+    Planned,
     Schedule,
     check_ahead,
     count_slots_between,
@@ -26,6 +27,7 @@ from tasksched.domain.schedules import (
     next_fire_after,
     preview,
     slots_between,
+    upcoming,
 )
 
 T0 = datetime(2027, 1, 1, tzinfo=UTC)
@@ -468,7 +470,13 @@ def test_preview_lists_fire_times_in_utc_and_local() -> None:
     assert [f.utc for f in shown.fire_times] == [utc(2027, 1, d, 8) for d in range(1, 6)]
     assert all(f.local.replace(tzinfo=None) == datetime(2027, 1, f.utc.day, 9) for f in shown.fire_times)
     assert all(f.local == f.utc for f in shown.fire_times)
-    assert shown.dst_notes == []
+    # The year's two changes are named even though none touches a 09:00 run.
+    assert shown.dst_notes == [
+        "2027-03-28: clocks go forward 02:00→03:00 (Europe/Berlin); no run of this schedule falls in the "
+        "skipped time.",
+        "2027-10-31: clocks go back 03:00→02:00 (Europe/Berlin); no run of this schedule falls in the "
+        "repeated time.",
+    ]
 
 
 def test_preview_of_interval_counts_from_after_by_default() -> None:
@@ -476,7 +484,7 @@ def test_preview_of_interval_counts_from_after_by_default() -> None:
     assert [f.utc for f in shown.fire_times] == [T0 + timedelta(seconds=90 * k) for k in (1, 2, 3)]
     assert shown.timezone == "UTC"
     assert shown.fire_times[0].local.utcoffset() == timedelta(0)
-    assert shown.dst_notes == ["Intervals are measured in real elapsed time; clock changes do not move them."]
+    assert shown.dst_notes == []  # elapsed time: clock changes do not move an interval
     anchored = preview(IntervalSchedule(seconds=90), count=1, after=T0, anchor=T0 - timedelta(seconds=30))
     assert anchored.fire_times[0].utc == T0 + timedelta(seconds=60)
 
@@ -491,6 +499,44 @@ def test_preview_stops_when_the_schedule_does() -> None:
 def test_preview_count_is_bounded(count: int) -> None:
     with pytest.raises(ValueError, match="count must be between 1 and 100"):
         preview(IntervalSchedule(seconds=5), count=count, after=T0)
+
+
+# Created on 1 December: the ten listed runs stop in December, the changes come in March and November.
+CREATED = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("count", [1, 10, 100])
+def test_preview_notes_cover_the_next_twelve_months_whatever_the_count(count: int) -> None:
+    shown = preview(cron("30 2 * * *", NEW_YORK), count=count, after=CREATED)
+    assert len(shown.fire_times) == count
+    assert shown.fire_times[-1].utc < utc(2027, 3, 14)
+    assert shown.dst_notes == [
+        "2027-03-14: clocks go forward 02:00→03:00 (America/New_York); the 02:30 run happens at 03:00.",
+        "2027-11-07: clocks go back 02:00→01:00 (America/New_York); no run of this schedule falls in the "
+        "repeated time.",
+    ]
+
+
+def test_preview_notes_say_which_runs_happen_once_in_the_repeated_hour() -> None:
+    shown = preview(cron("30 1 * * *", NEW_YORK), count=10, after=CREATED)
+    assert shown.dst_notes[1] == (
+        "2027-11-07: clocks go back 02:00→01:00 (America/New_York); the 01:30 run happens once."
+    )
+
+
+def test_preview_notes_stop_twelve_months_ahead() -> None:
+    # New York's clocks went back at 06:00 UTC on 1 November 2026; the next autumn change, on
+    # 7 November 2027, is more than a year past any moment of 1 November 2026.
+    before = preview(cron("30 2 * * *", NEW_YORK), count=10, after=utc(2026, 11, 1, 5))
+    assert [note[:10] for note in before.dst_notes] == ["2026-11-01", "2027-03-14"]
+    later = preview(cron("30 2 * * *", NEW_YORK), count=10, after=utc(2026, 11, 1, 12))
+    assert [note[:10] for note in later.dst_notes] == ["2027-03-14"]
+
+
+def test_no_dst_notes_for_utc_interval_or_once() -> None:
+    assert preview(cron("30 2 * * *", "UTC"), count=10, after=CREATED).dst_notes == []
+    assert preview(IntervalSchedule(seconds=3600), count=10, after=CREATED).dst_notes == []
+    assert preview(OnceSchedule(at=utc(2027, 3, 14, 7)), count=1, after=CREATED).dst_notes == []
 
 
 def test_preview_notes_cover_a_year_when_the_schedule_ends_early() -> None:
@@ -649,8 +695,9 @@ def test_five_field_results_match_cronsim_when_started_before_the_change(
 
 
 def _notes(expression: str, zone_name: str, moment: Change, lead: timedelta = timedelta(days=1)) -> list[str]:
+    """The note on ``moment`` (the first in the year scanned; the later changes follow it)."""
     after = moment.at - lead
-    return preview(cron(expression, zone_name), count=100, after=after).dst_notes
+    return preview(cron(expression, zone_name), count=100, after=after).dst_notes[:1]
 
 
 def test_dst_notes_for_new_york() -> None:
@@ -750,3 +797,89 @@ def test_schedules_with_time_ahead_pass_the_check(schedule: Schedule | None) -> 
 def test_the_supported_years_include_their_edges() -> None:
     TypeAdapter(Schedule).validate_python({"type": "once", "at": "1970-01-01T00:00:00Z"})
     TypeAdapter(Schedule).validate_python({"type": "once", "at": "9000-12-31T23:59:59Z"})
+
+
+# --- upcoming ------------------------------------------------------------------------------------
+
+
+def _planned(key: int, schedule: Schedule, next_slot: datetime | None = None) -> Planned:
+    return Planned(key, lambda: schedule, T0 - timedelta(days=1), next_slot)
+
+
+def test_upcoming_merges_schedules_soonest_first_ties_by_key() -> None:
+    hourly = cron("0 * * * *")
+    berlin = cron("30 1 * * *", "Europe/Berlin")  # 00:30 UTC in winter
+    every_20 = IntervalSchedule(seconds=1200, start_at=T0)
+    slots, truncated = upcoming(
+        [_planned(3, hourly), _planned(1, berlin), _planned(2, every_20)],
+        T0,
+        T0 + timedelta(hours=1),
+        limit=50,
+    )
+    assert slots == [
+        (T0, 2),
+        (T0, 3),
+        (T0 + timedelta(minutes=20), 2),
+        (T0 + timedelta(minutes=30), 1),
+        (T0 + timedelta(minutes=40), 2),
+    ]
+    assert truncated is False
+
+
+def test_upcoming_stops_at_the_limit_and_says_so() -> None:
+    every_minute = [_planned(key, cron("* * * * *")) for key in range(3)]
+    slots, truncated = upcoming(every_minute, T0, T0 + timedelta(days=8), limit=5)
+    assert slots == [
+        (T0, 0),
+        (T0, 1),
+        (T0, 2),
+        (T0 + timedelta(minutes=1), 0),
+        (T0 + timedelta(minutes=1), 1),
+    ]
+    assert truncated is True
+    exact, more = upcoming(every_minute, T0, T0 + timedelta(minutes=2), limit=6)
+    assert (len(exact), more) == (6, False)
+
+
+def test_upcoming_starts_at_the_next_slot_and_trusts_it() -> None:
+    """Slots before a task's next slot have fired; the next slot is not computed again."""
+    quarter = cron("*/15 * * * *")
+    slots, _ = upcoming(
+        [_planned(1, quarter, next_slot=T0 + timedelta(minutes=30))], T0, T0 + timedelta(hours=1), limit=10
+    )
+    assert [slot for slot, _ in slots] == [T0 + timedelta(minutes=30), T0 + timedelta(minutes=45)]
+
+
+def test_upcoming_reads_only_the_schedules_it_needs() -> None:
+    def unreadable() -> Schedule:
+        raise AssertionError("a schedule whose next slot comes after the answer was read")
+
+    late = Planned(9, unreadable, T0, next_slot=T0 + timedelta(hours=5))
+    slots, truncated = upcoming(
+        [_planned(1, cron("* * * * *"), next_slot=T0), late], T0, T0 + timedelta(days=1), limit=3
+    )
+    assert [key for _, key in slots] == [1, 1, 1]
+    assert truncated is True
+
+
+def test_upcoming_window_includes_start_excludes_end_and_honours_the_schedules_end() -> None:
+    six = cron("0 */6 * * *", end_at=T0 + timedelta(hours=12))
+    slots, _ = upcoming([_planned(1, six)], T0, T0 + timedelta(days=2), limit=10)
+    assert [slot for slot, _ in slots] == [T0, T0 + timedelta(hours=6), T0 + timedelta(hours=12)]
+    slots, _ = upcoming([_planned(1, cron("0 */6 * * *"))], T0, T0 + timedelta(hours=12), limit=10)
+    assert [slot for slot, _ in slots] == [T0, T0 + timedelta(hours=6)]
+    once = OnceSchedule(at=T0 + timedelta(hours=3))
+    assert upcoming([_planned(1, once)], T0 + timedelta(hours=4), T0 + timedelta(days=1), limit=5) == (
+        [],
+        False,
+    )
+
+
+def test_upcoming_follows_the_dst_rule() -> None:
+    spring = cron("30 2 * * *", NEW_YORK)
+    start = datetime(2027, 3, 13, 12, tzinfo=UTC)
+    slots, _ = upcoming([_planned(1, spring)], start, start + timedelta(days=2), limit=5)
+    assert [slot.astimezone(ZoneInfo(NEW_YORK)).strftime("%d %H:%M") for slot, _ in slots] == [
+        "14 03:00",
+        "15 02:30",
+    ]

@@ -21,6 +21,8 @@ const AuditPage = lazy(() => import("./pages/AuditPage"));
 // The status page draws two charts (recharts): loaded when visited.
 const StatusPage = lazy(() => import("./pages/StatusPage"));
 const NotificationsPage = lazy(() => import("./pages/NotificationsPage"));
+// The calendar of upcoming runs: a planning page, loaded when visited.
+const UpcomingPage = lazy(() => import("./pages/UpcomingPage"));
 
 function Loading() {
   return (
@@ -42,6 +44,7 @@ function SignedInApp() {
           <Route path="/tasks/new" element={<TaskEditorPage />} />
           <Route path="/tasks/:taskId" element={<TaskDetailPage />} />
           <Route path="/tasks/:taskId/edit" element={<TaskEditorPage />} />
+          <Route path="/upcoming" element={<UpcomingPage />} />
           <Route path="/runs" element={<RunsPage />} />
           <Route path="/runs/:runId" element={<RunDetailPage />} />
           <Route path="/workers" element={<WorkersPage />} />

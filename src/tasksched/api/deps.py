@@ -22,6 +22,7 @@ from tasksched.services.context import Context
 from tasksched.services.health import HealthService
 from tasksched.services.keys import KeyService
 from tasksched.services.monitoring import MonitoringService
+from tasksched.services.planning import PlanningService
 from tasksched.services.runs import RunService
 from tasksched.services.stats import StatsService
 from tasksched.services.tasks import TaskService
@@ -44,6 +45,7 @@ class Services:
     backups: BackupService
     channels: ChannelService
     notifications: NotificationService
+    planning: PlanningService
 
     @classmethod
     def build(cls, ctx: Context) -> Services:
@@ -61,6 +63,7 @@ class Services:
             backups=BackupService(ctx),
             channels=ChannelService(ctx),
             notifications=NotificationService(ctx),
+            planning=PlanningService(ctx),
         )
 
 

@@ -17,11 +17,11 @@ from tasksched.domain.principals import Role
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.domain.schedules import Schedule, ScheduleTime
 from tasksched.services.runs import MAX_BATCH
-from tasksched.services.views import TaskView
+from tasksched.services.views import TaskListItem
 
 
 class TaskPage(BaseModel):
-    items: list[TaskView]
+    items: list[TaskListItem]
     total: int
 
 

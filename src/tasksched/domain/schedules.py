@@ -9,9 +9,11 @@ Cron in a time zone follows Debian cron's DST rule; docs/schedules.md states it.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -25,7 +27,8 @@ MAX_PREVIEW_COUNT = 100
 COUNT_CAP = 1_000
 """Where ``count_slots_between`` stops counting cron slots."""
 MAX_DST_NOTES = 12
-_NOTE_HORIZON = timedelta(days=366)
+DST_SCAN = timedelta(days=366)
+"""How far ahead previews look for clock changes: a year, whatever the number of times listed."""
 
 
 EARLIEST_YEAR = 1970
@@ -290,8 +293,11 @@ def describe(schedule: Schedule) -> str:
 def preview(
     schedule: Schedule, *, count: int, after: datetime, anchor: datetime | None = None
 ) -> SchedulePreview:
-    """The next ``count`` (1-100) fire times, a description and notes on DST changes ahead.
+    """The next ``count`` (1-100) fire times, a description and notes on the DST changes ahead.
 
+    The notes cover the 12 months after ``after`` (``DST_SCAN``) whatever ``count`` is: ten daily
+    times stop long before the next change, and the change is what the reader needs to hear about.
+    Only cron schedules get notes; once and interval schedules are not moved by clock changes.
     ``anchor`` defaults to ``after``: an interval schedule set now counts from now.
     """
     if not 1 <= count <= MAX_PREVIEW_COUNT:
@@ -299,23 +305,101 @@ def preview(
     _require_aware("after", after)
     slots = list(itertools.islice(_iter_slots(schedule, after, anchor or after), count))
     if not isinstance(schedule, CronSchedule):
-        notes = []
-        if isinstance(schedule, IntervalSchedule):
-            notes.append("Intervals are measured in real elapsed time; clock changes do not move them.")
         return SchedulePreview(
             description=describe(schedule),
             timezone="UTC",
             fire_times=[FireTime(utc=slot, local=slot) for slot in slots],
-            dst_notes=notes,
+            dst_notes=[],
         )
     zone = cron.load_zone(schedule.timezone)
-    # Notes cover the listed runs; a schedule that ends early still warns about the year ahead.
-    horizon = slots[-1] if len(slots) == count else after + _NOTE_HORIZON
-    changes = cron.transitions(zone, after, horizon, limit=MAX_DST_NOTES)
-    rule = cron.compile_rule(schedule.expression)
     return SchedulePreview(
         description=describe(schedule),
         timezone=schedule.timezone,
         fire_times=[FireTime(utc=slot, local=slot.astimezone(zone)) for slot in slots],
-        dst_notes=[cron.dst_note(rule, schedule.timezone, change) for change in changes],
+        dst_notes=dst_notes(schedule, after),
     )
+
+
+def dst_notes(schedule: CronSchedule, after: datetime) -> list[str]:
+    """One sentence per clock change of the schedule's zone in the 12 months after ``after`` (at
+    most ``MAX_DST_NOTES``), saying what the change does to this schedule."""
+    _require_aware("after", after)
+    zone = cron.load_zone(schedule.timezone)
+    changes = cron.transitions(zone, after, after + DST_SCAN, limit=MAX_DST_NOTES)
+    rule = cron.compile_rule(schedule.expression)
+    return [cron.dst_note(rule, schedule.timezone, change) for change in changes]
+
+
+# --- upcoming -----------------------------------------------------------------------------------
+
+MAX_UPCOMING_WINDOW = timedelta(days=8)
+MAX_UPCOMING_ITEMS = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A schedule whose upcoming slots are asked for; ``key`` names it to the caller."""
+
+    key: int
+    read: Callable[[], Schedule]
+    """Gives the schedule; called only when its slots are needed (parsing 10,000 costs too)."""
+    anchor: datetime
+    """When the schedule was set (interval schedules without ``start_at`` count from it)."""
+    next_slot: datetime | None = None
+    """The first slot not yet fired, when known (a task's ``next_run_at``): the slots before it have
+    fired, and it is taken as a slot without being computed again."""
+
+
+def upcoming(
+    planned: Iterable[Planned], start: datetime, end: datetime, *, limit: int
+) -> tuple[list[tuple[datetime, int]], bool]:
+    """The slots of every schedule in ``[start, end)``, soonest first (ties by key), at most ``limit``,
+    and whether any were left out.
+
+    Lazy on both counts: a schedule joins the merge only once the merge has reached its next slot
+    (schedules come sorted by it), and its slots are computed one at a time as they are taken. So
+    the cost follows the ``limit`` slots answered, not the number of schedules or their cadence.
+    """
+    _require_aware("start", start)
+    _require_aware("end", end)
+    if limit < 0:
+        raise ValueError("limit must be >= 0")
+
+    def lower_bound(item: Planned) -> datetime:
+        return start if item.next_slot is None else max(start, item.next_slot)
+
+    waiting = sorted(planned, key=lambda item: (lower_bound(item), item.key))
+    # (slot, key, position in `waiting`); a schedule's slot iterator starts when its first slot is taken.
+    heap: list[tuple[datetime, int, int]] = []
+    streams: dict[int, Iterator[datetime]] = {}
+
+    def join(position: int) -> None:
+        item = waiting[position]
+        if item.next_slot is not None and item.next_slot >= start:
+            first: datetime | None = item.next_slot
+        else:
+            stream = _iter_slots(item.read(), start - timedelta(microseconds=1), item.anchor)
+            streams[position] = stream
+            first = next(stream, None)
+        if first is not None and first < end:
+            heapq.heappush(heap, (first, item.key, position))
+
+    found: list[tuple[datetime, int]] = []
+    joined = 0
+    while len(found) <= limit:
+        # Every schedule that could still give a slot at or before the soonest one taken so far joins.
+        while joined < len(waiting) and (not heap or lower_bound(waiting[joined]) <= heap[0][0]):
+            join(joined)
+            joined += 1
+        if not heap:
+            break
+        slot, key, position = heapq.heappop(heap)
+        found.append((slot, key))
+        stream = streams.get(position)
+        if stream is None:
+            item = waiting[position]
+            stream = streams[position] = _iter_slots(item.read(), slot, item.anchor)
+        following = next(stream, None)
+        if following is not None and following < end:
+            heapq.heappush(heap, (following, key, position))
+    return found[:limit], len(found) > limit

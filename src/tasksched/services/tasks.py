@@ -21,7 +21,7 @@ from tasksched.events.bus import RUN_CANCEL_REQUESTED, TASK_CREATED, TASK_DELETE
 from tasksched.services import audit
 from tasksched.services.context import Context
 from tasksched.services.shell_allow import ShellNotAllowed, resolve_allowed
-from tasksched.services.views import TaskListing, TaskView, task_document, task_view
+from tasksched.services.views import RECENT_RUNS, TaskListing, TaskView, task_document, task_view, with_health
 from tasksched.store import Tx
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
@@ -177,9 +177,11 @@ class TaskService:
                 offset=query.offset,
                 total=total,
             )
+            # The page's tasks' latest runs: one statement for the page, not one per task.
+            recent = await run_store.recent_for_tasks(tx, [r["id"] for r in rows], RECENT_RUNS)
         if total is None:
             self._totals.put(matching, version, counted)
-        return TaskListing([task_document(r) for r in rows], counted)
+        return TaskListing([with_health(task_document(r), recent.get(r["id"], [])) for r in rows], counted)
 
     # -- writes --------------------------------------------------------------------------------
     # Each takes the actor who asked and records the change in the audit log, in its transaction.

@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, Field
 
 from tasksched.domain import schedules
 from tasksched.domain.base import STORED, utc_text
+from tasksched.domain.runs import RunStatus
 from tasksched.domain.secrets import mask_action
 from tasksched.domain.tasks import Task, TaskSpec
 from tasksched.store.mapping import schedule_from_json, schedule_json
@@ -27,6 +29,45 @@ class TaskView(Task):
     """A task as the API shows it, with its schedule in words."""
 
     schedule_description: str | None = None
+
+
+RECENT_RUNS = 20
+"""How many of a task's latest runs a task list shows beside it."""
+_OUTCOMES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT})
+
+
+class RecentRun(BaseModel):
+    id: int
+    status: RunStatus
+
+
+class TaskListItem(TaskView):
+    """A task in a list, with its health at a glance."""
+
+    recent_runs: list[RecentRun] = Field(
+        default_factory=list, description=f"The task's latest {RECENT_RUNS} runs, newest first."
+    )
+    success_rate: float | None = Field(
+        default=None,
+        description="Of `recent_runs` that succeeded, failed or timed out, the share that succeeded "
+        "(0-1); null when none did any of those.",
+    )
+    last_duration_ms: int | None = Field(
+        default=None, description="How long the latest finished run of `recent_runs` took."
+    )
+
+
+def with_health(doc: dict[str, Any], recent: list[dict[str, Any]]) -> dict[str, Any]:
+    """A task document (``task_document``) with ``TaskListItem``'s fields, from the task's latest
+    runs (newest first: ``id``, ``status``, ``duration_ms``, ``finished_at``)."""
+    outcomes = [row["status"] for row in recent if row["status"] in _OUTCOMES]
+    finished = next((row for row in recent if row["duration_ms"] is not None), None)
+    return {
+        **doc,
+        "recent_runs": [{"id": row["id"], "status": row["status"]} for row in recent],
+        "success_rate": (outcomes.count(RunStatus.SUCCEEDED) / len(outcomes)) if outcomes else None,
+        "last_duration_ms": None if finished is None else finished["duration_ms"],
+    }
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,40 @@ async def active_for_tasks(tx: Tx, task_ids: Sequence[int]) -> dict[int, list[Ru
     return found
 
 
+async def recent_for_tasks(tx: Tx, task_ids: Sequence[int], per_task: int) -> dict[int, list[RunRow]]:
+    """The latest ``per_task`` runs of each task, newest first: one statement, one short index range
+    (task_id, id) per task, however many runs a task has."""
+    ids = sorted(set(task_ids))
+    if not ids or per_task < 1:
+        return {}
+    columns = (runs.c.id, runs.c.task_id, runs.c.status, runs.c.duration_ms, runs.c.finished_at)
+    query: sa.Select[Any] | sa.CompoundSelect[Any]
+    if tx.dialect.name == "postgresql":
+        # A lateral join over the ids: planned once, whatever the page size.
+        wanted = sa.values(sa.column("wanted_id", sa.BigInteger), name="wanted").data([(i,) for i in ids])
+        latest = (
+            sa.select(*columns)
+            .where(runs.c.task_id == wanted.c.wanted_id)
+            .order_by(runs.c.id.desc())
+            .limit(per_task)
+            .lateral("latest")
+        )
+        query = sa.select(latest).select_from(wanted.join(latest, sa.true()))
+    else:
+        parts = [
+            sa.select(*columns).where(runs.c.task_id == task_id).order_by(runs.c.id.desc()).limit(per_task)
+            for task_id in ids
+        ]
+        # Each part needs its own ORDER BY ... LIMIT: SQLite takes that only inside a subquery.
+        query = sa.union_all(*(sa.select(part.subquery()) for part in parts)) if len(parts) > 1 else parts[0]
+    found: dict[int, list[RunRow]] = {task_id: [] for task_id in ids}
+    for row in (await tx.execute(query)).mappings():
+        found[row["task_id"]].append(dict(row))
+    for rows in found.values():
+        rows.sort(key=lambda row: row["id"], reverse=True)
+    return found
+
+
 async def claim(
     tx: Tx,
     *,

@@ -221,6 +221,48 @@ async def due(tx: Tx, now: datetime, limit: int) -> list[TaskRow]:
     return [dict(r) for r in (await tx.execute(lock_rows(tx, query))).mappings()]
 
 
+# What the upcoming view needs of a task.
+PLANNING_COLUMNS = [
+    tasks.c[name] for name in ("id", "name", "enabled", "schedule", "schedule_anchor", "next_run_at")
+]  # fmt: skip
+
+
+async def plannable(
+    tx: Tx, start: datetime, end: datetime, *, enough: int, tag: str | None = None
+) -> list[TaskRow]:
+    """Enabled tasks that may fire in ``[start, end)``: those whose next slot is before ``end``,
+    soonest first, read through the due index.
+
+    A next slot at or after ``start`` is itself a slot in the window, so once ``enough`` tasks have
+    one, a task whose next slot is later than theirs cannot come among the first ``enough`` slots:
+    those are left out (ties kept). Tasks whose next slot is before ``start`` are all kept.
+    """
+    scheduled = [tasks.c.enabled.is_(True), tasks.c.next_run_at.is_not(None), tasks.c.next_run_at < end]
+    with_tag = []
+    if tag:
+        with_tag.append(
+            tasks.c.id.in_(sa.select(task_tags.c.task_id).where(task_tags.c.tag == tag).scalar_subquery())
+        )
+    cut = (
+        sa.select(tasks.c.next_run_at)
+        .where(*scheduled, *with_tag, tasks.c.next_run_at >= start)
+        .order_by(tasks.c.next_run_at)
+        .offset(enough - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(*PLANNING_COLUMNS)
+        .where(
+            *scheduled,
+            *with_tag,
+            sa.or_(tasks.c.next_run_at < start, tasks.c.next_run_at <= sa.func.coalesce(cut, end)),
+        )
+        .order_by(tasks.c.next_run_at, tasks.c.id)
+    )
+    return [dict(r) for r in (await tx.execute(query)).mappings()]
+
+
 async def earliest_next_run(tx: Tx, *, after: datetime | None = None) -> datetime | None:
     """The earliest slot of an enabled task (only those later than ``after``, when given)."""
     query = (

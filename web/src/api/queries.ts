@@ -26,6 +26,8 @@ export const keys = {
   tasks: ["tasks"] as const,
   taskList: (params: TaskListParams) => ["tasks", "list", params] as const,
   task: (id: number) => ["task", id] as const,
+  taskPreview: (id: number) => ["task", id, "preview"] as const,
+  upcoming: (params: UpcomingParams) => ["upcoming", params] as const,
   runs: ["runs"] as const,
   runList: (params: RunListParams) => ["runs", "list", params] as const,
   run: (id: number) => ["run", id] as const,
@@ -60,6 +62,14 @@ export interface TaskListParams {
 
 /** What /tasks shows without filters (the prefetch in index.html asks for the same). */
 export const DEFAULT_TASK_LIST: TaskListParams = { limit: 50, offset: 0, sort: "name" };
+
+export interface UpcomingParams {
+  /** ISO UTC times: the window [from, to), at most 8 days */
+  from: string;
+  to: string;
+  limit: number;
+  tag?: string;
+}
 
 export interface RunListParams {
   limit: number;
@@ -167,6 +177,28 @@ export function useAuditList(params: AuditListQuery, enabled: boolean) {
 
 export function previewSchedule(schedule: Schedule, signal?: AbortSignal): Promise<SchedulePreview> {
   return call(http.POST("/api/schedules/preview", { body: { schedule, count: 10 }, signal }));
+}
+
+/** A saved task's next fire times (from its next slot), its schedule in words, the year's DST notes.
+ * Under ["task", id]: task events refresh it with the task. */
+export function useTaskPreview(id: number, enabled: boolean) {
+  return useQuery({
+    queryKey: keys.taskPreview(id),
+    queryFn: ({ signal }) => call(http.GET("/api/tasks/{task_id}/preview", { params: { path: { task_id: id }, query: { count: 10 } }, signal })),
+    enabled,
+  });
+}
+
+/** What every enabled task fires in a window. Not under ["tasks"]: every run event would ask again
+ * (a window with 10,000 tasks costs a merge); it is fetched on each visit and every minute instead. */
+export function useUpcoming(params: UpcomingParams) {
+  return useQuery({
+    queryKey: keys.upcoming(params),
+    queryFn: ({ signal }) => call(http.GET("/api/schedules/upcoming", { params: { query: compact({ ...params }) }, signal })),
+    placeholderData: keepPreviousData,
+    // Slots pass as time does; a slow poll moves the view on without events.
+    refetchInterval: 60_000,
+  });
 }
 
 /** Invalidate everything a task change can show up in. */

@@ -332,6 +332,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schedules/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What every enabled task will fire in a window of up to 8 days */
+        get: operations["schedules_upcoming"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stats": {
         parameters: {
             query?: never;
@@ -415,6 +432,23 @@ export interface paths {
         put?: never;
         /** Pause a task's schedule */
         post: operations["tasks_pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{task_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A task's next fire times (in UTC and its zone), its schedule in words, DST notes */
+        get: operations["tasks_preview"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1381,6 +1415,12 @@ export interface components {
              */
             status: "ready" | "unavailable";
         };
+        /** RecentRun */
+        RecentRun: {
+            /** Id */
+            id: number;
+            status: components["schemas"]["RunStatus"];
+        };
         /**
          * Retention
          * @description How long this task's finished runs are kept; each field left out follows the server's setting.
@@ -1807,10 +1847,98 @@ export interface components {
             /** Total */
             total: number;
         };
+        /**
+         * TaskListItem
+         * @description A task in a list, with its health at a glance.
+         */
+        TaskListItem: {
+            /** Action */
+            action: components["schemas"]["HttpAction"] | components["schemas"]["ShellAction"] | components["schemas"]["PythonAction"];
+            /** @default forbid */
+            concurrency_policy: components["schemas"]["ConcurrencyPolicy"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Id */
+            id: number;
+            /**
+             * Last Duration Ms
+             * @description How long the latest finished run of `recent_runs` took.
+             */
+            last_duration_ms?: number | null;
+            last_run?: components["schemas"]["LastRun"] | null;
+            /**
+             * Misfire Grace Seconds
+             * @default 60
+             */
+            misfire_grace_seconds: number;
+            /** @default run_once */
+            misfire_policy: components["schemas"]["MisfirePolicy"];
+            /** Name */
+            name: string;
+            /** Next Run At */
+            next_run_at?: string | null;
+            /** @description When this task's notices are written; none: the global rules (GET /api/notification-rules). */
+            notify?: components["schemas"]["NotifyRules"] | null;
+            /**
+             * Priority
+             * @description Higher runs first.
+             * @default 0
+             */
+            priority: number;
+            /**
+             * Queue
+             * @default default
+             */
+            queue: string;
+            /**
+             * Recent Runs
+             * @description The task's latest 20 runs, newest first.
+             */
+            recent_runs?: components["schemas"]["RecentRun"][];
+            /** @description Overrides of the server's retention settings for this task's runs. */
+            retention?: components["schemas"]["Retention"] | null;
+            retry?: components["schemas"]["RetryPolicy"];
+            /** Schedule */
+            schedule?: (components["schemas"]["OnceSchedule"] | components["schemas"]["IntervalSchedule"] | components["schemas"]["CronSchedule"]) | null;
+            /** Schedule Description */
+            schedule_description?: string | null;
+            /**
+             * Success Rate
+             * @description Of `recent_runs` that succeeded, failed or timed out, the share that succeeded (0-1); null when none did any of those.
+             */
+            success_rate?: number | null;
+            /** Tags */
+            tags?: string[];
+            /**
+             * Timeout Seconds
+             * @default 3600
+             */
+            timeout_seconds: number | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
         /** TaskPage */
         TaskPage: {
             /** Items */
-            items: components["schemas"]["TaskView"][];
+            items: components["schemas"]["TaskListItem"][];
             /** Total */
             total: number;
         };
@@ -1999,6 +2127,42 @@ export interface components {
              * @description The last 60 minutes, oldest first.
              */
             per_minute: components["schemas"]["MinuteThroughput"][];
+        };
+        /** Upcoming */
+        Upcoming: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Items */
+            items: components["schemas"]["UpcomingRun"][];
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Truncated */
+            truncated: boolean;
+        };
+        /** UpcomingRun */
+        UpcomingRun: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Local
+             * Format: date-time
+             */
+            local: string;
+            /** Task Id */
+            task_id: number;
+            /** Task Name */
+            task_name: string;
+            /** Timezone */
+            timezone: string;
         };
         /**
          * WebhookChannel
@@ -4171,6 +4335,85 @@ export interface operations {
             };
         };
     };
+    schedules_upcoming: {
+        parameters: {
+            query?: {
+                /** @description Start of the window (with a UTC offset); default now. */
+                from?: string | null;
+                /** @description At most this many fire times; `truncated` says more fell in the window. */
+                limit?: number;
+                /** @description Only tasks with this tag. */
+                tag?: string | null;
+                /** @description End of the window, excluded; at most 8 days after `from`; default a day after it. */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Upcoming"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     stats_get: {
         parameters: {
             query?: never;
@@ -4951,6 +5194,89 @@ export interface operations {
             /** @description The API key's role may not do this. */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing has the id given in the path. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tasks_preview: {
+        parameters: {
+            query?: {
+                count?: number;
+            };
+            header?: never;
+            path: {
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePreview"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -23,11 +23,16 @@ export type ConcurrencyPolicy = Schemas["ConcurrencyPolicy"];
 export type MisfirePolicy = Schemas["MisfirePolicy"];
 export type TaskSpec = Schemas["TaskSpec"];
 export type Task = Schemas["TaskView"];
+/** A task as lists show it: with its latest runs, success rate and last duration. */
+export type TaskListItem = Schemas["TaskListItem"];
+export type RecentRun = Schemas["RecentRun"];
 export type LastRun = Schemas["LastRun"];
 export type Run = Schemas["Run"];
 export type FireTime = Schemas["FireTime"];
 export type SchedulePreview = Schemas["SchedulePreview"];
 export type PreviewRequest = Schemas["PreviewRequest"];
+export type Upcoming = Schemas["Upcoming"];
+export type UpcomingRun = Schemas["UpcomingRun"];
 export type Worker = Schemas["WorkerOut"];
 export type ApiKey = Schemas["KeyOut"];
 export type CreatedApiKey = Schemas["KeyCreated"];

@@ -13,6 +13,7 @@ import {
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconBell,
+  IconCalendarTime,
   IconClock,
   IconDashboard,
   IconHistory,
@@ -66,6 +67,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: "/", label: "Dashboard", icon: IconDashboard, exact: true },
     { to: "/tasks", label: "Tasks", icon: IconListCheck },
     { to: "/runs", label: "Runs", icon: IconPlayerPlay },
+    { to: "/upcoming", label: "Upcoming", icon: IconCalendarTime },
     { to: "/workers", label: "Workers", icon: IconServer },
     { to: "/status", label: "Status", icon: IconHeartbeat },
     { to: "/notifications", label: "Notifications", icon: IconBell },

@@ -70,6 +70,38 @@ describe("ScheduleEditor", () => {
     expect(await screen.findByText(preview.description)).toBeTruthy();
   });
 
+  it("names the clock changes of the coming year in the schedule's zone", async () => {
+    mockFetch(() => ({ status: 200, body: preview }));
+    renderWithProviders(<Harness initial={{ type: "cron", expression: "0 2 * * *", timezone: "Europe/Berlin" }} />);
+    const box = await screen.findByTestId("dst-notes");
+    expect(box.textContent).toContain("Clock changes in the next 12 months (Europe/Berlin)");
+  });
+
+  it("shows no DST box for an interval, even while an older cron answer is on screen", async () => {
+    mockFetch((call) => {
+      const schedule = (call.body as { schedule: { type: string } }).schedule;
+      return { status: 200, body: schedule.type === "cron" ? preview : { ...preview, description: "every 5 minutes", timezone: "UTC", dst_notes: [] } };
+    });
+    renderWithProviders(<Harness initial={{ type: "cron", expression: "0 2 * * *", timezone: "Europe/Berlin" }} />);
+    await screen.findByTestId("dst-notes");
+    fireEvent.click(screen.getByText("Interval"));
+    await waitFor(() => expect(screen.queryByTestId("dst-notes")).toBeNull());
+    expect(screen.queryByTestId("no-dst")).toBeNull();
+    expect(await screen.findByText("every 5 minutes")).toBeTruthy();
+  });
+
+  it("labels start and end with the zone they are entered in", async () => {
+    mockFetch(() => ({ status: 200, body: preview }));
+    renderWithProviders(<Harness initial={{ type: "cron", expression: "0 2 * * *", timezone: "America/New_York", start_at: "2030-01-02T08:00" }} />);
+    expect(screen.getByLabelText("Start at (America/New_York)")).toBeTruthy();
+    expect(screen.getByLabelText("End at (America/New_York)")).toBeTruthy();
+    expect(screen.getByTestId("window-zone").textContent).toContain("schedule's time zone (America/New_York)");
+    // The UTC instant the wall time stands for is shown beside it.
+    expect(screen.getByText(/America\/New_York time · 2030-01-02 13:00:00 UTC/)).toBeTruthy();
+    fireEvent.click(screen.getByText("Interval"));
+    expect(screen.getByTestId("window-zone").textContent).toContain("your time zone");
+  });
+
   it("does not call the API for an expression with the wrong number of fields", async () => {
     const calls = mockFetch(() => ({ status: 200, body: preview }));
     renderWithProviders(<Harness initial={{ type: "cron", expression: "* * *", timezone: "UTC" }} />);

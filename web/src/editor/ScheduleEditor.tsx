@@ -1,10 +1,10 @@
 import { Button, Collapse, Grid, Group, NumberInput, SegmentedControl, Select, Stack, Text, TextInput, UnstyledButton } from "@mantine/core";
 import { IconChevronDown, IconChevronRight } from "@tabler/icons-react";
 import { useMemo, useState } from "react";
-import { browserTimeZone, formatUtc, fromLocalInput, timeZones } from "../lib/format";
+import { browserTimeZone, formatUtc, fromZonedInput, timeZones } from "../lib/format";
 import { MONO } from "./mono";
 import { SchedulePreviewPanel } from "./SchedulePreviewPanel";
-import { scheduleFromValues, validateSchedule, type IntervalUnit, type ScheduleKind, type ScheduleValues } from "./taskForm";
+import { scheduleFromValues, validateSchedule, windowZone, type IntervalUnit, type ScheduleKind, type ScheduleValues } from "./taskForm";
 import { useSchedulePreview } from "./useSchedulePreview";
 
 const CRON_PRESETS: { label: string; expression: string }[] = [
@@ -23,10 +23,13 @@ const KINDS: { value: ScheduleKind; label: string }[] = [
   { value: "cron", label: "Cron" },
 ];
 
-function UtcHint({ value }: { value: string }) {
-  const iso = fromLocalInput(value);
-  if (!iso) return null;
-  return <>{formatUtc(iso)}</>;
+function WindowHint({ value, zone }: { value: string; zone: string }) {
+  const iso = fromZonedInput(value, zone);
+  return (
+    <>
+      {zone} time{iso ? ` · ${formatUtc(iso)}` : ""}
+    </>
+  );
 }
 
 export interface ScheduleEditorProps {
@@ -43,6 +46,8 @@ export function ScheduleEditor({ value, onChange, errors = {}, previewDelayMs = 
   const set = <K extends keyof ScheduleValues>(key: K, fieldValue: ScheduleValues[K]) => onChange({ ...value, [key]: fieldValue });
   const zones = useMemo(() => timeZones(), []);
   const [advanced, setAdvanced] = useState(Boolean(value.start_at || value.end_at || value.jitter_seconds));
+  // Start and end are read on the schedule's wall clock: a cron schedule's zone, else the browser's.
+  const windowIn = windowZone(value) ?? browserTimeZone;
 
   const localErrors = validateSchedule(value);
   const schedule = Object.keys(localErrors).length ? null : scheduleFromValues(value);
@@ -172,16 +177,16 @@ export function ScheduleEditor({ value, onChange, errors = {}, previewDelayMs = 
             <Group align="flex-start" gap="sm">
               <TextInput
                 type="datetime-local"
-                label="Start at"
-                description={<UtcHint value={value.start_at} />}
+                label={`Start at (${windowIn})`}
+                description={<WindowHint value={value.start_at} zone={windowIn} />}
                 value={value.start_at}
                 onChange={(event) => set("start_at", event.currentTarget.value)}
                 error={errorFor("schedule.start_at")}
               />
               <TextInput
                 type="datetime-local"
-                label="End at"
-                description={<UtcHint value={value.end_at} />}
+                label={`End at (${windowIn})`}
+                description={<WindowHint value={value.end_at} zone={windowIn} />}
                 value={value.end_at}
                 onChange={(event) => set("end_at", event.currentTarget.value)}
                 error={errorFor("schedule.end_at")}
@@ -196,15 +201,24 @@ export function ScheduleEditor({ value, onChange, errors = {}, previewDelayMs = 
                 w={160}
               />
             </Group>
-            <Text size="xs" c="dimmed" mt={4}>
-              Start and end are in your time zone ({browserTimeZone}).
+            <Text size="xs" c="dimmed" mt={4} data-testid="window-zone">
+              {value.type === "cron"
+                ? `Start and end are in the schedule's time zone (${windowIn}), like the cron fields.`
+                : `Start and end are in your time zone (${windowIn}).`}
             </Text>
           </Collapse>
         </>
       )}
 
       {value.type !== "none" && (
-        <SchedulePreviewPanel preview={schedule ? preview.data : undefined} loading={preview.loading} stale={preview.stale} error={preview.error} hint={hint} />
+        <SchedulePreviewPanel
+          preview={schedule ? preview.data : undefined}
+          loading={preview.loading}
+          stale={preview.stale}
+          error={preview.error}
+          hint={hint}
+          scheduleType={value.type}
+        />
       )}
     </Stack>
   );

@@ -18,18 +18,23 @@ export function SchedulePreviewPanel({
   stale,
   error,
   hint,
+  scheduleType,
+  title = "Preview",
 }: {
   preview: SchedulePreview | undefined;
   loading: boolean;
   stale: boolean;
   error: string | null;
   hint?: string | null;
+  /** DST notes are shown for cron schedules only: clock changes move nothing else. */
+  scheduleType: "once" | "interval" | "cron";
+  title?: string;
 }) {
   const sameZone = preview?.timezone === browserTimeZone;
   return (
-    <Paper withBorder p="md" radius="md" aria-label="Schedule preview" role="region" data-testid="schedule-preview">
+    <Paper withBorder p="md" radius="md" aria-label={title === "Preview" ? "Schedule preview" : title} role="region" data-testid="schedule-preview">
       <Group justify="space-between" mb="xs">
-        <Text fw={600}>Preview</Text>
+        <Text fw={600}>{title}</Text>
         {loading && <Loader size="xs" aria-label="Updating preview" />}
       </Group>
       {hint && !preview && (
@@ -47,15 +52,20 @@ export function SchedulePreviewPanel({
           <Text size="sm" data-testid="preview-description">
             <strong>{preview.description}</strong>
           </Text>
-          {preview.dst_notes.length > 0 && (
-            <Alert color="yellow" title="Daylight saving time" p="xs" data-testid="dst-notes">
-              <List size="sm">
-                {preview.dst_notes.map((note) => (
-                  <List.Item key={note}>{note}</List.Item>
-                ))}
-              </List>
-            </Alert>
-          )}
+          {scheduleType === "cron" &&
+            (preview.dst_notes.length > 0 ? (
+              <Alert color="yellow" title={`Clock changes in the next 12 months (${preview.timezone})`} p="xs" data-testid="dst-notes">
+                <List size="sm">
+                  {preview.dst_notes.map((note) => (
+                    <List.Item key={note}>{note}</List.Item>
+                  ))}
+                </List>
+              </Alert>
+            ) : (
+              <Text size="xs" c="dimmed" data-testid="no-dst">
+                No clock changes in {preview.timezone} in the next 12 months.
+              </Text>
+            ))}
           {preview.fire_times.length === 0 ? (
             <Text size="sm" c="dimmed">
               It will not fire again.

@@ -214,6 +214,23 @@ describe("conversion", () => {
     expect(validateTask(values)["notify.consecutive_failures"]).toBeUndefined();
   });
 
+  it("reads a cron schedule's start and end on its own zone's wall clock, both ways", () => {
+    const schedule = { type: "cron" as const, expression: "30 2 * * *", timezone: "America/New_York", start_at: "2027-01-04T13:00:00Z", end_at: "2027-07-01T04:00:00Z", jitter_seconds: 0 };
+    const values = formFromTask(task({ schedule }));
+    expect(values.schedule).toMatchObject({ start_at: "2027-01-04T08:00", end_at: "2027-07-01T00:00" });
+    expect(scheduleFromValues(values.schedule)).toMatchObject({ start_at: "2027-01-04T13:00:00.000Z", end_at: "2027-07-01T04:00:00.000Z" });
+    // Another zone reads the same wall times as other instants.
+    expect(scheduleFromValues({ ...values.schedule, timezone: "Europe/Berlin" })).toMatchObject({ start_at: "2027-01-04T07:00:00.000Z" });
+    // An interval has no zone of its own: the browser's wall clock.
+    const interval = { ...emptyForm().schedule, type: "interval" as const, start_at: "2027-01-04T08:00" };
+    expect(scheduleFromValues(interval)).toMatchObject({ start_at: new Date("2027-01-04T08:00").toISOString() });
+  });
+
+  it("orders a cron window in the schedule's zone", () => {
+    const schedule = { ...emptyForm().schedule, type: "cron" as const, timezone: "Pacific/Kiritimati", start_at: "2030-01-02T00:00", end_at: "2030-01-01T23:00" };
+    expect(validateSchedule(schedule)["schedule.end_at"]).toMatch(/after/);
+  });
+
   it("shows an interval in its largest whole unit", () => {
     const values = formFromTask(task({ schedule: { type: "interval", seconds: 5400, start_at: null, end_at: null, jitter_seconds: 0 } }));
     expect(values.schedule).toMatchObject({ type: "interval", every: 90, unit: "minutes" });

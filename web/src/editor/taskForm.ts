@@ -1,7 +1,7 @@
 // The task editor's form model: UI-friendly values, conversion to and from the API's TaskSpec,
 // client-side validation, and the mapping of API error paths (e.g. "schedule.seconds") onto form fields.
 import type { HttpMethod, JsonValue, Schedule, Task, TaskSpec } from "../api/types";
-import { fromLocalInput, toLocalInput } from "../lib/format";
+import { fromLocalInput, fromZonedInput, toLocalInput, toZonedInput } from "../lib/format";
 import { DEFAULT_RULES, rulesToValues, validateRules, valuesToRules, type RulesValues } from "../notify/rules";
 
 export interface KeyValue {
@@ -49,6 +49,7 @@ export interface ScheduleValues {
   unit: IntervalUnit;
   expression: string;
   timezone: string;
+  /** datetime-local values on the wall clock of windowZone(): a cron schedule's zone, else the browser's */
   start_at: string;
   end_at: string;
   jitter_seconds: NumberField;
@@ -180,8 +181,9 @@ export function formFromTask(task: Task, defaultTimezone = "UTC"): TaskFormValue
     values.schedule.type = schedule.type;
     if (schedule.type === "once") values.schedule.at = toLocalInput(schedule.at);
     else {
-      values.schedule.start_at = toLocalInput(schedule.start_at);
-      values.schedule.end_at = toLocalInput(schedule.end_at);
+      const zone = schedule.type === "cron" ? schedule.timezone : undefined;
+      values.schedule.start_at = toZonedInput(schedule.start_at, zone);
+      values.schedule.end_at = toZonedInput(schedule.end_at, zone);
       values.schedule.jitter_seconds = schedule.jitter_seconds ?? 0;
       if (schedule.type === "interval") Object.assign(values.schedule, largestUnit(schedule.seconds));
       else {
@@ -275,6 +277,12 @@ function checkPairs(errors: Errors, path: string, pairs: KeyValue[]) {
   });
 }
 
+/** The zone whose wall clock a schedule's start and end are entered in: a cron schedule's own zone
+ * (its fields are read there too), else the browser's (undefined). */
+export function windowZone(schedule: Pick<ScheduleValues, "type" | "timezone">): string | undefined {
+  return schedule.type === "cron" && schedule.timezone ? schedule.timezone : undefined;
+}
+
 /** Errors in the schedule part only (the preview runs when this is empty). */
 export function validateSchedule(schedule: ScheduleValues): Errors {
   const errors: Errors = {};
@@ -299,8 +307,8 @@ export function validateSchedule(schedule: ScheduleValues): Errors {
   }
   if (schedule.type === "interval" || schedule.type === "cron") {
     checkNumber(errors, "schedule.jitter_seconds", schedule.jitter_seconds, 0, 86_400, { required: false });
-    const start = fromLocalInput(schedule.start_at);
-    const end = fromLocalInput(schedule.end_at);
+    const start = fromZonedInput(schedule.start_at, windowZone(schedule));
+    const end = fromZonedInput(schedule.end_at, windowZone(schedule));
     if (start && end && end <= start) errors["schedule.end_at"] = "Must be after the start.";
   }
   return errors;
@@ -376,8 +384,8 @@ export function scheduleFromValues(schedule: ScheduleValues): Schedule | null {
     return at ? { type: "once", at } : null;
   }
   const window = {
-    start_at: fromLocalInput(schedule.start_at),
-    end_at: fromLocalInput(schedule.end_at),
+    start_at: fromZonedInput(schedule.start_at, windowZone(schedule)),
+    end_at: fromZonedInput(schedule.end_at, windowZone(schedule)),
     jitter_seconds: schedule.jitter_seconds === "" ? 0 : schedule.jitter_seconds,
   };
   if (schedule.type === "interval") {

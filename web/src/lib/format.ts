@@ -138,3 +138,73 @@ export function timeZones(): string[] {
   zones = ["UTC", ...[...set].filter((zone) => zone !== "UTC").sort()];
   return zones;
 }
+
+const wallFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The wall-clock fields of an instant in ``zone`` (throws RangeError for an unknown zone). */
+function wallParts(time: number, zone: string): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
+  let format = wallFormats.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    wallFormats.set(zone, format);
+  }
+  const parts: Record<string, number> = {};
+  for (const part of format.formatToParts(new Date(time))) if (part.type !== "literal") parts[part.type] = Number(part.value);
+  const get = (name: string): number => parts[name] ?? 0;
+  return { year: get("year"), month: get("month"), day: get("day"), hour: get("hour") % 24, minute: get("minute"), second: get("second") };
+}
+
+/** How far ``zone``'s wall clock is ahead of UTC at an instant, in milliseconds. */
+export function zoneOffsetMs(time: number, zone: string): number {
+  const wall = wallParts(time, zone);
+  const asUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second);
+  return asUtc - Math.floor(time / 1000) * 1000;
+}
+
+function knownZone(zone: string | undefined): zone is string {
+  if (!zone) return false;
+  try {
+    wallParts(0, zone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An instant as the value of an <input type="datetime-local"> showing ``zone``'s wall clock (the
+ * browser's zone when none is given or it is unknown). */
+export function toZonedInput(iso: string | null | undefined, zone?: string): string {
+  if (!knownZone(zone)) return toLocalInput(iso);
+  if (!iso) return "";
+  const time = new Date(iso).getTime();
+  if (Number.isNaN(time)) return "";
+  const wall = wallParts(time, zone);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${wall.year}-${pad(wall.month)}-${pad(wall.day)}T${pad(wall.hour)}:${pad(wall.minute)}`;
+}
+
+/** A datetime-local value read as ``zone``'s wall clock, as an ISO UTC string (null if empty or
+ * invalid). As browsers read their own zone's wall times: a repeated time is its first occurrence,
+ * and a time the clocks skip moves forward by the change (02:30 on a 02:00→03:00 night is 03:30). */
+export function fromZonedInput(value: string, zone?: string): string | null {
+  if (!knownZone(zone)) return fromLocalInput(value);
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value);
+  if (!match) return null;
+  const [year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0] = match.slice(1).map((part) => Number(part ?? 0));
+  const wall = Date.UTC(year, month - 1, day, hour, minute, second);
+  if (Number.isNaN(wall)) return null;
+  // The offset at the wall time read as UTC is at most a day off; asking again at the result settles it.
+  const guess = wall - zoneOffsetMs(wall, zone);
+  const time = wall - zoneOffsetMs(guess, zone);
+  const skipped = time + zoneOffsetMs(time, zone) !== wall;
+  return new Date(skipped ? Math.max(guess, time) : time).toISOString();
+}

@@ -3,7 +3,7 @@ import { notifications } from "@mantine/notifications";
 import { IconCopy, IconEdit, IconPlayerPause, IconPlayerPlay, IconRocket, IconTrash } from "@tabler/icons-react";
 import type { ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
-import { useTask, useTaskAction, type TaskAction } from "../api/queries";
+import { useTask, useTaskAction, useTaskPreview, type TaskAction } from "../api/queries";
 import type { Action, Run, Task } from "../api/types";
 import { usePermissions } from "../auth/AuthProvider";
 import { confirm } from "../components/confirm";
@@ -16,6 +16,7 @@ import { StatusBadge } from "../components/StatusBadge";
 import { Time } from "../components/Time";
 import { formatSeconds } from "../lib/format";
 import { describeSchedule } from "../lib/schedule";
+import { SchedulePreviewPanel } from "../editor/SchedulePreviewPanel";
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -167,6 +168,30 @@ export function TaskButtons({ task, onDeleted }: { task: Task; onDeleted: () => 
   );
 }
 
+/** The task's next fire times (in its zone and the viewer's) and the coming year's clock changes. */
+function NextFireTimes({ task }: { task: Task }) {
+  const schedule = task.schedule;
+  const preview = useTaskPreview(task.id, Boolean(schedule));
+  if (!schedule) return null;
+  return (
+    <Stack gap={4}>
+      {!task.enabled && (
+        <Text size="sm" c="dimmed" data-testid="paused-preview-note">
+          Paused: none of these fire until the task is resumed.
+        </Text>
+      )}
+      <SchedulePreviewPanel
+        title="Next fire times"
+        preview={preview.data}
+        loading={preview.isFetching}
+        stale={false}
+        error={preview.error ? errorMessage(preview.error) : null}
+        scheduleType={schedule.type}
+      />
+    </Stack>
+  );
+}
+
 export function TaskDetailPage() {
   const id = Number(useParams().taskId);
   const navigate = useNavigate();
@@ -254,6 +279,7 @@ export function TaskDetailPage() {
           </Table>
         </Card>
       </SimpleGrid>
+      <NextFireTimes task={task} />
       <Title order={2} size="h3">
         Run history
       </Title>

@@ -1,5 +1,6 @@
 import { ScrollX } from "../components/ScrollX";
 import {
+  ActionIcon,
   Badge,
   Button,
   Checkbox,
@@ -29,7 +30,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { memo, useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { keys, performTaskAction, useTaskList, type TaskAction, type TaskListParams, type TaskSort } from "../api/queries";
-import { RUN_STATUSES, type RunStatus, type Task } from "../api/types";
+import { RUN_STATUSES, type RecentRun, type RunStatus, type TaskListItem } from "../api/types";
 import { usePermissions } from "../auth/AuthProvider";
 import { confirm } from "../components/confirm";
 import { FirstTaskPrompt } from "../components/EmptyState";
@@ -38,7 +39,7 @@ import { errorMessage, QueryError } from "../components/QueryError";
 import { StatusBadge } from "../components/StatusBadge";
 import { Time } from "../components/Time";
 import { runBulk } from "../lib/bulk";
-import { statusLabel } from "../lib/format";
+import { formatDuration, STATUS_COLORS, statusLabel } from "../lib/format";
 import { describeSchedule } from "../lib/schedule";
 
 const PAGE_SIZES = ["25", "50", "100", "200"];
@@ -163,6 +164,33 @@ export function TasksPage() {
     [],
   );
   const open = useCallback((id: number) => void navigate(`/tasks/${id}`), [navigate]);
+  const filterByTag = useCallback(
+    (tag: string) => {
+      setTagText(tag);
+      update({ tag });
+    },
+    [update],
+  );
+  // Run now / pause / resume from the row itself; the row shows its own action pending.
+  const [acting, setActing] = useState<{ id: number; action: TaskAction } | null>(null);
+  const actOn = useCallback(
+    async (task: TaskListItem, action: TaskAction) => {
+      setActing({ id: task.id, action });
+      try {
+        await performTaskAction(task.id, action);
+        const done = action === "run" ? "Run queued for" : action === "pause" ? "Paused" : "Resumed";
+        notifications.show({ color: "teal", message: `${done} “${task.name}”.` });
+      } catch (error) {
+        notifications.show({ color: "red", title: "That did not work", message: errorMessage(error) });
+      } finally {
+        setActing(null);
+        void client.invalidateQueries({ queryKey: keys.tasks });
+        void client.invalidateQueries({ queryKey: keys.task(task.id) });
+        if (action === "run") void client.invalidateQueries({ queryKey: keys.runs });
+      }
+    },
+    [client],
+  );
   // Only what is on this page counts as selected (rows deleted or paged away drop out by themselves).
   const selectedIds = items.filter((task) => selected.has(task.id)).map((task) => task.id);
   const allSelected = items.length > 0 && selectedIds.length === items.length;
@@ -291,7 +319,7 @@ export function TasksPage() {
       {showFirstStep ? (
         <FirstTaskPrompt />
       ) : (
-        <ScrollX minWidth={760}>
+        <ScrollX minWidth={1000}>
           <Table striped highlightOnHover verticalSpacing="xs" aria-busy={query.isFetching} data-testid="task-table">
             <Table.Caption>
               {query.isPending ? "Loading tasks…" : `${total.toLocaleString()} task${total === 1 ? "" : "s"}${filtered ? " match" : ""}`}
@@ -312,6 +340,8 @@ export function TasksPage() {
                 <Table.Th>Schedule</Table.Th>
                 <SortHeader label="Next run" field="next_run_at" sort={params.sort} onSort={(sort) => update({ sort })} />
                 <Table.Th>Last run</Table.Th>
+                <Table.Th>Recent runs</Table.Th>
+                {canOperate && <Table.Th>Actions</Table.Th>}
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -323,11 +353,14 @@ export function TasksPage() {
                   selected={selected.has(task.id)}
                   onToggle={toggle}
                   onOpen={open}
+                  onTag={filterByTag}
+                  onAct={actOn}
+                  acting={acting?.id === task.id ? acting.action : null}
                 />
               ))}
               {query.isSuccess && items.length === 0 && (
                 <Table.Tr>
-                  <Table.Td colSpan={canOperate ? 5 : 4}>
+                  <Table.Td colSpan={canOperate ? 7 : 5}>
                     <Text c="dimmed" ta="center" py="md">
                       No task matches these filters.
                     </Text>
@@ -362,18 +395,54 @@ export function TasksPage() {
 }
 
 /** One row; memoised so that selecting a row or a live refresh re-renders only the rows that changed. */
+/** The latest runs as a strip of squares, oldest on the left, with the success rate and the last duration. */
+function RunStrip({ task }: { task: TaskListItem }) {
+  const runs: RecentRun[] = task.recent_runs ?? [];
+  if (!runs.length) return <span className="dimmed">no runs yet</span>;
+  const rate = task.success_rate;
+  const oldestFirst = [...runs].reverse();
+  const summary = oldestFirst.map((run) => statusLabel(run.status)).join(", ");
+  return (
+    <div className="inline-row health">
+      <Link to={`/tasks/${task.id}`} className="run-strip" aria-label={`Last ${runs.length} runs, oldest first: ${summary}`} data-testid="run-strip">
+        {oldestFirst.map((run) => (
+          <span
+            key={run.id}
+            className="run-cell"
+            data-status={run.status}
+            title={`#${run.id} ${statusLabel(run.status)}`}
+            style={{ background: `var(--mantine-color-${STATUS_COLORS[run.status] ?? "gray"}-6)` }}
+          />
+        ))}
+      </Link>
+      <span data-testid="success-rate" title={`Succeeded, of the last ${runs.length} runs that finished with an outcome`}>
+        {rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)}%`}
+      </span>
+      <span className="dimmed" data-testid="last-duration" title="How long the latest finished run took">
+        {formatDuration(task.last_duration_ms)}
+      </span>
+    </div>
+  );
+}
+
 const TaskRow = memo(function TaskRow({
   task,
   selectable,
   selected,
   onToggle,
   onOpen,
+  onTag,
+  onAct,
+  acting,
 }: {
-  task: Task;
+  task: TaskListItem;
   selectable: boolean;
   selected: boolean;
   onToggle: (id: number) => void;
   onOpen: (id: number) => void;
+  onTag: (tag: string) => void;
+  onAct: (task: TaskListItem, action: TaskAction) => Promise<void>;
+  acting: TaskAction | null;
 }) {
   // Plain elements (styled by styles.css) for layout inside the cells: a page of rows is ~1,000 nodes,
   // and library wrappers for every flex box would double the work of the first paint.
@@ -410,7 +479,19 @@ const TaskRow = memo(function TaskRow({
         {tags.length > 0 && (
           <div className="inline-row tags">
             {tags.slice(0, 5).map((tag) => (
-              <Badge key={tag} size="xs" variant="light" color="gray" tt="none">
+              <Badge
+                key={tag}
+                component="button"
+                type="button"
+                size="xs"
+                variant="light"
+                color="gray"
+                tt="none"
+                className="tag-button"
+                title={`Show only tasks tagged ${tag}`}
+                aria-label={`Filter by tag ${tag}`}
+                onClick={() => onTag(tag)}
+              >
                 {tag}
               </Badge>
             ))}
@@ -433,6 +514,27 @@ const TaskRow = memo(function TaskRow({
           <span className="dimmed">never</span>
         )}
       </Table.Td>
+      <Table.Td>
+        <RunStrip task={task} />
+      </Table.Td>
+      {selectable && (
+        <Table.Td>
+          <div className="inline-row">
+            <ActionIcon variant="subtle" aria-label={`Run ${task.name} now`} title="Run now" loading={acting === "run"} onClick={() => void onAct(task, "run")}>
+              <IconRocket size={16} aria-hidden />
+            </ActionIcon>
+            {task.enabled ? (
+              <ActionIcon variant="subtle" aria-label={`Pause ${task.name}`} title="Pause" loading={acting === "pause"} onClick={() => void onAct(task, "pause")}>
+                <IconPlayerPause size={16} aria-hidden />
+              </ActionIcon>
+            ) : (
+              <ActionIcon variant="subtle" aria-label={`Resume ${task.name}`} title="Resume" loading={acting === "resume"} onClick={() => void onAct(task, "resume")}>
+                <IconPlayerPlay size={16} aria-hidden />
+              </ActionIcon>
+            )}
+          </div>
+        </Table.Td>
+      )}
     </Table.Tr>
   );
 });

@@ -23,6 +23,7 @@ from tasksched.api.deps import (
 from tasksched.api.schemas import IdempotencyKey, RunNowRequest, RunPage, TaskPage
 from tasksched.api.strict import strict_body
 from tasksched.domain.runs import Run, RunStatus
+from tasksched.domain.schedules import MAX_PREVIEW_COUNT, SchedulePreview
 from tasksched.domain.tasks import TaskPatch, TaskSort, TaskSpec
 from tasksched.services.runs import RunQuery
 from tasksched.services.tasks import TaskQuery
@@ -195,6 +196,21 @@ async def pause_task(task_id: PathId, services: ServicesDep, principal: Operator
 )
 async def resume_task(task_id: PathId, services: ServicesDep, principal: Operator) -> Response:
     return _task_response(await services.tasks.set_enabled(task_id, True, actor=principal.actor))
+
+
+@router.get(
+    "/{task_id}/preview",
+    operation_id="tasks_preview",
+    response_model=SchedulePreview,
+    summary="A task's next fire times (in UTC and its zone), its schedule in words, DST notes",
+)
+async def task_preview(
+    task_id: PathId,
+    services: ServicesDep,
+    _: Viewer,
+    count: Annotated[int, Query(ge=1, le=MAX_PREVIEW_COUNT)] = 10,
+) -> SchedulePreview:
+    return await services.planning.task_preview(task_id, count=count)
 
 
 @router.get(
