@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,13 @@ def test_axe_finds_nothing_on_any_page(
         page.wait_for_load_state("networkidle")
         found[name] = axe_violations(page, axe_script)
         screenshot(page, f"a11y-{scheme}-{name}")
+        if name == "dashboard":
+            page.keyboard.press("?")  # the shortcuts' help dialog
+            expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+            page.wait_for_timeout(300)
+            found["help-dialog"] = axe_violations(page, axe_script)
+            page.keyboard.press("Escape")
+            expect(page.get_by_role("dialog")).to_have_count(0)
         if name == "keys":
             # A dialog open: the confirm box before revoking a key.
             page.get_by_role("button", name=re.compile("Revoke")).first.click()
@@ -186,3 +194,139 @@ def test_axe_finds_nothing_on_any_page(
     assert not bad, f"axe-core violations ({scheme}): {counts}\n" + "\n".join(
         f"{name}:\n{describe(v)}" for name, v in bad.items()
     )
+
+
+def test_focus_moves_to_the_page_heading_on_navigation(
+    data: tuple[Server, dict[str, Any]], page: Any
+) -> None:
+    server, _ = data
+    sign_in(page, server.base, ADMIN_KEY)
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Runs", exact=True).click()
+    expect(page.get_by_role("heading", name="Runs", level=1)).to_be_focused()
+    nav.get_by_role("link", name="Tasks", exact=True).click()
+    expect(page.get_by_role("heading", name="Tasks", level=1)).to_be_focused()
+    # A page whose heading comes with its data takes the focus when it arrives.
+    page.get_by_role("link", name="a11y-bad", exact=True).click()
+    expect(page.get_by_role("heading", name="a11y-bad", level=1)).to_be_focused()
+    assert page.evaluate("document.activeElement.tabIndex") == -1  # focusable, not in the Tab order
+    page.go_back()
+    expect(page.get_by_role("heading", name="Tasks", level=1)).to_be_focused()
+    # Filtering the list (the URL's query changes, not the page) leaves the focus in the field.
+    search = page.get_by_role("textbox", name="Search", exact=True)
+    search.fill("a11y")
+    expect(search).to_be_focused()
+    screenshot(page, "a11y-focus-heading")
+
+
+def test_keyboard_shortcuts(data: tuple[Server, dict[str, Any]], page: Any) -> None:
+    server, _ = data
+    sign_in(page, server.base, ADMIN_KEY)
+    heading = page.get_by_role("heading", level=1)
+
+    page.keyboard.press("g")
+    page.keyboard.press("t")
+    expect(page).to_have_url(re.compile(r"/tasks$"))
+    page.keyboard.press("/")
+    search = page.get_by_role("textbox", name="Search", exact=True)
+    expect(search).to_be_focused()
+    # While typing, keys are text: no navigation, no help.
+    page.keyboard.type("g r ?")
+    expect(search).to_have_value("g r ?")
+    expect(page).to_have_url(re.compile(r"/tasks(\?.*)?$"))
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    search.fill("")
+
+    heading.click()  # out of the field
+    page.keyboard.press("g")
+    page.keyboard.press("r")
+    expect(page).to_have_url(re.compile(r"/runs$"))
+    expect(page.get_by_role("heading", name="Runs", level=1)).to_be_focused()
+    page.keyboard.press("g")
+    page.keyboard.press("d")
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+    # `/` on a page without a search field goes to the task list's.
+    page.keyboard.press("/")
+    expect(page).to_have_url(re.compile(r"/tasks$"))
+    expect(page.get_by_role("textbox", name="Search", exact=True)).to_be_focused()
+
+    page.get_by_role("heading", name="Tasks", level=1).click()
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    for what in ("Go to tasks", "Go to runs", "Go to the dashboard", "Show this help"):
+        expect(dialog.get_by_text(what)).to_be_visible()
+    expect(dialog.get_by_role("link", name="API docs")).to_have_attribute("href", "/api/docs")
+    screenshot(page, "a11y-shortcuts-help")
+    # Keys do nothing behind an open dialog.
+    page.keyboard.press("g")
+    page.keyboard.press("r")
+    expect(page).to_have_url(re.compile(r"/tasks$"))
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    # The header links the API docs and the help.
+    expect(page.get_by_role("link", name="API docs")).to_have_attribute("href", "/api/docs")
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    expect(dialog).to_be_visible()
+
+
+def test_a_new_tab_is_signed_in_by_the_cookie(data: tuple[Server, dict[str, Any]], page: Any) -> None:
+    server, made = data
+    run_id = made["failed_run"]["id"]
+    sign_in(page, server.base, ADMIN_KEY)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Runs", exact=True).click()
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name=f"#{run_id}", exact=True).click(modifiers=["Control"])
+    tab = opened.value
+    tab.wait_for_load_state()
+    expect(tab).to_have_url(re.compile(rf"/runs/{run_id}$"))
+    expect(tab.get_by_role("heading", name=f"Run #{run_id}", level=1)).to_be_visible()
+    expect(tab.get_by_test_id("whoami")).to_contain_text("bootstrap admin")
+    expect(tab.get_by_role("button", name="Sign in")).to_have_count(0)
+    screenshot(tab, "a11y-new-tab-signed-in")
+    # Without "remember", the cookie lasts until the browser closes.
+    cookie = next(c for c in page.context.cookies() if c["name"] == "tasksched_session")
+    assert cookie["expires"] == -1
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+
+    # Signing out in one tab signs the other out too: its next call is refused.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    tab.reload()
+    expect(tab.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(tab).to_have_url(re.compile(rf"/signin\?next=%2Fruns%2F{run_id}$"))
+    tab.close()
+
+    # "Remember on this device": the cookie outlives the browser (30 days).
+    page.get_by_label("API key").fill(ADMIN_KEY)
+    page.get_by_label("Remember on this device for 30 days").check()
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("whoami")).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "tasksched_session")
+    assert cookie["expires"] > time.time() + 29 * 24 * 3600
+
+
+def test_revoking_the_key_you_are_signed_in_with_warns_first(
+    data: tuple[Server, dict[str, Any]], page: Any
+) -> None:
+    server, _ = data
+    key = server.create_key("my own admin key", "admin")
+    server.create_key("someone else's", "viewer")
+    sign_in(page, server.base, key)
+    page.goto(f"{server.base}/keys")
+    page.get_by_role("button", name="Revoke someone else's").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Anything using this key loses access")
+    expect(dialog.get_by_test_id("revoke-own-key")).to_have_count(0)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    page.get_by_role("button", name="Revoke my own admin key").click()
+    dialog = page.get_by_role("dialog", name=re.compile("the key you are signed in with"))
+    expect(dialog.get_by_test_id("revoke-own-key")).to_contain_text("signs you out")
+    screenshot(page, "a11y-revoke-own-key")
+    dialog.get_by_role("button", name="Revoke my key and sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_text(re.compile("not accepted"))).to_be_visible()

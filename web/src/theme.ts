@@ -8,6 +8,7 @@
 // it takes to reach the contrast against every background it is drawn on. Unit tests
 // (theme.test.ts) check each pair; the browser tests run axe-core on every page in both schemes.
 import {
+  Anchor,
   Modal,
   ModalHeader,
   createTheme,
@@ -160,6 +161,8 @@ export const theme = createTheme({
   fontFamily: "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif",
   fontFamilyMonospace: "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace",
   components: {
+    // A link in a sentence must not differ by colour alone.
+    Anchor: Anchor.extend({ defaultProps: { underline: "always" } }),
     Modal: Modal.extend({
       defaultProps: {
         // Mantine's close button is an icon with no name.
