@@ -3758,7 +3758,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
