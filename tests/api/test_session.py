@@ -117,6 +117,18 @@ async def test_the_cookie_signs_in_reads_and_guarded_writes(api: httpx.AsyncClie
     assert entries[0]["actor"]["name"] == "admin"
 
 
+async def test_calls_signed_in_by_the_cookie_count_against_the_key(api: httpx.AsyncClient) -> None:
+    """Not against the address's allowance for calls without a key (TASKSCHED_RATE_LIMIT_ANONYMOUS)."""
+    anonymous = await send_without_auth(api, "GET", "/api/auth/me")
+    assert anonymous.status_code == 401
+    assert (await api.post("/api/session", headers=VIEWER)).status_code == 200
+    by_cookie = await _cookie_only(api, "GET", "/api/auth/me")
+    by_key = await api.get("/api/auth/me", headers=VIEWER)
+    assert by_cookie.headers["ratelimit-policy"] == by_key.headers["ratelimit-policy"]
+    assert by_cookie.headers["ratelimit-policy"] != anonymous.headers["ratelimit-policy"]
+    assert int(by_key.headers["ratelimit-remaining"]) < int(by_cookie.headers["ratelimit-remaining"])
+
+
 async def test_a_viewer_cookie_keeps_the_viewer_role(api: httpx.AsyncClient) -> None:
     assert (await api.post("/api/session", headers=VIEWER)).status_code == 200
     response = await _cookie_only(api, "POST", "/api/tasks", json=task_body("nope"), headers=GUARD)
