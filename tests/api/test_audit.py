@@ -30,6 +30,7 @@ NOT_CHANGES = {
     "schedules_preview": "computes fire times from the body; stores nothing",
     "events_ticket": "signs a short-lived ticket for the event stream; stores nothing",
     "channels_test": "sends a test notice to the channel now, not through the outbox; stores nothing",
+    "session_delete": "clears the browser's session cookie; stores nothing (and needs no key)",
 }
 """Write-method routes that change nothing, and why: they need no audit row (and make none)."""
 
@@ -302,6 +303,26 @@ async def _notification_rules_replace(api: httpx.AsyncClient) -> Expected:
     )
 
 
+async def _session_create(api: httpx.AsyncClient) -> Expected:
+    key_id = await _key_id(api, "operator")
+    response = await api.post("/api/session", json={"remember": True}, headers=OPERATOR)
+    assert response.status_code == 200, response.text
+    return Expected(
+        "key.sign_in",
+        "key",
+        key_id,
+        "operator",
+        "operator",
+        _none,
+        lambda a: a == {"remember": True},
+    )
+
+
+async def _key_id(api: httpx.AsyncClient, name: str) -> int:
+    keys = (await api.get("/api/keys", headers=ADMIN)).json()["items"]
+    return int(next(k["id"] for k in keys if k["name"] == name))
+
+
 async def _not_a_change(api: httpx.AsyncClient, operation_id: str) -> Callable[[], Awaitable[None]]:
     """Sets up what the route needs (which may write) and returns its one request, which must not."""
     if operation_id == "channels_test":
@@ -319,6 +340,8 @@ async def _not_a_change(api: httpx.AsyncClient, operation_id: str) -> Callable[[
         if operation_id == "schedules_preview":
             body = {"schedule": {"type": "interval", "seconds": 60}}
             assert (await api.post("/api/schedules/preview", json=body)).status_code == 200
+        elif operation_id == "session_delete":
+            assert (await api.delete("/api/session")).status_code == 204
         else:
             assert (await api.post("/api/events/tickets")).status_code == 200
 
@@ -377,6 +400,7 @@ CASES: dict[str, Case] = {
     "runs_batch": _runs_batch,
     "keys_create": _keys_create,
     "keys_revoke": _keys_revoke,
+    "session_create": _session_create,
     "channels_create": _channels_create,
     "channels_replace": _channels_replace,
     "channels_delete": _channels_delete,

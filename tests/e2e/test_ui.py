@@ -125,11 +125,16 @@ def test_sign_in_empty_system_and_sign_out(server: Server, page: Any) -> None:
     page.get_by_role("link", name="Dashboard").click()
     expect(page.get_by_role("link", name="Create your first task")).to_be_visible()
     screenshot(page, "02-empty-dashboard")
-    assert page.evaluate("sessionStorage.getItem('tasksched.apiKey')") == ADMIN_KEY
+    # Signed in by a cookie the page cannot read: the key is in no storage the page's scripts see.
+    assert page.evaluate("sessionStorage.getItem('tasksched.apiKey')") is None
+    assert ADMIN_KEY not in page.evaluate("document.cookie")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "tasksched_session")
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    assert page.evaluate("sessionStorage.getItem('tasksched.apiKey')") is None
+    assert not [c for c in page.context.cookies() if c["name"].startswith("tasksched_")]
 
 
 @browser_test
@@ -253,15 +258,18 @@ def test_task_lifecycle(server: Server, page: Any) -> None:
 
 @browser_test
 def test_live_stream_opens_with_a_ticket_never_the_key(server: Server, page: Any) -> None:
-    """The UI asks POST /api/events/tickets for a ticket (the key in its Authorization header) and
-    opens GET /api/events?ticket=...; no URL the page requests carries the key."""
+    """The UI asks POST /api/events/tickets for a ticket (signed in by the session cookie, with the
+    header that guards it) and opens GET /api/events?ticket=...; no URL the page requests carries the
+    key."""
     requests: list[Any] = []
     page.on("request", lambda request: requests.append(request))
     sign_in(page, server.base, ADMIN_KEY)
     expect(page.get_by_test_id("live-state")).to_have_text("Live", timeout=15_000)
     tickets = [r for r in requests if r.method == "POST" and r.url.endswith("/api/events/tickets")]
     assert tickets, f"no ticket was asked for: {[(r.method, r.url) for r in requests]}"
-    assert tickets[0].all_headers().get("authorization") == f"Bearer {ADMIN_KEY}"
+    ticket_headers = tickets[0].all_headers()
+    assert ticket_headers.get("x-tasksched-request") == "1"
+    assert "tasksched_session=" in ticket_headers.get("cookie", "")
     streams = [r.url for r in requests if "/api/events?" in r.url]
     assert streams, "the event stream was not opened"
     assert all(re.search(r"/api/events\?ticket=[^&]+$", url) for url in streams), streams

@@ -4,9 +4,15 @@
 // scripts from the server's own files only (docs/security.md).
 (function () {
   try {
+    if (!window.fetch) return;
+    // A key in this tab's storage, or else the session cookie (HttpOnly, sent by the browser by itself;
+    // the page sees only its hint, tasksched_signed_in=1). Neither: nothing to ask.
     var key = window.sessionStorage.getItem("tasksched.apiKey");
-    if (!key || !window.fetch) return;
-    var headers = { Authorization: "Bearer " + key, Accept: "application/json" };
+    var hint = document.cookie.split(";").some(function (part) {
+      return part.trim() === "tasksched_signed_in=1";
+    });
+    if (!key && !hint) return;
+    var headers = key ? { Authorization: "Bearer " + key, Accept: "application/json" } : { Accept: "application/json" };
     var urls = ["/api/auth/me"];
     var path = window.location.pathname;
     if (path === "/tasks" && !window.location.search) urls.push("/api/tasks?limit=50&offset=0&sort=name");

@@ -33,8 +33,8 @@ function Loading() {
 }
 
 function SignedInApp() {
-  const { apiKey } = useAuth();
-  useLiveEvents(apiKey);
+  const { signedIn } = useAuth();
+  useLiveEvents(signedIn);
   return (
     <Layout>
       <Suspense fallback={<Loading />}>
@@ -61,9 +61,16 @@ function SignedInApp() {
 }
 
 export function App() {
-  const { apiKey, me, loading, error, retry } = useAuth();
+  const { session, me, loading, error, retry } = useAuth();
   const location = useLocation();
-  if (!apiKey) {
+  if (session === "checking") {
+    return (
+      <Center h={300} component="main" aria-busy="true">
+        <Loader aria-label="Checking whether this browser is signed in" />
+      </Center>
+    );
+  }
+  if (session === "out") {
     if (location.pathname !== "/signin") {
       const next = location.pathname + location.search;
       return <Navigate to={next === "/" ? "/signin" : `/signin?next=${encodeURIComponent(next)}`} replace />;

@@ -38,6 +38,7 @@ from tasksched.api.routes import (
     notifications,
     runs,
     schedules,
+    session,
     system,
     tasks,
 )
@@ -93,6 +94,7 @@ def create_app(
         schedules.router,
         events.router,
         keys.router,
+        session.router,
         audit.router,
         channels.router,
         notifications.router,

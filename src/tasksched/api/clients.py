@@ -43,3 +43,15 @@ def client_address(conn: HTTPConnection, trusted_proxies: Sequence[str] = ()) ->
         if not _trusted(hop, networks):
             return hop
     return hops[0] if hops else peer
+
+
+def is_https(conn: HTTPConnection, trusted_proxies: Sequence[str] = ()) -> bool:
+    """Whether the client reached us over HTTPS: directly, or through a trusted proxy that says so
+    in ``X-Forwarded-Proto`` (a proxy ending TLS)."""
+    if conn.url.scheme in ("https", "wss"):
+        return True
+    peer = conn.client.host if conn.client else ""
+    if not trusted_proxies or not _trusted(peer, _networks(tuple(trusted_proxies))):
+        return False
+    forwarded = conn.headers.get("x-forwarded-proto", "")
+    return forwarded.split(",")[0].strip().lower() == "https"

@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
@@ -87,7 +88,8 @@ TICKET_REFUSED = (
 
 
 async def current_principal(request: Request) -> Principal:
-    """The caller, from ``Authorization: Bearer <key>``. Read straight from the request: this runs
+    """The caller, from ``Authorization: Bearer <key>`` (or, without it, the session cookie the web
+    UI signs in with: ``SESSION_COOKIE``). Read straight from the request: this runs
     on every call. A key in the URL is refused rather than ignored, so a client that sends one
     learns at once (URLs end up in logs, proxies and browser history); the event stream, which
     EventSource cannot give headers, takes a short-lived ticket instead (``stream_principal``)."""
@@ -96,14 +98,61 @@ async def current_principal(request: Request) -> Principal:
         raise Unauthorized(KEY_IN_URL_REFUSED)
     if "ticket" in query:
         raise Unauthorized(TICKET_REFUSED)
+    services: Services = request.app.state.services
     authorization = request.headers.get("authorization")
     if not authorization:
-        raise Unauthorized("an API key is required: send 'Authorization: Bearer <API key>'")
+        session = request.cookies.get(SESSION_COOKIE)
+        if not session:
+            raise Unauthorized("an API key is required: send 'Authorization: Bearer <API key>'")
+        _refuse_cross_site(request)
+        return _from(request, services, await services.keys.authenticate(session))
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthorized("use 'Authorization: Bearer <API key>'")
-    services: Services = request.app.state.services
     return _from(request, services, await services.keys.authenticate(value.strip()))
+
+
+# --- the session cookie ---------------------------------------------------------------------------
+
+SESSION_COOKIE = "tasksched_session"
+"""Set by ``POST /api/session`` (the web UI's sign-in): HttpOnly, SameSite=Strict, Path=/api, Secure
+over HTTPS; it holds the API key, so each request is checked as the key is (a revoked key's cookie
+stops working at once). An ``Authorization`` header, when sent, is used instead."""
+
+SESSION_HEADER = "X-Tasksched-Request"
+"""The header a request signed in by the cookie must send on POST, PUT, PATCH and DELETE.
+
+Another site's page cannot send it without a CORS preflight this server does not grant (the
+allowed headers are ``Authorization``, ``Content-Type`` and ``If-Match``); with SameSite=Strict
+(the browser sends no cookie on a request another site starts) it keeps the cookie from being
+used by anyone but this server's own pages."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CrossSiteRefused(Forbidden):
+    """A change asked with the session cookie that may come from another site: refused, as 403."""
+
+    title = "Cross-site request refused"
+
+
+def _refuse_cross_site(request: Request) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    if not request.headers.get(SESSION_HEADER):
+        raise CrossSiteRefused(
+            f"a {request.method} signed in by the session cookie must send the header "
+            f"'{SESSION_HEADER}: 1' (so that other sites' pages cannot use the cookie), "
+            "or send 'Authorization: Bearer <API key>' instead"
+        )
+    origin = request.headers.get("origin")
+    host = urlsplit(f"//{request.headers.get('host', '')}").hostname
+    # Host names only: a proxy in front may drop the port from Host, or end TLS (the scheme).
+    if origin is not None and urlsplit(origin).hostname != host:
+        raise CrossSiteRefused(
+            f"the request comes from the page of another site ({origin!r}); the session cookie "
+            "works for this server's own pages only"
+        )
 
 
 def _from(request: Request, services: Services, principal: Principal) -> Principal:

@@ -5,7 +5,8 @@ from what each route depends on, so a new route is documented by the same rule:
 
 - an API key (``deps.current_principal``) → the bearer scheme, 401, and 503 (the key is looked up
   in the database);
-- the operator or admin role → 403;
+- the operator or admin role → 403; so does a change (POST, PUT, PATCH, DELETE) that takes a key,
+  which the session cookie may only ask with ``X-Tasksched-Request`` (``deps.SESSION_HEADER``);
 - an id in the path → 404;
 - a JSON body → 400 (malformed), 413 (too large), 422 (invalid);
 - any parameter → 422; an ``If-Match`` header → 412;
@@ -48,6 +49,12 @@ GENERIC_ERRORS: dict[int, str] = {
     "the address); try again after `Retry-After` seconds.",
     503: "The database cannot be reached; try again after `Retry-After` seconds.",
 }
+
+CROSS_SITE_403 = (
+    "The API key's role may not do this; or the call was signed in by the session cookie "
+    f"(POST /api/session) without the `{deps.SESSION_HEADER}` header, or from another site's page."
+)
+"""The 403 of a change (POST, PUT, PATCH, DELETE) that takes a key: the role, or the cookie's guard."""
 
 SERVICE_ERRORS: dict[str, dict[int, str]] = {
     "tasks_create": {409: "A task with this name already exists."},
@@ -146,7 +153,9 @@ def _declare_bearer_scheme(schema: dict[str, Any]) -> None:
             "type": "http",
             "scheme": "bearer",
             "description": "An API key: the one `tasksched serve` printed on first start, or one "
-            "made with `tasksched keys create` or on the UI's API keys page.",
+            "made with `tasksched keys create` or on the UI's API keys page. The web UI signs in "
+            "with POST /api/session instead, a cookie that carries the key (HttpOnly, "
+            "SameSite=Strict).",
         }
     }
 
@@ -189,7 +198,8 @@ def _statuses(route: Any) -> dict[int, str]:
     statuses: list[int] = []
     if calls & _AUTHENTICATED:
         statuses += [401, 503]
-    if calls & _PRIVILEGED:
+    changes = calls & _AUTHENTICATED and bool(set(route.methods) - deps.SAFE_METHODS)
+    if calls & _PRIVILEGED or changes:
         statuses.append(403)
     path_params = _params(dependant, "path_params")
     if path_params:
@@ -202,7 +212,10 @@ def _statuses(route: Any) -> dict[int, str]:
         statuses.append(412)
     if limited(route.path_format):
         statuses.append(429)
-    return {status: GENERIC_ERRORS[status] for status in sorted(statuses)}
+    described = {status: GENERIC_ERRORS[status] for status in sorted(statuses)}
+    if changes:
+        described[403] = CROSS_SITE_403
+    return described
 
 
 def _document_errors(operation: dict[str, Any], statuses: dict[int, str]) -> None:

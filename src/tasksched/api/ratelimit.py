@@ -8,7 +8,8 @@ counts once, when it arrives: a long event stream is one request.
 In order, before the request reaches any route (so before any key is looked up):
 
 1. an address whose failed authentications are used up gets 429;
-2. a request with ``Authorization: Bearer <key>`` counts against that key (by its hash);
+2. a request with ``Authorization: Bearer <key>``, or else with the session cookie (the web UI's
+   sign-in, ``deps.SESSION_COOKIE``), counts against that key (by its hash);
 3. any other request counts against its client address (``api/clients.py``: the peer, or
    ``X-Forwarded-For`` from a trusted proxy).
 
@@ -21,6 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasksched.api.clients import client_address
+from tasksched.api.deps import SESSION_COOKIE
 from tasksched.api.errors import problem
 from tasksched.domain.keys import hash_key
 from tasksched.services.ratelimit import Decision, RateLimiter
@@ -45,8 +47,11 @@ def rate_limit_headers(decision: Decision) -> dict[str, str]:
     }
 
 
-def _bearer(conn: HTTPConnection) -> str | None:
-    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
+def _key(conn: HTTPConnection) -> str | None:
+    authorization = conn.headers.get("authorization")
+    if authorization is None:
+        return conn.cookies.get(SESSION_COOKIE) or None
+    scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "bearer":
         return None
     return value.strip() or None
@@ -74,7 +79,7 @@ class RateLimit:
             )
             await self._refuse(blocked, detail, scope, receive, send)
             return
-        key = _bearer(conn)
+        key = _key(conn)
         if key is not None:
             decision = await self.limiter.hit_key(hash_key(key))
             which = "this API key", "TASKSCHED_RATE_LIMIT"

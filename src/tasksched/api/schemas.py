@@ -81,6 +81,13 @@ class EventTicket(BaseModel):
     expires_at: datetime = Field(description="When the ticket stops opening the stream (a minute on).")
 
 
+class SessionCreate(StrictModel):
+    remember: bool = Field(
+        default=False,
+        description='Keep the cookie for 30 days ("remember on this device"), not only until the browser closes.',
+    )
+
+
 class Me(BaseModel):
     name: str
     role: Role

@@ -24,6 +24,7 @@ ACTIONS = (
     "run.cancel",
     "key.create",
     "key.revoke",
+    "key.sign_in",
 )
 """The actions recorded today; a new kind of change adds its own (``<target type>.<verb>``)."""
 

@@ -111,6 +111,18 @@ class KeyService:
             )
         self._cache.clear()
 
+    async def record_sign_in(self, principal: Principal, *, remember: bool) -> None:
+        """Record that ``principal``'s key signed a browser in (``POST /api/session``)."""
+        now = self.ctx.clock.now()
+        async with self.ctx.db.write() as tx:
+            row = await key_store.get(tx, principal.key_id)
+            if row is None or row["revoked_at"] is not None:
+                raise Unauthorized("the API key is unknown or revoked")
+            key = ApiKey.model_validate(row)
+            await audit.record(
+                tx, principal.actor, "key.sign_in", _target(key), None, {"remember": remember}, at=now
+            )
+
     async def authenticate(self, key: str) -> Principal:
         digest = hash_key(key)
         cached = self._cache.get(digest)

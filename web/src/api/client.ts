@@ -45,11 +45,18 @@ export function onUnauthorized(listener: UnauthorizedListener): () => void {
 }
 
 
-// The stored key, unless the call brings its own Authorization (sign-in checks a key before keeping it).
+/** The header the server asks of changes signed in by the session cookie (another site's page cannot
+ * send it): sent on every call. */
+export const SESSION_HEADER = "X-Tasksched-Request";
+
+// The session cookie (POST /api/session) goes with every call by itself. A key kept in this tab's
+// session storage (set by scripts and tests; the sign-in page no longer keeps one) is sent as a bearer
+// token, unless the call brings its own Authorization (sign-in sends the key being tried).
 const auth: Middleware = {
   onRequest({ request }) {
     const key = getStoredKey();
     if (key && !request.headers.has("Authorization")) request.headers.set("Authorization", `Bearer ${key}`);
+    request.headers.set(SESSION_HEADER, "1");
     return request;
   },
 };

@@ -3,6 +3,7 @@ import { renderHook } from "@testing-library/react";
 import { createElement, type ReactNode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { permissionsFor } from "../auth/AuthProvider";
+import { storeKey } from "../auth/keyStore";
 import { mockFetch, type RecordedCall } from "../test/render";
 import { Coalescer, keysForEvent, useLiveEvents } from "./events";
 import { keys } from "./queries";
@@ -64,7 +65,8 @@ function setupLive() {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   for (const key of [...LIVE, keys.me]) client.setQueryData(key, { seeded: true });
   const wrapper = ({ children }: { children: ReactNode }) => createElement(QueryClientProvider, { client }, children);
-  const hook = renderHook(() => useLiveEvents(API_KEY), { wrapper });
+  storeKey(API_KEY);
+  const hook = renderHook(() => useLiveEvents(true), { wrapper });
   const invalidated = () => LIVE.filter((key) => client.getQueryState(key)?.isInvalidated);
   return { client, tickets, hook, invalidated };
 }
@@ -81,6 +83,7 @@ describe("useLiveEvents", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
   });
   afterEach(() => {
+    storeKey(null);
     vi.useRealTimers();
     vi.unstubAllGlobals();
   });
@@ -91,6 +94,7 @@ describe("useLiveEvents", () => {
     expect(tickets).toHaveLength(1);
     expect(tickets[0]).toMatchObject({ url: "/api/events/tickets", method: "POST" });
     expect(tickets[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(tickets[0]?.headers["x-tasksched-request"]).toBe("1");
     expect(source.url).toBe("/api/events?ticket=ticket-1");
     expect(source.url).not.toContain(API_KEY);
     hook.unmount();

@@ -10,7 +10,7 @@
 // keep fresh, since no event will say what changed meanwhile.
 import { useEffect, useSyncExternalStore } from "react";
 import { useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
-import { bearer, call, http } from "./client";
+import { call, http } from "./client";
 import { keys } from "./queries";
 
 export type LiveState = "connecting" | "live" | "offline";
@@ -105,9 +105,10 @@ export function useLiveState(): LiveState {
   );
 }
 
-/** A new ticket for one connection of the event stream (the key goes in a header, not a URL). */
-export async function fetchEventTicket(apiKey: string): Promise<string> {
-  const answer = await call(http.POST("/api/events/tickets", { headers: bearer(apiKey) }));
+/** A new ticket for one connection of the event stream (asked with the session cookie or the key in a
+ * header, so neither goes in a URL). */
+export async function fetchEventTicket(): Promise<string> {
+  const answer = await call(http.POST("/api/events/tickets"));
   return answer.ticket;
 }
 
@@ -116,11 +117,11 @@ export function eventStreamUrl(ticket: string): string {
 }
 
 /** Keep one EventSource open while signed in; its events invalidate queries. */
-export function useLiveEvents(apiKey: string | null): void {
+export function useLiveEvents(signedIn: boolean): void {
   const client = useQueryClient();
 
   useEffect(() => {
-    if (!apiKey || typeof EventSource === "undefined") {
+    if (!signedIn || typeof EventSource === "undefined") {
       setState("offline");
       return;
     }
@@ -162,7 +163,7 @@ export function useLiveEvents(apiKey: string | null): void {
       if (disposed) return;
       let ticket: string;
       try {
-        ticket = await fetchEventTicket(apiKey);
+        ticket = await fetchEventTicket();
       } catch {
         // A 401 has already signed the tab out (client.ts); anything else: retry later.
         if (!disposed) goOffline();
@@ -209,5 +210,5 @@ export function useLiveEvents(apiKey: string | null): void {
       stopPolling();
       if (reconnectTimer !== null) clearTimeout(reconnectTimer);
     };
-  }, [apiKey, client]);
+  }, [signedIn, client]);
 }

@@ -1,19 +1,28 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { bearer, call, http, onUnauthorized } from "../api/client";
 import { keys, useMe } from "../api/queries";
 import type { Me, Role } from "../api/types";
-import { getStoredKey, storeKey } from "./keyStore";
+import { getStoredKey, hasSessionHint, storeKey } from "./keyStore";
+
+/**
+ * Signed in by the session cookie (POST /api/session, HttpOnly: the page never holds the key) or by a
+ * key in this tab's session storage. "checking": a new tab (Ctrl+click on a link) that sees the
+ * session's hint cookie asks /api/auth/me whether the cookie still works. Without the hint it does not
+ * ask: every 401 counts against the address's failed authentications.
+ */
+export type Session = "checking" | "in" | "out";
 
 interface AuthState {
-  apiKey: string | null;
+  session: Session;
+  signedIn: boolean;
   me: Me | undefined;
   loading: boolean;
   error: unknown;
   retry: () => void;
   /** Why the user was signed out, shown on the sign-in page. */
   notice: string | null;
-  signIn: (key: string) => Promise<Me>;
+  signIn: (key: string, remember?: boolean) => Promise<Me>;
   signOut: (notice?: string) => void;
 }
 
@@ -21,28 +30,55 @@ const AuthContext = createContext<AuthState | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
-  const [apiKey, setApiKey] = useState<string | null>(() => getStoredKey());
+  const [session, setSession] = useState<Session>(() => {
+    if (getStoredKey() !== null || client.getQueryData(keys.me) !== undefined) return "in";
+    return hasSessionHint() ? "checking" : "out";
+  });
+  const sessionRef = useRef(session);
+  useEffect(() => {
+    sessionRef.current = session;
+  }, [session]);
   const [notice, setNotice] = useState<string | null>(null);
-  const meQuery = useMe(apiKey !== null);
+  const meQuery = useMe(session === "in");
+
+  useEffect(() => {
+    if (session !== "checking") return;
+    let current = true;
+    call(http.GET("/api/auth/me"), { quiet401: true }).then(
+      (me) => {
+        if (!current) return;
+        client.setQueryData(keys.me, me);
+        setSession("in");
+      },
+      () => {
+        if (current) setSession("out");
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [session, client]);
 
   const signOut = useCallback(
     (why?: string) => {
       storeKey(null);
-      setApiKey(null);
+      setSession("out");
       setNotice(why ?? null);
       client.clear();
+      // Clears the cookie for every tab of the browser; needs no valid key (a revoked one's too).
+      void call(http.DELETE("/api/session"), { quiet401: true }).catch(() => undefined);
     },
     [client],
   );
 
   const signIn = useCallback(
-    async (key: string) => {
-      const me = await call(http.GET("/api/auth/me", { headers: bearer(key) }), { quiet401: true });
-      storeKey(key);
+    async (key: string, remember = false) => {
+      const me = await call(http.POST("/api/session", { headers: bearer(key), body: { remember } }), { quiet401: true });
+      storeKey(null);
       client.clear();
       client.setQueryData(keys.me, me);
       setNotice(null);
-      setApiKey(key);
+      setSession("in");
       return me;
     },
     [client],
@@ -51,17 +87,18 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(
     () =>
       onUnauthorized(() => {
-        if (getStoredKey() !== null) signOut("Your API key was not accepted (it may have been revoked). Sign in again.");
+        if (sessionRef.current === "in") signOut("Your API key was not accepted (it may have been revoked). Sign in again.");
       }),
     [signOut],
   );
 
   // Only what consumers use goes into the value, so a background refetch of /me re-renders nothing.
   const { data: me, error, isPending, fetchStatus, refetch } = meQuery;
-  const loading = apiKey !== null && isPending && fetchStatus !== "idle";
+  const signedIn = session === "in";
+  const loading = signedIn && isPending && fetchStatus !== "idle";
   const value = useMemo<AuthState>(
-    () => ({ apiKey, me, loading, error, retry: () => void refetch(), notice, signIn, signOut }),
-    [apiKey, me, loading, error, refetch, notice, signIn, signOut],
+    () => ({ session, signedIn, me, loading, error, retry: () => void refetch(), notice, signIn, signOut }),
+    [session, signedIn, me, loading, error, refetch, notice, signIn, signOut],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

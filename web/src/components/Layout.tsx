@@ -23,11 +23,15 @@ import {
   IconMoon,
   IconPlayerPlay,
   IconHeartbeat,
+  IconApi,
+  IconKeyboard,
   IconServer,
   IconSun,
 } from "@tabler/icons-react";
-import type { ReactNode } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import { Link, useLocation } from "react-router";
+import { markNavigation } from "../lib/navigationFocus";
+import { ShortcutsHelp, useShortcuts } from "./Shortcuts";
 import { useLiveState, type LiveState } from "../api/events";
 import { useAuth, usePermissions } from "../auth/AuthProvider";
 
@@ -59,9 +63,22 @@ function LiveBadge() {
 
 export function Layout({ children }: { children: ReactNode }) {
   const [opened, { toggle, close }] = useDisclosure();
+  const [helpOpened, help] = useDisclosure();
+  useShortcuts(help.open);
   const { me, signOut } = useAuth();
   const { canAdmin } = usePermissions();
   const location = useLocation();
+  // A route change (not the first page) hands the focus to the new page's heading (PageTitle).
+  const shownPath = useRef(location.pathname);
+  useEffect(() => {
+    if (shownPath.current === location.pathname) return;
+    shownPath.current = location.pathname;
+    // The new page may be drawn already (its heading mounted before this effect ran): focus it now;
+    // else its heading takes the focus when it renders.
+    const heading = document.querySelector<HTMLElement>("main h1.page-heading");
+    if (heading) heading.focus();
+    else markNavigation();
+  }, [location.pathname]);
 
   const links = [
     { to: "/", label: "Dashboard", icon: IconDashboard, exact: true },
@@ -100,6 +117,19 @@ export function Layout({ children }: { children: ReactNode }) {
                 {me.name} <Badge size="sm" variant="outline">{me.role}</Badge>
               </Text>
             )}
+            <ActionIcon
+              component="a"
+              href="/api/docs"
+              variant="default"
+              size="lg"
+              aria-label="API docs"
+              title="API docs (the HTTP API, with every operation)"
+            >
+              <IconApi size={18} aria-hidden />
+            </ActionIcon>
+            <ActionIcon variant="default" size="lg" onClick={help.open} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)">
+              <IconKeyboard size={18} aria-hidden />
+            </ActionIcon>
             <ThemeToggle />
             <ActionIcon variant="default" size="lg" onClick={() => signOut()} aria-label="Sign out" title="Sign out">
               <IconLogout size={18} aria-hidden />
@@ -132,6 +162,7 @@ export function Layout({ children }: { children: ReactNode }) {
       <AppShell.Main id="main" tabIndex={-1}>
         {children}
       </AppShell.Main>
+      <ShortcutsHelp opened={helpOpened} onClose={help.close} />
     </AppShell>
   );
 }

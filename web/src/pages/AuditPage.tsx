@@ -22,6 +22,7 @@ const ACTIONS = [
   "run.cancel",
   "key.create",
   "key.revoke",
+  "key.sign_in",
 ];
 const TARGET_TYPES = ["task", "run", "key"];
 const PAGE_SIZE = 50;

@@ -6,7 +6,7 @@ import { useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { useApiKeys, useCreateApiKey, useRevokeApiKey } from "../api/queries";
 import type { ApiKey, CreatedApiKey, Role } from "../api/types";
-import { usePermissions } from "../auth/AuthProvider";
+import { useAuth, usePermissions } from "../auth/AuthProvider";
 import { confirm } from "../components/confirm";
 import { PageTitle } from "../components/PageTitle";
 import { errorMessage, QueryError } from "../components/QueryError";
@@ -96,6 +96,7 @@ function CreateKeyModal({ opened, onClose }: { opened: boolean; onClose: () => v
 
 export default function KeysPage() {
   const { canAdmin, known } = usePermissions();
+  const { me } = useAuth();
   const query = useApiKeys(canAdmin);
   const revoke = useRevokeApiKey();
   const [open, setOpen] = useState(false);
@@ -111,10 +112,21 @@ export default function KeysPage() {
   if (query.isError) return <QueryError error={query.error} retry={() => void query.refetch()} />;
 
   const doRevoke = async (key: ApiKey) => {
+    const mine = me !== undefined && key.prefix === me.prefix && key.name === me.name;
     const ok = await confirm({
-      title: `Revoke “${key.name}”?`,
-      message: "Anything using this key loses access at once. This cannot be undone.",
-      confirmLabel: "Revoke key",
+      title: mine ? `Revoke “${key.name}”, the key you are signed in with?` : `Revoke “${key.name}”?`,
+      message: mine ? (
+        <Stack gap="xs">
+          <Alert color="red" title="You are signed in with this key" data-testid="revoke-own-key">
+            Revoking it signs you out at once, in every tab of this browser; you will need another admin key
+            to sign in again.
+          </Alert>
+          <Text size="sm">Anything else using this key loses access too. This cannot be undone.</Text>
+        </Stack>
+      ) : (
+        "Anything using this key loses access at once. This cannot be undone."
+      ),
+      confirmLabel: mine ? "Revoke my key and sign out" : "Revoke key",
     });
     if (!ok) return;
     try {

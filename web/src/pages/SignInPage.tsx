@@ -1,4 +1,4 @@
-import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Button, Center, Checkbox, Paper, PasswordInput, Stack, Text, Title } from "@mantine/core";
 import { IconClock } from "@tabler/icons-react";
 import { useEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
@@ -7,6 +7,7 @@ import { useAuth } from "../auth/AuthProvider";
 export function SignInPage() {
   const { signIn, notice } = useAuth();
   const [key, setKey] = useState("");
+  const [remember, setRemember] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -24,7 +25,7 @@ export function SignInPage() {
     setBusy(true);
     setError(null);
     try {
-      await signIn(trimmed);
+      await signIn(trimmed, remember);
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 403)) setError("This API key was not accepted.");
       else if (err instanceof ApiError) setError(err.message);
@@ -65,11 +66,22 @@ export function SignInPage() {
               autoFocus
               required
             />
+            <Checkbox
+              label="Remember on this device for 30 days"
+              checked={remember}
+              onChange={(event) => setRemember(event.currentTarget.checked)}
+            />
             <Button type="submit" loading={busy} fullWidth>
               Sign in
             </Button>
             <Text size="xs" c="dimmed" ta="center">
-              The key is kept in this tab's session storage only and is forgotten when you close it.
+              Signing in sets a cookie that only this server receives and this page cannot read; every tab
+              of the browser is signed in until you sign out or close the browser (or for 30 days if
+              remembered). Scripts use the key directly: see the{" "}
+              <Anchor href="/api/docs" size="xs">
+                API docs
+              </Anchor>
+              .
             </Text>
           </Stack>
         </form>
