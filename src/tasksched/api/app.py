@@ -38,6 +38,7 @@ from tasksched.api.routes import (
     notifications,
     runs,
     schedules,
+    spans,
     system,
     tasks,
 )
@@ -89,6 +90,7 @@ def create_app(
     errors.install(app)
     routers = (
         tasks.router,
+        spans.router,  # before runs.router: its /{run_id} would take /spans
         runs.router,
         schedules.router,
         events.router,

@@ -55,6 +55,7 @@ SERVICE_ERRORS: dict[str, dict[int, str]] = {
     "tasks_update": {409: "Another task has this name."},
     "tasks_run": {409: "Too many manual runs of this task are being queued at once; try again."},
     "runs_list": {404: "The task named by `task_id` does not exist."},
+    "runs_spans": {404: "The task named by `task_id` does not exist."},
     "runs_cancel": {409: "The run has already finished."},
     "runs_retry": {
         404: "A run named in `run_ids` (or the task named by the filter's `task_id`) does not exist."
