@@ -21,6 +21,7 @@ const AuditPage = lazy(() => import("./pages/AuditPage"));
 // The status page draws two charts (recharts): loaded when visited.
 const StatusPage = lazy(() => import("./pages/StatusPage"));
 const NotificationsPage = lazy(() => import("./pages/NotificationsPage"));
+const TimelinePage = lazy(() => import("./pages/TimelinePage"));
 
 function Loading() {
   return (
@@ -45,6 +46,7 @@ function SignedInApp() {
           <Route path="/runs" element={<RunsPage />} />
           <Route path="/runs/:runId" element={<RunDetailPage />} />
           <Route path="/workers" element={<WorkersPage />} />
+          <Route path="/timeline" element={<TimelinePage />} />
           <Route path="/status" element={<StatusPage />} />
           <Route path="/keys" element={<KeysPage />} />
           <Route path="/audit" element={<AuditPage />} />

@@ -66,6 +66,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: "/", label: "Dashboard", icon: IconDashboard, exact: true },
     { to: "/tasks", label: "Tasks", icon: IconListCheck },
     { to: "/runs", label: "Runs", icon: IconPlayerPlay },
+    { to: "/timeline", label: "Timeline", icon: IconClock },
     { to: "/workers", label: "Workers", icon: IconServer },
     { to: "/status", label: "Status", icon: IconHeartbeat },
     { to: "/notifications", label: "Notifications", icon: IconBell },
