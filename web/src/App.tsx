@@ -23,6 +23,7 @@ const StatusPage = lazy(() => import("./pages/StatusPage"));
 const NotificationsPage = lazy(() => import("./pages/NotificationsPage"));
 // The calendar of upcoming runs: a planning page, loaded when visited.
 const UpcomingPage = lazy(() => import("./pages/UpcomingPage"));
+const TimelinePage = lazy(() => import("./pages/TimelinePage"));
 
 function Loading() {
   return (
@@ -48,6 +49,7 @@ function SignedInApp() {
           <Route path="/runs" element={<RunsPage />} />
           <Route path="/runs/:runId" element={<RunDetailPage />} />
           <Route path="/workers" element={<WorkersPage />} />
+          <Route path="/timeline" element={<TimelinePage />} />
           <Route path="/status" element={<StatusPage />} />
           <Route path="/keys" element={<KeysPage />} />
           <Route path="/audit" element={<AuditPage />} />

@@ -22,7 +22,7 @@ async function start(element: HTMLElement) {
   const tasks = prefetched.get("/api/tasks?limit=50&offset=0&sort=name") as TaskPage | undefined;
   if (tasks) client.setQueryData(keys.taskList(DEFAULT_TASK_LIST), tasks);
   const stats = prefetched.get("/api/stats") as Stats | undefined;
-  if (stats) client.setQueryData(keys.stats, stats);
+  if (stats) client.setQueryData([...keys.stats, "hour"], stats);
 
   createRoot(element).render(
     <StrictMode>

@@ -39,6 +39,7 @@ from tasksched.api.routes import (
     runs,
     schedules,
     session,
+    spans,
     system,
     tasks,
 )
@@ -90,6 +91,7 @@ def create_app(
     errors.install(app)
     routers = (
         tasks.router,
+        spans.router,  # before runs.router: its /{run_id} would take /spans
         runs.router,
         schedules.router,
         events.router,

@@ -68,6 +68,7 @@ SERVICE_ERRORS: dict[str, dict[int, str]] = {
         409: "An item's `idempotency_key` was sent before with another input; `errors` names the item."
     },
     "runs_list": {404: "The task named by `task_id` does not exist."},
+    "runs_spans": {404: "The task named by `task_id` does not exist."},
     "runs_cancel": {409: "The run has already finished."},
     "runs_retry": {
         404: "A run named in `run_ids` (or the task named by the filter's `task_id`) does not exist."

@@ -154,7 +154,54 @@ class DueTask(BaseModel):
     next_run_at: datetime
 
 
+class ChartBucket(BaseModel):
+    """Runs that finished within one bar of the dashboard's chart, by status."""
+
+    start: datetime
+    end: datetime = Field(description="Exclusive.")
+    succeeded: int
+    failed: int
+    timed_out: int
+    cancelled: int
+    skipped: int
+
+
+class RunsChart(BaseModel):
+    bucket: Literal["minute", "hour"]
+    seconds: int = Field(description="The width of each bar: 60 or 3600.")
+    since: datetime = Field(description="The start of the first bar (and of the failing tasks' window).")
+    buckets: list[ChartBucket] = Field(description="60 minutes or 24 hours, oldest first, zero-filled.")
+
+
+class LateSlots(BaseModel):
+    """Slots more than a second past their time that have not started."""
+
+    total: int
+    unfired: int = Field(description="Enabled tasks whose next slot passed and was not fired yet.")
+    waiting: int = Field(description="Fired runs still queued past the time they could start.")
+    oldest_due_at: datetime | None = Field(description="When the longest-late of them was due.")
+
+
+class FailingTask(BaseModel):
+    """A task with failed or timed-out runs in the chart's window, and its latest failure."""
+
+    task_id: int
+    task_name: str
+    failures: int = Field(description="Runs failed or timed out in the window.")
+    finished: int = Field(description="Runs finished in the window, whatever their outcome.")
+    last_run_id: int
+    last_status: RunStatus
+    last_failed_at: datetime
+    last_error: str | None
+
+
 class Stats(BaseModel):
+    now: datetime = Field(description="The server's clock when the figures were read.")
+    chart: RunsChart
+    late: LateSlots
+    failing_tasks: list[FailingTask] = Field(
+        description="Up to 10 tasks with failures since `chart.since`, most failures first."
+    )
     tasks: TaskCounts
     runs_last_hour: dict[str, int] = Field(description="Runs finished in the last hour, by status.")
     runs_last_day: dict[str, int] = Field(description="Runs finished in the last 24 hours, by status.")
@@ -388,3 +435,29 @@ class RunBatchResult(BaseModel):
     runs: list[RunBatchEntry] = Field(description="One entry per item, in the order given.")
     created: int = Field(description="How many runs this request queued.")
     repeated: int = Field(description="How many items were idempotent repeats (no new run).")
+
+
+class SpanTask(BaseModel):
+    id: int
+    name: str
+
+
+class RunSpans(BaseModel):
+    """Runs overlapping a window as parallel arrays: entry *i* of each array is about one run.
+    Times are Unix milliseconds; ``started``/``finished`` are null while a run has not."""
+
+    from_: datetime = Field(alias="from", serialization_alias="from")
+    to: datetime
+    now: datetime = Field(description="The server's clock: where running spans end for now.")
+    truncated: bool = Field(description="More runs overlap the window than `limit`; the latest are kept.")
+    limit: int
+    tasks: list[SpanTask] = Field(description="The tasks the runs belong to, by name.")
+    id: list[int]
+    task_id: list[int]
+    attempt: list[int]
+    status: list[RunStatus]
+    ready: list[int] = Field(description="When each run could start: queued and due (available_at).")
+    started: list[int | None]
+    finished: list[int | None]
+
+    model_config = ConfigDict(populate_by_name=True)

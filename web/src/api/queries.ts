@@ -135,8 +135,13 @@ export function useRun(id: number, live: boolean) {
   });
 }
 
-export function useStats() {
-  return useQuery({ queryKey: keys.stats, queryFn: ({ signal }) => call(http.GET("/api/stats", { signal })), refetchInterval: 30_000 });
+export function useStats(bucket: "minute" | "hour" = "hour") {
+  return useQuery({
+    queryKey: [...keys.stats, bucket],
+    queryFn: ({ signal }) => call(http.GET("/api/stats", { params: { query: { bucket } }, signal })),
+    placeholderData: keepPreviousData,
+    refetchInterval: bucket === "minute" ? 15_000 : 30_000,
+  });
 }
 
 export function useStatus() {

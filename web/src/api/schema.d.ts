@@ -315,6 +315,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/spans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The runs overlapping a window (at most 8 days), as parallel arrays for a timeline */
+        get: operations["runs_spans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/schedules/preview": {
         parameters: {
             query?: never;
@@ -706,6 +723,12 @@ export interface components {
             status: string;
         };
         /**
+         * Bucket
+         * @description The dashboard chart's bars: a minute each for the last hour, or an hour each for the last day.
+         * @enum {string}
+         */
+        Bucket: "minute" | "hour";
+        /**
          * Channel
          * @description A stored channel as the API shows it: its secrets masked.
          */
@@ -791,6 +814,33 @@ export interface components {
             error?: string | null;
             /** Ok */
             ok: boolean;
+        };
+        /**
+         * ChartBucket
+         * @description Runs that finished within one bar of the dashboard's chart, by status.
+         */
+        ChartBucket: {
+            /** Cancelled */
+            cancelled: number;
+            /**
+             * End
+             * Format: date-time
+             * @description Exclusive.
+             */
+            end: string;
+            /** Failed */
+            failed: number;
+            /** Skipped */
+            skipped: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Succeeded */
+            succeeded: number;
+            /** Timed Out */
+            timed_out: number;
         };
         /** ComponentHealth */
         ComponentHealth: {
@@ -925,6 +975,36 @@ export interface components {
              * @description Opens GET /api/events?ticket=<ticket>, and nothing else.
              */
             ticket: string;
+        };
+        /**
+         * FailingTask
+         * @description A task with failed or timed-out runs in the chart's window, and its latest failure.
+         */
+        FailingTask: {
+            /**
+             * Failures
+             * @description Runs failed or timed out in the window.
+             */
+            failures: number;
+            /**
+             * Finished
+             * @description Runs finished in the window, whatever their outcome.
+             */
+            finished: number;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Last Failed At
+             * Format: date-time
+             */
+            last_failed_at: string;
+            /** Last Run Id */
+            last_run_id: number;
+            last_status: components["schemas"]["RunStatus"];
+            /** Task Id */
+            task_id: number;
+            /** Task Name */
+            task_name: string;
         };
         /**
          * FieldError
@@ -1150,6 +1230,29 @@ export interface components {
             /** Id */
             id: number;
             status: components["schemas"]["RunStatus"];
+        };
+        /**
+         * LateSlots
+         * @description Slots more than a second past their time that have not started.
+         */
+        LateSlots: {
+            /**
+             * Oldest Due At
+             * @description When the longest-late of them was due.
+             */
+            oldest_due_at: string | null;
+            /** Total */
+            total: number;
+            /**
+             * Unfired
+             * @description Enabled tasks whose next slot passed and was not fired yet.
+             */
+            unfired: number;
+            /**
+             * Waiting
+             * @description Fired runs still queued past the time they could start.
+             */
+            waiting: number;
         };
         /** Me */
         Me: {
@@ -1698,6 +1801,82 @@ export interface components {
             /** Run Id */
             run_id: number;
         };
+        /** RunsChart */
+        RunsChart: {
+            /**
+             * Bucket
+             * @enum {string}
+             */
+            bucket: "minute" | "hour";
+            /**
+             * Buckets
+             * @description 60 minutes or 24 hours, oldest first, zero-filled.
+             */
+            buckets: components["schemas"]["ChartBucket"][];
+            /**
+             * Seconds
+             * @description The width of each bar: 60 or 3600.
+             */
+            seconds: number;
+            /**
+             * Since
+             * Format: date-time
+             * @description The start of the first bar (and of the failing tasks' window).
+             */
+            since: string;
+        };
+        /**
+         * RunSpans
+         * @description Runs overlapping a window as parallel arrays: entry *i* of each array is about one run.
+         *     Times are Unix milliseconds; ``started``/``finished`` are null while a run has not.
+         */
+        RunSpans: {
+            /** Attempt */
+            attempt: number[];
+            /** Finished */
+            finished: (number | null)[];
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /** Id */
+            id: number[];
+            /** Limit */
+            limit: number;
+            /**
+             * Now
+             * Format: date-time
+             * @description The server's clock: where running spans end for now.
+             */
+            now: string;
+            /**
+             * Ready
+             * @description When each run could start: queued and due (available_at).
+             */
+            ready: number[];
+            /** Started */
+            started: (number | null)[];
+            /** Status */
+            status: components["schemas"]["RunStatus"][];
+            /** Task Id */
+            task_id: number[];
+            /**
+             * Tasks
+             * @description The tasks the runs belong to, by name.
+             */
+            tasks: components["schemas"]["SpanTask"][];
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /**
+             * Truncated
+             * @description More runs overlap the window than `limit`; the latest are kept.
+             */
+            truncated: boolean;
+        };
         /**
          * RunStatus
          * @enum {string}
@@ -1762,12 +1941,32 @@ export interface components {
              */
             type: "shell";
         };
+        /** SpanTask */
+        SpanTask: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+        };
         /** Stats */
         Stats: {
+            chart: components["schemas"]["RunsChart"];
+            /**
+             * Failing Tasks
+             * @description Up to 10 tasks with failures since `chart.since`, most failures first.
+             */
+            failing_tasks: components["schemas"]["FailingTask"][];
+            late: components["schemas"]["LateSlots"];
             /** Latest Failures */
             latest_failures: components["schemas"]["Run"][];
             /** Next Due */
             next_due: components["schemas"]["DueTask"][];
+            /**
+             * Now
+             * Format: date-time
+             * @description The server's clock when the figures were read.
+             */
+            now: string;
             /** Oldest Queued At */
             oldest_queued_at: string | null;
             /** Queued */
@@ -4243,6 +4442,93 @@ export interface operations {
             };
         };
     };
+    runs_spans: {
+        parameters: {
+            query: {
+                /** @description The window's start (with its offset). */
+                from: string;
+                /** @description At most this many runs (the latest kept). */
+                limit?: number;
+                task_id?: number | null;
+                /** @description The window's end, exclusive; at most 8 days after `from`. */
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunSpans"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The task named by `task_id` does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     schedules_preview: {
         parameters: {
             query?: never;
@@ -4416,7 +4702,10 @@ export interface operations {
     };
     stats_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The chart's bars: `minute` (the last 60 minutes) or `hour` (the last 24 hours). */
+                bucket?: components["schemas"]["Bucket"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4437,6 +4726,15 @@ export interface operations {
                 headers: {
                     /** @description The scheme to use: `Bearer`. */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -57,6 +57,12 @@ export type HourBucket = Schemas["HourBucket"];
 export type BucketStatus = Exclude<keyof HourBucket, "hour">;
 /** Runs by status, as the dashboard's counts give them. */
 export type StatusCounts = Stats["runs_last_hour"];
+export type StatsBucket = NonNullable<operations["stats_get"]["parameters"]["query"]>["bucket"] & string;
+export type RunsChartData = Schemas["RunsChart"];
+export type ChartBucket = Schemas["ChartBucket"];
+export type FailingTask = Schemas["FailingTask"];
+export type LateSlots = Schemas["LateSlots"];
+export type RunSpans = Schemas["RunSpans"];
 
 export const RUN_STATUSES: RunStatus[] = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled", "skipped"];
 export const ACTIVE_STATUSES: RunStatus[] = ["queued", "running"];

@@ -85,6 +85,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: "/tasks", label: "Tasks", icon: IconListCheck },
     { to: "/runs", label: "Runs", icon: IconPlayerPlay },
     { to: "/upcoming", label: "Upcoming", icon: IconCalendarTime },
+    { to: "/timeline", label: "Timeline", icon: IconClock },
     { to: "/workers", label: "Workers", icon: IconServer },
     { to: "/status", label: "Status", icon: IconHeartbeat },
     { to: "/notifications", label: "Notifications", icon: IconBell },

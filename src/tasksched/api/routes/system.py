@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from tasksched.api.deps import Admin, ServicesDep, Viewer
 from tasksched.api.schemas import BackupOut, BackupPage, Readiness, Stats, Status, WorkerOut, WorkerPage
+from tasksched.services.stats import Bucket
 
 router = APIRouter(tags=["system"])
 
@@ -33,8 +36,15 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 @router.get(
     "/api/stats", operation_id="stats_get", response_model=Stats, summary="Figures for the status dashboard"
 )
-async def stats(services: ServicesDep, _: Viewer) -> Stats:
-    return Stats.model_validate(await services.stats.summary())
+async def stats(
+    services: ServicesDep,
+    _: Viewer,
+    bucket: Annotated[
+        Bucket,
+        Query(description="The chart's bars: `minute` (the last 60 minutes) or `hour` (the last 24 hours)."),
+    ] = Bucket.HOUR,
+) -> Stats:
+    return Stats.model_validate(await services.stats.summary(bucket))
 
 
 @router.get(
