@@ -366,6 +366,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in: a cookie (HttpOnly, SameSite=Strict) that carries the key for this browser
+         * @description Checks the key sent as `Authorization: Bearer <API key>` and answers with a cookie holding it (`tasksched_session`: HttpOnly, SameSite=Strict, Path=/api, Secure over HTTPS; beside it `tasksched_signed_in=1`, which the page can read, says a session exists), so other tabs of the browser are signed in too; until the browser closes, or for 30 days with `remember`. Calls signed in by the cookie must send `X-Tasksched-Request: 1` on POST, PUT, PATCH and DELETE (403 otherwise). A revoked key's cookie stops working at once. Recorded in the audit log as `key.sign_in`.
+         */
+        post: operations["session_create"];
+        /**
+         * Sign out: the session cookie is cleared
+         * @description Needs no key, so that the cookie of a revoked key can be cleared too; changes nothing stored.
+         */
+        delete: operations["session_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stats": {
         parameters: {
             query?: never;
@@ -1922,6 +1946,15 @@ export interface components {
              */
             started_at: string;
         };
+        /** SessionCreate */
+        SessionCreate: {
+            /**
+             * Remember
+             * @description Keep the cookie for 30 days ("remember on this device"), not only until the browser closes.
+             * @default false
+             */
+            remember: boolean;
+        };
         /** ShellAction */
         ShellAction: {
             /**
@@ -2781,7 +2814,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2974,7 +3007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3080,7 +3113,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3170,7 +3203,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3331,6 +3364,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
             429: {
                 headers: {
@@ -3475,7 +3517,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3563,7 +3605,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3734,7 +3776,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4084,7 +4126,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4194,7 +4236,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4374,7 +4416,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4571,6 +4613,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the server's limit (TASKSCHED_MAX_BODY_BYTES). */
             413: {
                 headers: {
@@ -4690,6 +4741,144 @@ export interface operations {
             /** @description The database cannot be reached; try again after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    session_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SessionCreate"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description The body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server's limit (TASKSCHED_MAX_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    session_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
                     "Retry-After"?: number;
                     [name: string]: unknown;
@@ -4957,7 +5146,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5152,7 +5341,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5267,7 +5456,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5372,7 +5561,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5489,7 +5678,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5662,7 +5851,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5776,7 +5965,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The API key's role may not do this. */
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
             403: {
                 headers: {
                     [name: string]: unknown;
