@@ -4760,7 +4760,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["SessionCreate"] | null;
+                "application/json": components["schemas"]["SessionCreate"];
             };
         };
         responses: {
@@ -5923,7 +5923,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["RunNowRequest"] | null;
+                "application/json": components["schemas"]["RunNowRequest"];
             };
         };
         responses: {

@@ -46,12 +46,12 @@ async def create_session(
     services: ServicesDep,
     principal: Viewer,
     _body: StorableJson,
-    body: Annotated[SessionCreate | None, Body()] = None,
+    body: Annotated[SessionCreate, Body()] = SessionCreate(),  # noqa: B008 - see tasks.run_task
 ) -> Response:
     scheme, _, key = (request.headers.get("authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("sign in with the key itself: send 'Authorization: Bearer <API key>'")
-    remember = body.remember if body is not None else False
+    remember = body.remember
     await services.keys.record_sign_in(principal, remember=remember)
     me = Me(name=principal.name, role=principal.role, prefix=principal.prefix)
     response = Response(me.model_dump_json(), media_type="application/json")

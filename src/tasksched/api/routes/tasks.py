@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -165,13 +165,15 @@ async def run_task(
     services: ServicesDep,
     principal: Operator,
     _body: StorableJson,
-    body: RunNowRequest | None = None,
+    # A default body rather than an optional one: `anyOf [body, null]` makes generated clients send
+    # their "unset" marker as JSON when no body is given.
+    body: Annotated[RunNowRequest, Body()] = RunNowRequest(),  # noqa: B008 - immutable (frozen) model
     idempotency_key: Annotated[IdempotencyKey | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     done = await services.runs.enqueue(
         task_id,
         actor=principal.actor,
-        run_input=body.input if body is not None else None,
+        run_input=body.input,
         idempotency_key=idempotency_key,
     )
     if done.created:
