@@ -216,8 +216,7 @@ def test_pausing_live_updates_keeps_the_page_still(server: Server, page: Any, li
 
     # Paused: new runs do not move the page; Refresh or resuming brings them. A second tab, live,
     # shows when the events have arrived (rather than a guess at how long they take).
-    watcher = page.context.new_page()
-    sign_in(watcher, server.base, ADMIN_KEY)  # the key is kept per tab
+    watcher = page.context.new_page()  # signed in already: the session cookie reaches every tab
     watcher.goto(f"{server.base}/runs?task={task['id']}")
     expect(rows(watcher).first).to_have_attribute("data-run-id", str(second["id"]))
     page.get_by_role("switch", name="Live updates").uncheck()
