@@ -21,7 +21,9 @@ from tests.e2e.ui_helpers import (
     ADMIN_KEY,
     Listener,
     Server,
+    browser_page,
     ensure_ui_built,
+    expect,
     missing,
     running_server,
     screenshot,
@@ -44,24 +46,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, timezone_id=BROWSER_ZONE, locale="en-US"
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with browser_page(browser, timezone_id=BROWSER_ZONE) as page:
         yield page
-    finally:
-        context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def expect(locator: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 def choose(page: Any, label: str, option: str) -> None:

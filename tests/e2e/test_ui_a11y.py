@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_ui import BROWSER_ZONE, expect
+from tests.e2e.test_ui import BROWSER_ZONE
 from tests.e2e.ui_helpers import (
     ADMIN_KEY,
     Listener,
     Server,
+    browser_page,
+    expect,
     missing,
     running_server,
     screenshot,
@@ -39,21 +41,12 @@ AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
 def page(browser: Any) -> Iterator[Any]:
     """As test_ui's page, but the page's CSP lets the test add axe-core's script tag (the server's
     CSP is test_csp.py's business)."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900},
+    with browser_page(
+        browser,
         timezone_id=BROWSER_ZONE,
-        locale="en-US",
         bypass_csp=True,
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    ) as page:
         yield page
-    finally:
-        context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 @pytest.fixture(scope="module")

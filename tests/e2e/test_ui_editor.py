@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.ui_helpers import ADMIN_KEY, Server, running_server, screenshot, sign_in, wait_until
+from tests.e2e.ui_helpers import (
+    ADMIN_KEY,
+    Server,
+    browser_page,
+    expect,
+    running_server,
+    screenshot,
+    sign_in,
+    wait_until,
+)
 from tests.helpers.http_target import HttpTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -32,23 +41,9 @@ def target() -> Iterator[HttpTarget]:
 
 @pytest.fixture
 def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-US")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    sign_in(page, server.base, ADMIN_KEY)
-    try:
+    with browser_page(browser, viewport={"width": 1280, "height": 1000}, locale="en-US") as page:
+        sign_in(page, server.base, ADMIN_KEY)
         yield page
-    finally:
-        context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def expect(locator: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 def sent_header(server: Server, target: HttpTarget, task_id: int, name: str) -> str | None:

@@ -16,7 +16,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.ui_helpers import ADMIN_KEY, Listener, Server, running_server, screenshot, sign_in, wait_until
+from tests.e2e.ui_helpers import (
+    ADMIN_KEY,
+    Listener,
+    Server,
+    browser_page,
+    expect,
+    running_server,
+    screenshot,
+    sign_in,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 browser_test = pytest.mark.browser
@@ -33,24 +43,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 1000}, timezone_id=BROWSER_ZONE, locale="en-GB"
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with browser_page(
+        browser, viewport={"width": 1400, "height": 1000}, timezone_id=BROWSER_ZONE, locale="en-GB"
+    ) as page:
         yield page
-    finally:
-        context.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def expect(locator: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 def segment(page: Any, name: str) -> None:

@@ -8,8 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_ui import expect, page  # noqa: F401  (the page fixture)
-from tests.e2e.ui_helpers import ADMIN_KEY, Listener, Server, running_server, screenshot, sign_in, wait_until
+from tests.e2e.test_ui import page  # noqa: F401  (the page fixture)
+from tests.e2e.ui_helpers import (
+    ADMIN_KEY,
+    Listener,
+    Server,
+    expect,
+    running_server,
+    screenshot,
+    sign_in,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -143,6 +143,29 @@ class Listener:
         self._server.server_close()
 
 
+@contextmanager
+def browser_page(browser: Any, **options: Any) -> Iterator[Any]:
+    """A page in a context of its own (1280 by 900, en-US unless told) whose uncaught errors fail the test."""
+    context = browser.new_context(
+        **{"viewport": {"width": 1280, "height": 900}, "locale": "en-US", **options}
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def expect(locator: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
