@@ -17,7 +17,7 @@ from tasksched.domain.runs import RunStatus
 from tasksched.errors import DatabaseUnavailable
 from tasksched.services.context import Context
 from tasksched.services.heartbeats import STALE_AFTER, list_schedulers
-from tasksched.services.stats import hour_buckets, online_cutoff
+from tasksched.services.stats import hour_buckets, minute_buckets, online_cutoff
 from tasksched.store import backups as backup_store
 from tasksched.store import monitoring as monitoring_store
 from tasksched.store import runs as run_store
@@ -181,7 +181,7 @@ class MonitoringService:
                 ],
             },
             "throughput": {
-                "per_minute": [_split(b, "minute") for b in _minute_buckets(minutes, now)],
+                "per_minute": [_split(b, "minute") for b in minute_buckets(minutes, now, key="minute")],
                 "per_hour": [_split(b, "hour") for b in hour_buckets(hours, now)],
             },
             "last_hour": _split(last_hour, None),
@@ -205,16 +205,3 @@ def _split(counts: dict[str, Any], key: str | None) -> dict[str, Any]:
     out["succeeded"] = int(counts.get(RunStatus.SUCCEEDED.value, 0))
     out["failed"] = sum(int(counts.get(s, 0)) for s in FAILED)
     return out
-
-
-def _minute_buckets(minutes: list[tuple[str, str, int]], now: datetime) -> list[dict[str, Any]]:
-    """60 minute buckets, oldest first, each with a count per status (zero-filled)."""
-    start = now.replace(second=0, microsecond=0) - timedelta(minutes=59)
-    buckets: dict[str, dict[str, Any]] = {}
-    for i in range(60):
-        minute = start + timedelta(minutes=i)
-        buckets[minute.strftime("%Y-%m-%dT%H:%M:00")] = {"minute": minute}
-    for key, status, count in minutes:
-        if key in buckets:
-            buckets[key][status] = buckets[key].get(status, 0) + count
-    return list(buckets.values())

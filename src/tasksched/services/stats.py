@@ -187,13 +187,15 @@ def _bar(bucket: dict[str, Any], width: timedelta) -> dict[str, Any]:
     return out
 
 
-def minute_buckets(minutes: list[tuple[str, str, int]], now: datetime) -> list[dict[str, Any]]:
-    """60 minute buckets, oldest first, each with a count per status (absent: zero)."""
+def minute_buckets(
+    minutes: list[tuple[str, str, int]], now: datetime, *, key: str = "start"
+) -> list[dict[str, Any]]:
+    """60 minute buckets, oldest first, each its minute under ``key`` and a count per status (absent: zero)."""
     start = now.replace(second=0, microsecond=0) - timedelta(minutes=59)
     buckets: dict[str, dict[str, Any]] = {}
     for i in range(60):
         minute = start + timedelta(minutes=i)
-        buckets[minute.strftime("%Y-%m-%dT%H:%M:00")] = {"start": minute}
+        buckets[minute.strftime("%Y-%m-%dT%H:%M:00")] = {key: minute}
     for key, status, n in minutes:
         if key in buckets:
             buckets[key][status] = buckets[key].get(status, 0) + n
