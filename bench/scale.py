@@ -195,6 +195,18 @@ async def _phase(
             slot,
         )
     )
+    # Fire lateness: when the slot's run became claimable (queued, and its available_at come),
+    # against the slot. The scheduler's part, apart from the drain.
+    fired = await conn.fetch(
+        "SELECT queued_at, available_at, scheduled_for FROM runs WHERE scheduled_for = $1 "
+        "AND trigger = 'schedule'",
+        slot,
+    )
+    fire_late = sorted(
+        (max(r["queued_at"], r["available_at"]) - r["scheduled_for"]).total_seconds() * 1000 for r in fired
+    )
+    queued_from = min((r["queued_at"] for r in fired), default=slot)
+    queued_to = max((r["queued_at"] for r in fired), default=slot)
     per_task = await conn.fetchrow(
         "SELECT count(DISTINCT task_id) AS tasks, count(*) AS runs FROM runs "
         "WHERE scheduled_for = $1 AND trigger = 'schedule'",
@@ -205,6 +217,11 @@ async def _phase(
         "slot": slot,
         "fired": per_task["runs"],
         "tasks": per_task["tasks"],
+        "fire_p50": statistics.median(fire_late) if fire_late else float("nan"),
+        "fire_p99": _percentile(fire_late, 0.99) if fire_late else float("nan"),
+        "fire_max": fire_late[-1] if fire_late else float("nan"),
+        "queued_from_s": (queued_from.replace(tzinfo=UTC) - slot).total_seconds(),
+        "queued_to_s": (queued_to.replace(tzinfo=UTC) - slot).total_seconds(),
         "late_p50": statistics.median(late) if late else float("nan"),
         "late_p99": _percentile(late, 0.99) if late else float("nan"),
         "late_max": late[-1] if late else float("nan"),
@@ -293,7 +310,10 @@ async def scale(count: int, worker_counts: list[int], api_sample: int, wrk_secon
 def _print_phase(workers: int, count: int, r: dict[str, Any], rss: dict[str, float]) -> None:
     print(
         f"{r['slot']:%H:%M}, {workers} worker(s): fired {r['fired']} runs for {r['tasks']} of {count} tasks; "
-        f"lateness p50 {r['late_p50']:.0f} ms, p99 {r['late_p99']:.0f} ms, max {r['late_max']:.0f} ms; "
+        f"queued from {r['queued_from_s']:+.1f} s to {r['queued_to_s']:+.1f} s of the slot; "
+        f"fire lateness (claimable - slot) p50 {r['fire_p50']:.0f} ms, p99 {r['fire_p99']:.0f} ms, "
+        f"max {r['fire_max']:.0f} ms; "
+        f"start lateness p50 {r['late_p50']:.0f} ms, p99 {r['late_p99']:.0f} ms, max {r['late_max']:.0f} ms; "
         f"{r['finished']} runs finished in {r['seconds']:.1f} s = {r['runs_per_s']:.0f} runs/s "
         f"({'queue empty' if r['drained'] else 'queue NOT empty'}; the slot's last run finished at "
         f"+{r['slot_done_s']:.1f} s) at {r['db_cpu_pct']:.0f} % of a core of database CPU, "

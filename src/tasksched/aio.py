@@ -54,7 +54,55 @@ class SingleFlight(Generic[K, V]):
 
     def _done(self, key: K, task: asyncio.Task[V]) -> None:
         del self._running[key]
-        if not task.cancelled() and (error := task.exception()) is not None:
-            if isinstance(error, ServiceUnavailable):
-                return  # an outage, which the store logs once: not a line per lookup
-            log.warning(f"{self._what} failed", error=f"{type(error).__name__}: {error}")
+        _log_failure(self._what, task)
+
+
+class FreshFlight(Generic[K, V]):
+    """At most one load running per key, and each caller's answer loaded after it asked.
+
+    A caller says which version of the data it has seen (an event counter, ``EventBus.version``).
+    It shares the load running for its key when that load started at that version or later;
+    otherwise it waits for that load to end and shares the next one. Under a stream of changes,
+    where every caller sees a new version, a key then costs one load at a time however many ask,
+    and no answer predates a change its caller had seen (``SingleFlight`` keyed by version would
+    start one load per caller).
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._running: dict[K, tuple[int, asyncio.Task[V]]] = {}
+
+    def start(
+        self, key: K, version: Callable[[], int], work: Callable[[int], Coroutine[Any, Any, V]]
+    ) -> tuple[int, asyncio.Task[V]]:
+        """The key's running load, or a new one of the version current now."""
+        running = self._running.get(key)
+        if running is None or running[1].done():
+            started = version()
+            task = asyncio.create_task(work(started))
+            running = self._running[key] = (started, task)
+            task.add_done_callback(functools.partial(self._done, key))
+        return running
+
+    async def join(
+        self, key: K, seen: int, version: Callable[[], int], work: Callable[[int], Coroutine[Any, Any, V]]
+    ) -> V:
+        while True:
+            started, task = self.start(key, version, work)
+            if started >= seen:
+                # A caller that gives up (a closed connection) does not cancel it for the others.
+                return await asyncio.shield(task)
+            await asyncio.wait([task])  # it began before what this caller saw: the next one will do
+
+    def _done(self, key: K, task: asyncio.Task[V]) -> None:
+        if (running := self._running.get(key)) is not None and running[1] is task:
+            del self._running[key]
+        _log_failure(self._what, task)
+
+
+def _log_failure(what: str, task: asyncio.Task[Any]) -> None:
+    """A failure nobody awaited (a background refresh) is logged, not lost."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        if isinstance(error, ServiceUnavailable):
+            return  # an outage, which the store logs once: not a line per lookup
+        log.warning(f"{what} failed", error=f"{type(error).__name__}: {error}")

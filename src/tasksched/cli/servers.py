@@ -65,7 +65,7 @@ UPKEEP = (
     "backup_keep",
     "audit_retention_days",
 )
-SCHEDULER = ("scheduler_poll_seconds",)
+SCHEDULER = ("scheduler_poll_seconds", "scheduler_fire_ahead_seconds")
 # Any process may deliver notices (``notifier``: by default those with a scheduler); the API's
 # "send a test notice" uses the link base and the timeout too.
 NOTIFY = ("public_url", "notifier", "notify_lease_seconds", "notify_timeout_seconds", "notify_max_attempts")

@@ -75,6 +75,8 @@ class EventBus:
     def __init__(self) -> None:
         # Bumped by every event seen here (local or relayed): caches of read results compare it.
         self.version = 0
+        # Bumped only by task events (and resyncs): what depends on tasks alone, not their runs.
+        self.task_version = 0
         self._subscriptions: set[Subscription] = set()
         self._relay: Relay | None = None
         self._outbox: list[Event] = []
@@ -118,6 +120,8 @@ class EventBus:
         self.version += 1
         subs = list(self._subscriptions)
         for event in events:
+            if event.type in TASK_EVENTS or event.type == RESYNC:
+                self.task_version = self.version
             for sub in subs:
                 sub.offer(event)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
 from tasksched.aio import wait_any
 from tasksched.events.bus import TASK_EVENTS, Subscription
 from tasksched.observability.outage import log_failure
+from tasksched.scheduler.fire_ahead import FireAhead
 from tasksched.services.context import Context
 from tasksched.services.execution import ExecutionService
 from tasksched.services.firing import LOOKAHEAD, FiringService
@@ -45,6 +46,7 @@ class Scheduler:
         # Only a safety net (a lost notification): one indexed query, so it may be frequent.
         self.safety_poll = ctx.settings.scheduler_poll_seconds if safety_poll is None else safety_poll
         self.heartbeats = SchedulerHeartbeats(ctx)
+        self.ahead = FireAhead(timedelta(seconds=ctx.settings.scheduler_fire_ahead_seconds))
         self._last_beat: datetime | None = None
         self._stop = asyncio.Event()
 
@@ -52,10 +54,12 @@ class Scheduler:
         self._stop.set()
 
     async def tick(self) -> float:
-        """Fire everything due now (or within the look-ahead); return how long to sleep."""
+        """Fire everything due now (or within the lead); return how long to sleep."""
         deferred: datetime | None = None
         while True:
-            report = await self.firing.fire_due()
+            started = self.ctx.clock.monotonic()
+            report = await self.firing.fire_due(lookahead=self.ahead.lead)
+            self.ahead.measured(report.tasks, self.ctx.clock.monotonic() - started)
             if report.tasks:
                 log.info("fired", tasks=report.tasks, queued=report.queued, skipped=report.skipped)
             if report.deferred_until is not None:
@@ -63,8 +67,12 @@ class Scheduler:
             if not report.more_due:
                 break
         now = self.ctx.clock.now()
-        nxt = await self.firing.next_due_at(after=now + LOOKAHEAD)
-        wakes = [t for t in (deferred, nxt - LOOKAHEAD if nxt else None) if t is not None]
+        nxt = await self.firing.next_due_at(after=now + self.ahead.lead)
+        if nxt is not None:
+            # The next instant's crowd decides how early its firing starts (scheduler/fire_ahead.py).
+            crowd = await self.firing.crowd_at(nxt, within=LOOKAHEAD, cap=self.ahead.crowd_cap)
+            nxt -= self.ahead.lead_for(crowd)
+        wakes = [t for t in (deferred, nxt) if t is not None]
         if not wakes:
             return self.safety_poll
         delay = (min(wakes) - now).total_seconds()

@@ -117,6 +117,11 @@ class FiringService:
         self.ctx.bus.publish(*report.events)
         return report
 
+    async def crowd_at(self, slot: datetime, *, within: timedelta, cap: int) -> int:
+        """How many slots come in ``[slot, slot + within]``, counted up to ``cap``."""
+        async with self.ctx.db.read() as tx:
+            return await task_store.count_due_between(tx, slot, slot + within, cap=cap)
+
     async def next_due_at(self, *, after: datetime | None = None) -> datetime | None:
         async with self.ctx.db.read() as tx:
             return await task_store.earliest_next_run(tx, after=after)

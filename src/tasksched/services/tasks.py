@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from tasksched import registry
-from tasksched.aio import SingleFlight
+from tasksched.aio import FreshFlight
 from tasksched.clock import Clock
 from tasksched.domain import schedules
 from tasksched.domain.actions import PythonAction, ShellAction
@@ -95,9 +95,7 @@ class TaskService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._pages: _VersionedCache[TaskQuery, TaskListing] = _VersionedCache(ctx.clock)
-        self._loading: SingleFlight[tuple[TaskQuery, int], TaskListing] = SingleFlight(
-            "loading a page of tasks"
-        )
+        self._loading: FreshFlight[TaskQuery, TaskListing] = FreshFlight("loading a page of tasks")
         # Pages of one filter share its total: counted once per change (and time-to-live), not per page.
         self._totals: _VersionedCache[tuple[object, ...], int] = _VersionedCache(ctx.clock)
 
@@ -146,14 +144,18 @@ class TaskService:
         """
         version = self.ctx.bus.version  # read before querying: a change meanwhile retires the page
         cached = self._pages.get(query, version)
-        key = (query, version)
         if cached is not None:
             page, fresh = cached
             if not fresh:  # refreshed in the background (once), this one served meanwhile
-                self._loading.start(key, lambda: self._load_into_cache(query, version))
+                self._loading.start(query, self._version, lambda v: self._load_into_cache(query, v))
             return page
-        # Concurrent requests for the same page share one query rather than all running it.
-        return await self._loading.join(key, lambda: self._load_into_cache(query, version))
+        # Callers share one query per page at a time, each answered by one begun after it asked.
+        return await self._loading.join(
+            query, version, self._version, lambda v: self._load_into_cache(query, v)
+        )
+
+    def _version(self) -> int:
+        return self.ctx.bus.version
 
     async def _load_into_cache(self, query: TaskQuery, version: int) -> TaskListing:
         page = await self._load_page(query, version)
@@ -162,7 +164,9 @@ class TaskService:
 
     async def _load_page(self, query: TaskQuery, version: int) -> TaskListing:
         matching = (query.name, query.q, query.tag, query.enabled, query.last_status)
-        known = self._totals.get(matching, version)
+        # Which tasks match moves only with task events, unless the filter is on their last run.
+        counted_at = version if query.last_status else self.ctx.bus.task_version
+        known = self._totals.get(matching, counted_at)
         total = known[0] if known is not None and known[1] else None
         async with self.ctx.db.read() as tx:
             rows, counted = await task_store.list_(
@@ -180,7 +184,7 @@ class TaskService:
             # The page's tasks' latest runs: one statement for the page, not one per task.
             recent = await run_store.recent_for_tasks(tx, [r["id"] for r in rows], RECENT_RUNS)
         if total is None:
-            self._totals.put(matching, version, counted)
+            self._totals.put(matching, counted_at, counted)
         return TaskListing([with_health(task_document(r), recent.get(r["id"], [])) for r in rows], counted)
 
     # -- writes --------------------------------------------------------------------------------
@@ -273,7 +277,14 @@ class TaskService:
             _check_schedule_ahead(new, now)
             values["schedule_anchor"] = _whole_second(now)
             values["next_run_at"] = self._next_run(new, after=now, anchor=values["schedule_anchor"])
-        if old.enabled and not new.enabled:
+        pausing = old.enabled and not new.enabled
+        if pausing or new.schedule != old.schedule:
+            # Slots fired ahead of their time (scheduler/fire_ahead.py) have not happened yet: they
+            # follow the task's new state, as if the scheduler had not looked ahead.
+            withdrawn = await run_store.withdraw_fired_ahead(tx, row["id"], now=now)
+            if withdrawn and new.schedule == old.schedule:
+                values["next_run_at"] = min(withdrawn)
+        if pausing:
             values["paused_at"] = now
         elif new.enabled and not old.enabled:
             values["paused_at"] = None

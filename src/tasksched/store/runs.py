@@ -284,6 +284,25 @@ async def active_for_tasks(tx: Tx, task_ids: Sequence[int]) -> dict[int, list[Ru
     return found
 
 
+async def withdraw_fired_ahead(tx: Tx, task_id: int, *, now: datetime) -> list[datetime]:
+    """Delete the task's scheduled runs fired ahead of a slot that has not come yet (still queued,
+    not claimable before ``now``); returns their slots. Such a run is the scheduler's preparation,
+    not yet an event in the task's history."""
+    stmt = (
+        sa.delete(runs)
+        .where(
+            runs.c.task_id == task_id,
+            runs.c.status == "queued",
+            runs.c.trigger == "schedule",
+            runs.c.attempt == 1,
+            runs.c.scheduled_for > now,
+            runs.c.available_at > now,
+        )
+        .returning(runs.c.scheduled_for)
+    )
+    return [r[0] for r in (await tx.execute(stmt)).all()]
+
+
 async def recent_for_tasks(tx: Tx, task_ids: Sequence[int], per_task: int) -> dict[int, list[RunRow]]:
     """The latest ``per_task`` runs of each task, newest first: one statement, one short index range
     (task_id, id) per task, however many runs a task has."""

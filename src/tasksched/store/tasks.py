@@ -277,6 +277,18 @@ async def earliest_next_run(tx: Tx, *, after: datetime | None = None) -> datetim
     return value
 
 
+async def count_due_between(tx: Tx, start: datetime, end: datetime, *, cap: int) -> int:
+    """How many enabled tasks have their next slot in ``[start, end]``, counting no further than
+    ``cap``: it reads at most ``cap`` entries of the due index however large the crowd."""
+    crowd = (
+        sa.select(tasks.c.id)
+        .where(tasks.c.enabled.is_(True), tasks.c.next_run_at >= start, tasks.c.next_run_at <= end)
+        .limit(cap)
+        .subquery()
+    )
+    return int((await tx.execute(sa.select(sa.func.count()).select_from(crowd))).scalar_one())
+
+
 async def advance(tx: Tx, changes: Sequence[dict[str, Any]]) -> None:
     """Set ``next_run_at`` for many tasks at once: [{"id": …, "next_run_at": …}, …]."""
     if not changes:
