@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     )
 
     scheduler_fire_ahead_seconds: float = Field(
-        default=30,
+        default=60,
         ge=1,
         le=600,
         description="How far ahead of a crowded instant (many tasks due at once, such as every task on `0 * * * *`) the scheduler may start queueing its slots, so that all are queued by the time they come; each run still starts no earlier than its slot. 1 turns this off (slots are then queued at most 1 s ahead).",

@@ -883,3 +883,26 @@ def test_upcoming_follows_the_dst_rule() -> None:
         "14 03:00",
         "15 02:30",
     ]
+
+
+def test_remembered_cron_slots_keep_expressions_zones_and_windows_apart() -> None:
+    """next_fire_after remembers cron answers; whatever a slot depends on must be in what it keys."""
+    after = datetime(2026, 3, 8, 6, 59, 30, tzinfo=UTC)
+    adapter: TypeAdapter[CronSchedule] = TypeAdapter(CronSchedule)
+
+    def nxt(**fields: object) -> datetime | None:
+        schedule = adapter.validate_python({"type": "cron", **fields})
+        return next_fire_after(schedule, after, anchor=after)
+
+    for _ in range(2):  # the second round answers from memory, alike
+        assert nxt(expression="0 * * * *") == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+        assert nxt(expression="30 * * * *") == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+        # 02:00 does not exist in New York that night: the gap's end, 03:00 EDT, is 07:00 UTC.
+        assert nxt(expression="0 2 * * *", timezone="America/New_York") == datetime(
+            2026, 3, 8, 7, 0, tzinfo=UTC
+        )
+        assert nxt(expression="0 2 * * *", timezone="Europe/Paris") == datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
+        assert nxt(expression="0 * * * *", end_at="2026-03-08T06:59:59Z") is None
+        assert nxt(expression="0 * * * *", start_at="2026-03-08T09:00:00Z") == datetime(
+            2026, 3, 8, 9, 0, tzinfo=UTC
+        )

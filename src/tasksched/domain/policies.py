@@ -78,6 +78,8 @@ def plan_misfire(task: DueTask, now: datetime) -> MisfirePlan:
     in place of all of them unless an on-time slot is fired anyway, ``skip`` records them skipped.
     """
     first, anchor = task.next_run_at, task.anchor
+    if first >= now:  # fired on time or ahead: nothing can have been missed (the common case)
+        return MisfirePlan(fire=(PlannedRun(slot=first),))
     slots = [first, *schedules.slots_between(task.schedule, first, now, anchor=anchor, limit=RUN_ALL_LIMIT)]
     on_time = [s for s in slots if now - s <= task.misfire_grace]
     missed = [s for s in slots if now - s > task.misfire_grace]

@@ -190,7 +190,23 @@ def next_fire_after(schedule: Schedule, after: datetime, *, anchor: datetime) ->
 
     ``anchor`` is when the schedule was set; interval schedules without ``start_at`` count from it.
     """
-    return next(_iter_slots(schedule, after, anchor), None)
+    if not isinstance(schedule, CronSchedule):
+        return next(_iter_slots(schedule, after, anchor), None)
+    # A cron slot depends on nothing else (the anchor counts interval slots only), and when 100,000
+    # tasks share `* * * * *`, firing them asks this 100,000 times alike: remembered.
+    key = (schedule.expression, schedule.timezone, schedule.start_at, schedule.end_at, after)
+    if (known := _NEXT_CRON.get(key, _UNKNOWN)) is not _UNKNOWN:
+        return known  # type: ignore[return-value]
+    found = next(_iter_slots(schedule, after, anchor), None)
+    if len(_NEXT_CRON) >= _NEXT_CRON_SIZE:
+        _NEXT_CRON.clear()
+    _NEXT_CRON[key] = found
+    return found
+
+
+_NEXT_CRON: dict[tuple[object, ...], datetime | None] = {}
+_NEXT_CRON_SIZE = 1024
+_UNKNOWN = object()
 
 
 def slots_between(

@@ -28,6 +28,42 @@ def upsert(conn: AsyncConnection, table: sa.Table, key: list[str], values: dict[
     return stmt_sqlite.on_conflict_do_update(index_elements=key, set_=values)
 
 
+async def update_by_key(
+    conn: AsyncConnection, table: sa.Table, key: str, column: str, pairs: Sequence[tuple[Any, Any]]
+) -> None:
+    """``UPDATE table SET column = value WHERE key = k`` for many ``(k, value)`` pairs.
+
+    On PostgreSQL one statement joins two unnested arrays (two parameters, whatever the number of
+    rows, so its compiled form is cached): a row-by-row executemany spends as long binding
+    parameters as the database spends updating. SQLite runs in-process, so an executemany costs
+    no round trips there.
+    """
+    if not pairs:
+        return
+    key_column, set_column = table.c[key], table.c[column]
+    if conn.dialect.name != "postgresql":
+        stmt = sa.update(table).where(key_column == sa.bindparam("b_key"))
+        await conn.execute(
+            stmt.values({column: sa.bindparam("b_value")}),
+            [{"b_key": k, "b_value": v} for k, v in pairs],
+        )
+        return
+    key_type = postgresql.ARRAY(sa.BigInteger())
+    value_type = postgresql.ARRAY(_postgres_type(set_column))
+    given = sa.select(
+        sa.func.unnest(sa.bindparam("b_keys", type_=key_type)).label("key"),
+        sa.func.unnest(sa.bindparam("b_values", type_=value_type)).label("value"),
+    ).subquery("given")
+    stmt = sa.update(table).where(key_column == given.c.key).values({column: given.c.value})
+    await conn.execute(stmt, {"b_keys": [k for k, _ in pairs], "b_values": [v for _, v in pairs]})
+
+
+def _postgres_type(column: sa.Column[Any]) -> sa.types.TypeEngine[Any]:
+    """The column's type as PostgreSQL stores it (a TypeDecorator's underlying type)."""
+    kind = column.type
+    return kind.impl_instance if isinstance(kind, sa.TypeDecorator) else kind
+
+
 def lock_rows(conn: AsyncConnection, select: sa.Select[Any], *, skip_locked: bool = True) -> sa.Select[Any]:
     """Row locks that competing transactions skip over (PostgreSQL), or wait for (``skip_locked=False``).
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from tasksched.domain.tasks import SORT_FIELDS, TaskSort
 from tasksched.errors import Conflict
 from tasksched.store import Tx, crypto
-from tasksched.store.dialect import lock_rows
+from tasksched.store.dialect import lock_rows, update_by_key
 from tasksched.store.tables import task_tags, tasks
 
 TaskRow = dict[str, Any]
@@ -291,12 +291,7 @@ async def count_due_between(tx: Tx, start: datetime, end: datetime, *, cap: int)
 
 async def advance(tx: Tx, changes: Sequence[dict[str, Any]]) -> None:
     """Set ``next_run_at`` for many tasks at once: [{"id": …, "next_run_at": …}, …]."""
-    if not changes:
-        return
-    stmt = (
-        sa.update(tasks).where(tasks.c.id == sa.bindparam("b_id")).values(next_run_at=sa.bindparam("b_next"))
-    )
-    await tx.execute(stmt, [{"b_id": c["id"], "b_next": c["next_run_at"]} for c in changes])
+    await update_by_key(tx, tasks, "id", "next_run_at", [(c["id"], c["next_run_at"]) for c in changes])
 
 
 async def record_last_runs(tx: Tx, summaries: Sequence[dict[str, Any]]) -> None:
