@@ -8,7 +8,7 @@ import { tagOptions } from "../lib/tags";
  * A choice of tags to filter by: as one types, the server suggests the tags in use that start with it
  * (GET /api/tags?q=…), each with how many tasks carry it. Several picked: tasks carrying all of them.
  */
-export function TagPicker({ value, onChange, w = 220 }: { value: string[]; onChange: (tags: string[]) => void; w?: number }) {
+export function TagPicker({ value, onChange, w = 280 }: { value: string[]; onChange: (tags: string[]) => void; w?: number }) {
   const [search, setSearch] = useState("");
   const [debounced] = useDebouncedValue(search.trim(), 200);
   const found = useTagSuggestions(debounced);
