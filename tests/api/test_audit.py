@@ -183,6 +183,25 @@ async def _tasks_resume(api: httpx.AsyncClient) -> Expected:
     )
 
 
+async def _tasks_bulk(api: httpx.AsyncClient) -> Expected:
+    one = await create_task(api, "bulk-one", tags=["fleet"])
+    two = await create_task(api, "bulk-two", tags=["fleet"])
+    body = {"action": "pause", "filter": {"tag": ["fleet"]}}
+    response = await api.post("/api/tasks:bulk", json=body, headers=OPERATOR)
+    assert response.status_code == 200, response.text
+    return Expected(
+        "tasks.pause",
+        "tasks",
+        None,
+        "2 tasks paused",
+        "operator",
+        _none,
+        lambda a: (
+            a is not None and a["filter"]["tags"] == ["fleet"] and a["done"] == sorted([one["id"], two["id"]])
+        ),
+    )
+
+
 async def _runs_cancel(api: httpx.AsyncClient) -> Expected:
     task = await create_task(api, "cancel-me")
     run = await run_task(api, task["id"])
@@ -395,6 +414,7 @@ CASES: dict[str, Case] = {
     "tasks_run": _tasks_run,
     "tasks_pause": _tasks_pause,
     "tasks_resume": _tasks_resume,
+    "tasks_bulk": _tasks_bulk,
     "runs_cancel": _runs_cancel,
     "runs_retry": _runs_retry,
     "runs_batch": _runs_batch,

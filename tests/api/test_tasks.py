@@ -318,7 +318,8 @@ async def test_list_answers_50_by_default_and_up_to_500(api: httpx.AsyncClient) 
         ({"last_status": "exploded"}, "last_status"),
         ({"q": "x" * 201}, "q"),
         ({"q": "a\x00b"}, "q"),
-        ({"tag": "a\x00b"}, "tag"),
+        ({"tag": "a\x00b"}, "tag.0"),  # the first (and here only) tag given
+        ({"tag": ["ok", "not ok"]}, "tag.1"),
     ],
 )
 async def test_list_refuses_bad_parameters(

@@ -248,7 +248,26 @@ async def test_q_folds_case_beyond_ascii(db: Database) -> None:
 # -- list: sorting and paging ---------------------------------------------------------------------
 
 # Ties and NULLs on purpose: the order must still be total (id breaks ties) and NULLs come last.
+# Paused tasks too, one with the earliest slot of all: by next run they still come last.
 SORT_ROWS: list[dict[str, Any]] = [
+    {
+        "name": "paused-early",
+        "enabled": False,
+        "next_run_at": at(-50),
+        "priority": 2,
+        "created_at": at(5),
+        "updated_at": at(4),
+        "last": None,
+    },
+    {
+        "name": "Paused-late",
+        "enabled": False,
+        "next_run_at": at(99),
+        "priority": 2,
+        "created_at": at(6),
+        "updated_at": at(5),
+        "last": at(3),
+    },
     {
         "name": "m",
         "next_run_at": at(30),
@@ -334,8 +353,16 @@ SORT_ROWS: list[dict[str, Any]] = [
 
 
 def expected_order(rows: Sequence[dict[str, Any]], key: str, descending: bool) -> list[int]:
-    """By ``key`` (NULLs last in both directions), ties by id ascending."""
+    """By ``key`` (NULLs last in both directions), ties by id ascending. By next run: paused tasks
+    after all enabled ones (as if they had none), ties by name."""
     by_id = sorted(rows, key=lambda r: r["id"])
+    if key == "next_run_at":
+        by_id = sorted(by_id, key=lambda r: r["name"])
+        present = [r for r in by_id if r["enabled"] and r[key] is not None]
+        missing = [r for r in by_id if r["enabled"] and r[key] is None] + [
+            r for r in by_id if not r["enabled"]
+        ]
+        return [r["id"] for r in sorted(present, key=lambda r: r[key], reverse=descending) + missing]
     present = [r for r in by_id if r[key] is not None]
     missing = [r for r in by_id if r[key] is None]
     # Python's sort is stable in both directions, so equal keys stay in id order.

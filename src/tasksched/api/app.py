@@ -41,6 +41,7 @@ from tasksched.api.routes import (
     session,
     spans,
     system,
+    tags,
     tasks,
 )
 from tasksched.config import Settings
@@ -91,6 +92,7 @@ def create_app(
     errors.install(app)
     routers = (
         tasks.router,
+        tags.router,
         spans.router,  # before runs.router: its /{run_id} would take /spans
         runs.router,
         schedules.router,

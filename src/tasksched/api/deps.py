@@ -26,6 +26,7 @@ from tasksched.services.monitoring import MonitoringService
 from tasksched.services.planning import PlanningService
 from tasksched.services.runs import RunService
 from tasksched.services.stats import StatsService
+from tasksched.services.task_bulk import TaskBulkService
 from tasksched.services.tasks import TaskService
 from tasksched.services.tickets import TicketService
 from tasksched.services.workers import WorkerService
@@ -35,6 +36,7 @@ from tasksched.services.workers import WorkerService
 class Services:
     ctx: Context
     tasks: TaskService
+    task_bulk: TaskBulkService
     runs: RunService
     keys: KeyService
     stats: StatsService
@@ -53,6 +55,7 @@ class Services:
         return cls(
             ctx=ctx,
             tasks=TaskService(ctx),
+            task_bulk=TaskBulkService(ctx),
             runs=RunService(ctx),
             keys=KeyService(ctx),
             stats=StatsService(ctx),

@@ -16,13 +16,59 @@ from tasksched.domain.notifications import Channel, Notice
 from tasksched.domain.principals import Role
 from tasksched.domain.runs import Run, RunStatus, RunTrigger
 from tasksched.domain.schedules import Schedule, ScheduleTime
+from tasksched.domain.tasks import TAG_PATTERN
 from tasksched.services.runs import MAX_BATCH
+from tasksched.services.task_bulk import MAX_BULK_TASKS
 from tasksched.services.views import TaskListItem
 
 
 class TaskPage(BaseModel):
     items: list[TaskListItem]
     total: int
+
+
+class TagCount(BaseModel):
+    tag: str
+    tasks: int = Field(description="How many tasks carry the tag.")
+
+
+# A tag as a filter: what a task's tag may be (a filter with another could match nothing anyway).
+TagText = Annotated[str, Field(min_length=1, max_length=64, pattern=TAG_PATTERN)]
+
+
+class TaskFilterBody(StrictModel):
+    """The task list's filter, as a body: what a bulk action on "all matching" applies to."""
+
+    q: str | None = Field(default=None, max_length=200, description="A substring of the name or description.")
+    tag: list[TagText] = Field(
+        default_factory=list, max_length=20, description="Tasks carrying every one of these tags."
+    )
+    enabled: bool | None = None
+    last_status: RunStatus | None = None
+
+
+class TaskBulkRequest(StrictModel):
+    """An action and the tasks it applies to: by id, or every task a filter matches."""
+
+    action: Literal["pause", "resume", "run", "delete"] = Field(
+        description="`pause`, `resume` and `run` need the operator role, `delete` the admin role."
+    )
+    task_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        default_factory=list, max_length=MAX_BULK_TASKS
+    )
+    filter: TaskFilterBody | None = Field(
+        default=None, description=f"Instead of `task_ids`: every task it matches (at most {MAX_BULK_TASKS})."
+    )
+
+
+class TaskBulkResult(BaseModel):
+    action: Literal["pause", "resume", "run", "delete"]
+    matched: int = Field(description="How many tasks were selected.")
+    done: list[int] = Field(description="The tasks paused, resumed, run or deleted, in id order.")
+    unchanged: list[int] = Field(
+        description="Selected tasks already paused (or running on schedule): left alone."
+    )
+    run_ids: list[int] = Field(description="`run`: the runs queued, in the order of `done`.")
 
 
 class RunPage(BaseModel):

@@ -15,7 +15,8 @@ from tasksched.domain.notifications import NotifyRules
 from tasksched.domain.runs import RetryPolicy, RunStatus
 from tasksched.domain.schedules import Schedule
 
-_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
+TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
+_TAG = re.compile(TAG_PATTERN)
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 MAX_TIMEOUT_SECONDS = 7 * 86_400
 

@@ -40,12 +40,18 @@ V = TypeVar("V")
 class TaskQuery:
     name: str | None = None  # exactly this name (one task at most)
     q: str | None = None
-    tag: str | None = None
+    tags: tuple[str, ...] = ()  # a task listed carries all of them
     enabled: bool | None = None
     last_status: RunStatus | None = None
     sort: TaskSort = "name"
     limit: int = 50
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class TagCount:
+    tag: str
+    tasks: int  # how many tasks carry it
 
 
 class _VersionedCache(Generic[K, V]):
@@ -163,7 +169,7 @@ class TaskService:
         return page
 
     async def _load_page(self, query: TaskQuery, version: int) -> TaskListing:
-        matching = (query.name, query.q, query.tag, query.enabled, query.last_status)
+        matching = (query.name, query.q, query.tags, query.enabled, query.last_status)
         # Which tasks match moves only with task events, unless the filter is on their last run.
         counted_at = version if query.last_status else self.ctx.bus.task_version
         known = self._totals.get(matching, counted_at)
@@ -173,7 +179,7 @@ class TaskService:
                 tx,
                 name=query.name,
                 q=query.q,
-                tag=query.tag,
+                tags=query.tags,
                 enabled=query.enabled,
                 last_status=query.last_status.value if query.last_status else None,
                 sort=query.sort,
@@ -186,6 +192,12 @@ class TaskService:
         if total is None:
             self._totals.put(matching, counted_at, counted)
         return TaskListing([with_health(task_document(r), recent.get(r["id"], [])) for r in rows], counted)
+
+    async def tags(self, *, prefix: str = "", limit: int = 20) -> tuple[TagCount, ...]:
+        """Tags in use, most used first, with how many tasks carry each (what a tag picker suggests)."""
+        async with self.ctx.db.read() as tx:
+            found = await task_store.tag_counts(tx, prefix=prefix, limit=limit)
+        return tuple(TagCount(tag=tag, tasks=n) for tag, n in found)
 
     # -- writes --------------------------------------------------------------------------------
     # Each takes the actor who asked and records the change in the audit log, in its transaction.

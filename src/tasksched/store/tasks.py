@@ -124,20 +124,15 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def list_(
-    tx: Tx,
+def _matching(
     *,
     name: str | None = None,
     q: str | None = None,
-    tag: str | None = None,
+    tags: Sequence[str] = (),
     enabled: bool | None = None,
     last_status: str | None = None,
-    sort: TaskSort = "name",
-    limit: int = 50,
-    offset: int = 0,
-    total: int | None = None,
-) -> tuple[list[TaskRow], int]:
-    """A page of tasks and the number matching; a ``total`` the caller already knows is not recounted."""
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE of a task filter (the list's, and the bulk actions' that apply to what it matches)."""
     conditions: list[sa.ColumnElement[bool]] = []
     if name is not None:  # exact: the unique index finds it
         conditions.append(tasks.c.name == name)
@@ -146,7 +141,7 @@ async def list_(
         conditions.append(
             sa.or_(tasks.c.name.ilike(pattern, escape="\\"), tasks.c.description.ilike(pattern, escape="\\"))
         )
-    if tag:
+    for tag in dict.fromkeys(tags):  # every tag given: a task must carry all of them
         conditions.append(
             tasks.c.id.in_(sa.select(task_tags.c.task_id).where(task_tags.c.tag == tag).scalar_subquery())
         )
@@ -154,17 +149,54 @@ async def list_(
         conditions.append(tasks.c.enabled == enabled)
     if last_status:
         conditions.append(tasks.c.last_run_status == last_status)
+    return conditions
 
+
+def _order(sort: TaskSort) -> list[sa.ColumnElement[Any]]:
     descending = sort.startswith("-")
-    column = SORTABLE[sort.lstrip("-")]
-    # NULLs (e.g. no next run) go last either way; id breaks ties so pages never overlap.
+    field = sort.lstrip("-")
+    column = SORTABLE[field]
     direction = column.desc() if descending else column.asc()
+    if field == "next_run_at":
+        # A paused task keeps the slot it had but will not run then (the list shows none): it goes
+        # after every enabled task whichever way, as do tasks with no next run, and paused tasks
+        # among themselves by name, as are ties.
+        upcoming = sa.case((tasks.c.enabled.is_(True), column))
+        ahead = upcoming.desc() if descending else upcoming.asc()
+        return [tasks.c.enabled.is_(False), upcoming.is_(None), ahead, tasks.c.name.asc(), tasks.c.id.asc()]
+    # NULLs go last either way; id breaks ties so pages never overlap.
     if column.nullable:
-        order = [column.is_(None), direction, tasks.c.id.asc()]
-    else:  # no NULLs to push last: the sort can then follow an index (name has one)
-        order = [direction, tasks.c.id.asc()]
+        return [column.is_(None), direction, tasks.c.id.asc()]
+    # No NULLs to push last: the sort can then follow an index (name has one).
+    return [direction, tasks.c.id.asc()]
 
-    query = sa.select(tasks).where(*conditions).order_by(*order).limit(limit).offset(offset)
+
+async def list_(
+    tx: Tx,
+    *,
+    name: str | None = None,
+    q: str | None = None,
+    tag: str | None = None,
+    tags: Sequence[str] = (),
+    enabled: bool | None = None,
+    last_status: str | None = None,
+    sort: TaskSort = "name",
+    limit: int = 50,
+    offset: int = 0,
+    total: int | None = None,
+) -> tuple[list[TaskRow], int]:
+    """A page of tasks and the number matching; a ``total`` the caller already knows is not recounted.
+
+    ``tag`` and ``tags`` both filter: a task listed carries every tag given.
+    """
+    conditions = _matching(
+        name=name,
+        q=q,
+        tags=[*tags, *([tag] if tag else [])],
+        enabled=enabled,
+        last_status=last_status,
+    )
+    query = sa.select(tasks).where(*conditions).order_by(*_order(sort)).limit(limit).offset(offset)
     rows = [_masked(r) for r in (await tx.execute(query)).mappings()]
     if offset == 0 and len(rows) < limit:
         total = len(rows)
@@ -172,6 +204,105 @@ async def list_(
         count = sa.select(sa.func.count()).select_from(tasks).where(*conditions)
         total = int((await tx.execute(count)).scalar_one())
     return rows, total
+
+
+async def matching_ids(
+    tx: Tx,
+    *,
+    q: str | None = None,
+    tags: Sequence[str] = (),
+    enabled: bool | None = None,
+    last_status: str | None = None,
+    limit: int,
+) -> list[int]:
+    """The ids of up to ``limit`` tasks a list filter matches, in id order."""
+    query = (
+        sa.select(tasks.c.id)
+        .where(*_matching(q=q, tags=tags, enabled=enabled, last_status=last_status))
+        .order_by(tasks.c.id)
+        .limit(limit)
+    )
+    return [int(i) for i in (await tx.execute(query)).scalars()]
+
+
+async def tag_counts(tx: Tx, *, prefix: str = "", limit: int = 20) -> list[tuple[str, int]]:
+    """Tags in use and how many tasks carry each, most used first (then by name); with ``prefix``,
+    only tags starting with it, in any case."""
+    n = sa.func.count().label("n")
+    query = sa.select(task_tags.c.tag, n).group_by(task_tags.c.tag).order_by(n.desc(), task_tags.c.tag)
+    if prefix:
+        query = query.where(task_tags.c.tag.ilike(f"{_escape_like(prefix)}%", escape="\\"))
+    return [(str(tag), int(count)) for tag, count in (await tx.execute(query.limit(limit))).all()]
+
+
+# What a bulk action needs of a task: whether it is paused, and what resuming it recomputes.
+BULK_COLUMNS = tuple(
+    tasks.c[name]
+    for name in (
+        "id", "name", "enabled", "schedule", "schedule_anchor", "next_run_at", "paused_at", "queue",
+        "priority",
+    )
+)  # fmt: skip
+
+# Statements take ids in chunks of this many: well under the bound-parameter limits of both drivers.
+_ID_CHUNK = 1000
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), _ID_CHUNK):
+        yield list(ids[start : start + _ID_CHUNK])
+
+
+async def lock_many(tx: Tx, task_ids: Sequence[int]) -> list[TaskRow]:
+    """The ``BULK_COLUMNS`` of the tasks named that exist, in id order, locked for the transaction
+    (waiting for a scheduler holding one: a bulk action must not skip a task it was asked about)."""
+    rows: list[TaskRow] = []
+    for chunk in _chunks(sorted(set(task_ids))):
+        query = sa.select(*BULK_COLUMNS).where(tasks.c.id.in_(chunk)).order_by(tasks.c.id)
+        rows.extend(dict(r) for r in (await tx.execute(lock_rows(tx, query, skip_locked=False))).mappings())
+    return rows
+
+
+async def set_enabled_many(tx: Tx, changes: Sequence[dict[str, Any]], *, now: datetime) -> dict[int, int]:
+    """Pause or resume many tasks: [{"id", "enabled", "paused_at", "next_run_at"}]; each task's
+    version moves on. Returns each changed task's new version."""
+    if not changes:
+        return {}
+    stmt = (
+        sa.update(tasks)
+        .where(tasks.c.id == sa.bindparam("b_id"))
+        .values(
+            enabled=sa.bindparam("b_enabled"),
+            paused_at=sa.bindparam("b_paused_at"),
+            next_run_at=sa.bindparam("b_next"),
+            updated_at=now,
+            version=tasks.c.version + 1,
+        )
+    )
+    await tx.execute(
+        stmt,
+        [
+            {
+                "b_id": c["id"],
+                "b_enabled": c["enabled"],
+                "b_paused_at": c["paused_at"],
+                "b_next": c["next_run_at"],
+            }
+            for c in changes
+        ],
+    )
+    versions: dict[int, int] = {}
+    for chunk in _chunks([c["id"] for c in changes]):
+        query = sa.select(tasks.c.id, tasks.c.version).where(tasks.c.id.in_(chunk))
+        versions.update({int(i): int(v) for i, v in (await tx.execute(query)).all()})
+    return versions
+
+
+async def delete_many(tx: Tx, task_ids: Sequence[int]) -> int:
+    deleted = 0
+    for chunk in _chunks(list(task_ids)):
+        deleted += (await tx.execute(sa.delete(tasks).where(tasks.c.id.in_(chunk)))).rowcount or 0
+    return deleted
 
 
 async def update(

@@ -15,6 +15,7 @@ import type {
   Schedule,
   SchedulePreview,
   Task,
+  TaskBulkRequest,
   TaskSort,
   TaskSpec,
 } from "./types";
@@ -54,7 +55,8 @@ export interface TaskListParams {
   limit: number;
   offset: number;
   q?: string;
-  tag?: string;
+  /** Tasks carrying every one of these tags (sent as `tag=a&tag=b`). */
+  tags?: string[];
   enabled?: "true" | "false";
   last_status?: RunStatus;
   sort?: TaskSort;
@@ -87,9 +89,24 @@ export function useMe(enabled: boolean) {
 }
 
 export function fetchTaskList(params: TaskListParams, signal?: AbortSignal) {
-  const { enabled, ...rest } = params;
-  const query = compact({ ...rest, enabled: enabled === undefined ? undefined : enabled === "true" });
+  const { enabled, tags, ...rest } = params;
+  const query = compact({ ...rest, tag: tags?.length ? tags : undefined, enabled: enabled === undefined ? undefined : enabled === "true" });
   return call(http.GET("/api/tasks", { params: { query }, signal }));
+}
+
+/** Tags in use starting with `prefix` (any case), most used first, with how many tasks carry each. */
+export function useTagSuggestions(prefix: string, limit = 20) {
+  return useQuery({
+    queryKey: ["tags", prefix, limit] as const,
+    queryFn: ({ signal }) => call(http.GET("/api/tags", { params: { query: compact({ q: prefix, limit }) }, signal })),
+    placeholderData: keepPreviousData,
+    staleTime: 30_000,
+  });
+}
+
+/** One request for many tasks: those named, or every task the list's filter matches (server-side). */
+export function performBulkAction(body: TaskBulkRequest) {
+  return call(http.POST("/api/tasks:bulk", { body }));
 }
 
 export function useTaskList(params: TaskListParams) {

@@ -424,6 +424,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tags in use, most used first, with how many tasks carry each */
+        get: operations["tags_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks": {
         parameters: {
             query?: never;
@@ -436,6 +453,26 @@ export interface paths {
         put?: never;
         /** Create a task */
         post: operations["tasks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks:bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause, resume, run or delete many tasks: those named, or every task a filter matches
+         * @description Either `task_ids` or `filter` (the list's filters; `{}` matches every task), at most 10000 tasks. One transaction and one audit row (`tasks.pause` …) for the whole selection: an unknown id (`task_ids.3`) or a filter matching too many refuses the request, nothing changed. Tasks already paused (resumed) are left alone and listed in `unchanged`. `delete` needs the admin role.
+         */
+        post: operations["tasks_bulk"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2070,6 +2107,60 @@ export interface components {
             version: string;
             workers: components["schemas"]["WorkerCapacity"];
         };
+        /** TagCount */
+        TagCount: {
+            /** Tag */
+            tag: string;
+            /**
+             * Tasks
+             * @description How many tasks carry the tag.
+             */
+            tasks: number;
+        };
+        /**
+         * TaskBulkRequest
+         * @description An action and the tasks it applies to: by id, or every task a filter matches.
+         */
+        TaskBulkRequest: {
+            /**
+             * Action
+             * @description `pause`, `resume` and `run` need the operator role, `delete` the admin role.
+             * @enum {string}
+             */
+            action: "pause" | "resume" | "run" | "delete";
+            /** @description Instead of `task_ids`: every task it matches (at most 10000). */
+            filter?: components["schemas"]["TaskFilterBody"] | null;
+            /** Task Ids */
+            task_ids?: number[];
+        };
+        /** TaskBulkResult */
+        TaskBulkResult: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "pause" | "resume" | "run" | "delete";
+            /**
+             * Done
+             * @description The tasks paused, resumed, run or deleted, in id order.
+             */
+            done: number[];
+            /**
+             * Matched
+             * @description How many tasks were selected.
+             */
+            matched: number;
+            /**
+             * Run Ids
+             * @description `run`: the runs queued, in the order of `done`.
+             */
+            run_ids: number[];
+            /**
+             * Unchanged
+             * @description Selected tasks already paused (or running on schedule): left alone.
+             */
+            unchanged: number[];
+        };
         /** TaskCounts */
         TaskCounts: {
             /** Enabled */
@@ -2078,6 +2169,25 @@ export interface components {
             paused: number;
             /** Total */
             total: number;
+        };
+        /**
+         * TaskFilterBody
+         * @description The task list's filter, as a body: what a bulk action on "all matching" applies to.
+         */
+        TaskFilterBody: {
+            /** Enabled */
+            enabled?: boolean | null;
+            last_status?: components["schemas"]["RunStatus"] | null;
+            /**
+             * Q
+             * @description A substring of the name or description.
+             */
+            q?: string | null;
+            /**
+             * Tag
+             * @description Tasks carrying every one of these tags.
+             */
+            tag?: string[];
         };
         /**
          * TaskListItem
@@ -5023,6 +5133,80 @@ export interface operations {
             };
         };
     };
+    tags_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Only tags starting with this, in any case */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagCount"][];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     tasks_list: {
         parameters: {
             query?: {
@@ -5035,7 +5219,8 @@ export interface operations {
                 /** @description Search in name and description */
                 q?: string | null;
                 sort?: "name" | "-name" | "next_run_at" | "-next_run_at" | "created_at" | "-created_at" | "updated_at" | "-updated_at" | "priority" | "-priority" | "id" | "-id" | "last_run_at" | "-last_run_at";
-                tag?: string | null;
+                /** @description Tasks carrying this tag; repeated (`tag=a&tag=b`): all of them */
+                tag?: string[] | null;
             };
             header?: never;
             path?: never;
@@ -5157,6 +5342,107 @@ export interface operations {
             };
             /** @description A task with this name already exists. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the server's limit (TASKSCHED_MAX_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but invalid; `errors` names each field and why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this API key or address (or too many failed authentications from the address); try again after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests allowed in the window. */
+                    "RateLimit-Limit"?: number;
+                    /** @description The limit as `<count>;w=<seconds>`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Requests left in the window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window ends. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached; try again after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tasks_bulk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskBulkRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskBulkResult"];
+                };
+            };
+            /** @description The body is not valid JSON. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key was sent, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to use: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key's role may not do this; or the call was signed in by the session cookie (POST /api/session) without the `X-Tasksched-Request` header, or from another site's page. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

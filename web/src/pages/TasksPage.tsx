@@ -29,7 +29,7 @@ import {
 import { useQueryClient } from "@tanstack/react-query";
 import { memo, useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import { keys, performTaskAction, useTaskList, type TaskAction, type TaskListParams, type TaskSort } from "../api/queries";
+import { keys, performBulkAction, performTaskAction, useTaskList, type TaskAction, type TaskListParams, type TaskSort } from "../api/queries";
 import { RUN_STATUSES, type RecentRun, type RunStatus, type TaskListItem } from "../api/types";
 import { usePermissions } from "../auth/AuthProvider";
 import { confirm } from "../components/confirm";
@@ -37,8 +37,9 @@ import { FirstTaskPrompt } from "../components/EmptyState";
 import { PageTitle } from "../components/PageTitle";
 import { errorMessage, QueryError } from "../components/QueryError";
 import { StatusBadge } from "../components/StatusBadge";
+import { TagPicker } from "../components/TagPicker";
 import { Time } from "../components/Time";
-import { runBulk } from "../lib/bulk";
+import { bulkQuestion, bulkRequest, bulkSummary, selectionSize, type BulkSelection } from "../lib/bulk";
 import { formatDuration, STATUS_COLORS, statusLabel } from "../lib/format";
 import { describeSchedule } from "../lib/schedule";
 
@@ -57,13 +58,6 @@ const SORTS: { value: TaskSort; label: string }[] = [
 // React passes unknown lower-case attributes through; TypeScript's JSX types don't know this one.
 const ELEMENT_TIMING = { elementtiming: "task-name" } as Record<string, string>;
 
-const BULK_VERBS: Record<TaskAction, [string, string]> = {
-  pause: ["Paused", "pause"],
-  resume: ["Resumed", "resume"],
-  run: ["Started", "run"],
-  delete: ["Deleted", "delete"],
-};
-
 function useListParams() {
   const [search, setSearch] = useSearchParams();
   const size = Number(search.get("size")) || 50;
@@ -74,17 +68,20 @@ function useListParams() {
     limit: size,
     offset: (page - 1) * size,
     q: search.get("q") ?? undefined,
-    tag: search.get("tag") ?? undefined,
+    tags: search.getAll("tag").length ? search.getAll("tag") : undefined,
     enabled: enabledParam === "true" || enabledParam === "false" ? enabledParam : undefined,
     last_status: RUN_STATUSES.includes(statusParam as RunStatus) ? (statusParam as RunStatus) : undefined,
     sort: (search.get("sort") as TaskSort | null) ?? "name",
   };
-  const update = (changes: Record<string, string | null | undefined>, resetPage = true) => {
+  const update = (changes: Record<string, string | string[] | null | undefined>, resetPage = true) => {
     setSearch(
       (previous) => {
         const next = new URLSearchParams(previous);
         for (const [name, value] of Object.entries(changes)) {
-          if (value === null || value === undefined || value === "") next.delete(name);
+          if (Array.isArray(value)) {
+            next.delete(name);
+            for (const item of value) next.append(name, item);
+          } else if (value === null || value === undefined || value === "") next.delete(name);
           else next.set(name, value);
         }
         if (resetPage && !("page" in changes)) next.delete("page");
@@ -139,10 +136,8 @@ export function TasksPage() {
   const navigate = useNavigate();
   const client = useQueryClient();
   const [searchText, setSearchText] = useState(params.q ?? "");
-  const [tagText, setTagText] = useState(params.tag ?? "");
   // Typing updates the URL (and so the query) once the user pauses.
   const pushSearch = useDebouncedCallback((value: string) => update({ q: value.trim() }), 250);
-  const pushTag = useDebouncedCallback((value: string) => update({ tag: value.trim() }), 300);
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [busy, setBusy] = useState<TaskAction | null>(null);
 
@@ -151,25 +146,31 @@ export function TasksPage() {
   const shown = useProgressive(items.length);
   const total = query.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / size));
-  const filtered = Boolean(params.q || params.tag || params.enabled || params.last_status);
+  const filtered = Boolean(params.q || params.tags || params.enabled || params.last_status);
+  // "Select all N matching": the bulk action then applies, server-side, to every task the filter
+  // matches, not only this page's. A change of filter, or of the ticks, ends it.
+  const filterKey = JSON.stringify([params.q, params.tags, params.enabled, params.last_status]);
+  const [matchingFor, setMatchingFor] = useState<string | null>(null);
+  const allMatching = matchingFor === filterKey;
 
   const toggle = useCallback(
-    (id: number) =>
+    (id: number) => {
+      setMatchingFor(null);
       setSelected((previous) => {
         const next = new Set(previous);
         if (next.has(id)) next.delete(id);
         else next.add(id);
         return next;
-      }),
+      });
+    },
     [],
   );
   const open = useCallback((id: number) => void navigate(`/tasks/${id}`), [navigate]);
   const filterByTag = useCallback(
     (tag: string) => {
-      setTagText(tag);
-      update({ tag });
+      if (!params.tags?.includes(tag)) update({ tag: [...(params.tags ?? []), tag] });
     },
-    [update],
+    [update, params.tags],
   );
   // Run now / pause / resume from the row itself; the row shows its own action pending.
   const [acting, setActing] = useState<{ id: number; action: TaskAction } | null>(null);
@@ -197,42 +198,41 @@ export function TasksPage() {
   const someSelected = selectedIds.length > 0;
 
   const bulk = async (action: TaskAction) => {
-    const ids = selectedIds;
-    if (!ids.length) return;
-    if (action === "delete") {
+    if (!selectedIds.length) return;
+    const selection: BulkSelection = allMatching ? { matching: total } : { ids: selectedIds };
+    const count = selectionSize(selection);
+    // Beyond the page, or for good, say how many first.
+    if (action === "delete" || allMatching) {
       const names = items.filter((task) => selected.has(task.id)).map((task) => task.name);
       const ok = await confirm({
-        title: `Delete ${ids.length} task${ids.length === 1 ? "" : "s"}?`,
+        title: bulkQuestion(action, count),
         message: (
           <Stack gap={4}>
-            <Text size="sm">Their run history is deleted too. This cannot be undone.</Text>
+            {action === "delete" && <Text size="sm">Their run history is deleted too. This cannot be undone.</Text>}
             <Text size="sm" c="dimmed" lineClamp={4}>
-              {names.join(", ")}
+              {allMatching ? `Every task matching the current filters, not only the ${items.length} on this page.` : names.join(", ")}
             </Text>
           </Stack>
         ),
-        confirmLabel: "Delete",
+        confirmLabel: bulkQuestion(action, count).replace(/\?$/, ""),
+        danger: action === "delete",
       });
       if (!ok) return;
     }
     setBusy(action);
-    const result = await runBulk(ids, (id) => performTaskAction(id, action));
-    setBusy(null);
-    void client.invalidateQueries({ queryKey: keys.tasks });
-    void client.invalidateQueries({ queryKey: keys.stats });
-    if (action === "run") void client.invalidateQueries({ queryKey: keys.runs });
-    const [done, verb] = BULK_VERBS[action];
-    if (result.ok.length) {
-      notifications.show({ color: "teal", message: `${done} ${result.ok.length} task${result.ok.length === 1 ? "" : "s"}.` });
+    try {
+      const result = await performBulkAction(bulkRequest(action, selection, params));
+      notifications.show({ color: "teal", message: bulkSummary(result) });
+      setSelected(new Set());
+      setMatchingFor(null);
+    } catch (error) {
+      notifications.show({ color: "red", title: "That did not work", message: errorMessage(error) });
+    } finally {
+      setBusy(null);
+      void client.invalidateQueries({ queryKey: keys.tasks });
+      void client.invalidateQueries({ queryKey: keys.stats });
+      if (action === "run") void client.invalidateQueries({ queryKey: keys.runs });
     }
-    if (result.failed.length) {
-      notifications.show({
-        color: "red",
-        title: `Could not ${verb} ${result.failed.length} task${result.failed.length === 1 ? "" : "s"}`,
-        message: errorMessage(result.failed[0]?.error),
-      });
-    }
-    setSelected(new Set());
   };
 
   const showFirstStep = query.isSuccess && total === 0 && !filtered;
@@ -259,10 +259,7 @@ export function TasksPage() {
           }}
           w={240}
         />
-        <TextInput label="Tag" placeholder="any" value={tagText} onChange={(event) => {
-            setTagText(event.currentTarget.value);
-            pushTag(event.currentTarget.value);
-          }} w={140} />
+        <TagPicker value={params.tags ?? []} onChange={(tags) => update({ tag: tags })} />
         <NativeSelect
           label="State"
           data={[
@@ -294,7 +291,7 @@ export function TasksPage() {
         <Paper withBorder p="xs" role="region" aria-label="Bulk actions">
           <Group gap="xs">
             <Text size="sm" fw={500} mr="sm" aria-live="polite">
-              {selectedIds.length} selected
+              {allMatching ? `All ${total.toLocaleString()} matching tasks selected` : `${selectedIds.length} selected`}
             </Text>
             <Button size="xs" variant="light" leftSection={<IconPlayerPause size={14} aria-hidden />} loading={busy === "pause"} onClick={() => void bulk("pause")}>
               Pause
@@ -308,6 +305,11 @@ export function TasksPage() {
             {canAdmin && (
               <Button size="xs" variant="light" color="red" leftSection={<IconTrash size={14} aria-hidden />} loading={busy === "delete"} onClick={() => void bulk("delete")}>
                 Delete…
+              </Button>
+            )}
+            {allSelected && total > items.length && (
+              <Button size="xs" variant="subtle" onClick={() => setMatchingFor(allMatching ? null : filterKey)}>
+                {allMatching ? `Select only the ${items.length} on this page` : `Select all ${total.toLocaleString()} matching tasks`}
               </Button>
             )}
           </Group>
@@ -332,7 +334,10 @@ export function TasksPage() {
                       aria-label="Select all tasks on this page"
                       checked={allSelected}
                       indeterminate={someSelected && !allSelected}
-                      onChange={() => setSelected(allSelected ? new Set() : new Set(items.map((task) => task.id)))}
+                      onChange={() => {
+                        setMatchingFor(null);
+                        setSelected(allSelected ? new Set() : new Set(items.map((task) => task.id)));
+                      }}
                     />
                   </Table.Th>
                 )}

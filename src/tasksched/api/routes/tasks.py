@@ -20,12 +20,23 @@ from tasksched.api.deps import (
     Viewer,
     parse_if_match,
 )
-from tasksched.api.schemas import IdempotencyKey, RunNowRequest, RunPage, TaskPage
+from tasksched.api.schemas import (
+    IdempotencyKey,
+    RunNowRequest,
+    RunPage,
+    TagText,
+    TaskBulkRequest,
+    TaskBulkResult,
+    TaskPage,
+)
 from tasksched.api.strict import strict_body
+from tasksched.domain.principals import Role
 from tasksched.domain.runs import Run, RunStatus
 from tasksched.domain.schedules import MAX_PREVIEW_COUNT, SchedulePreview
 from tasksched.domain.tasks import TaskPatch, TaskSort, TaskSpec
+from tasksched.errors import Forbidden
 from tasksched.services.runs import RunQuery
+from tasksched.services.task_bulk import MAX_BULK_TASKS, TaskFilter
 from tasksched.services.tasks import TaskQuery
 from tasksched.services.views import TaskView
 
@@ -51,7 +62,10 @@ async def list_tasks(
         SearchText, Query(max_length=200, description="Exactly this name (at most one task)")
     ] = None,
     q: Annotated[SearchText, Query(max_length=200, description="Search in name and description")] = None,
-    tag: Annotated[SearchText, Query(max_length=64)] = None,
+    tag: Annotated[
+        list[TagText] | None,
+        Query(max_length=20, description="Tasks carrying this tag; repeated (`tag=a&tag=b`): all of them"),
+    ] = None,
     enabled: bool | None = None,
     last_status: RunStatus | None = None,
     sort: TaskSort = "name",
@@ -60,7 +74,7 @@ async def list_tasks(
         TaskQuery(
             name=name,
             q=q,
-            tag=tag,
+            tags=tuple(tag or ()),
             enabled=enabled,
             last_status=last_status,
             sort=sort,
@@ -85,6 +99,39 @@ async def create_task(
 ) -> Response:
     task = await services.tasks.create(spec, actor=principal.actor)
     return _task_response(task, 201, Location=str(request.url_for("get_task", task_id=task.id)))
+
+
+@router.post(
+    ":bulk",
+    operation_id="tasks_bulk",
+    dependencies=strict_body(TaskBulkRequest, Operator),
+    response_model=TaskBulkResult,
+    summary="Pause, resume, run or delete many tasks: those named, or every task a filter matches",
+    description=f"Either `task_ids` or `filter` (the list's filters; `{{}}` matches every task), at "
+    f"most {MAX_BULK_TASKS} tasks. One transaction and one audit row (`tasks.pause` …) for the whole "
+    "selection: an unknown id (`task_ids.3`) or a filter matching too many refuses the request, "
+    "nothing changed. Tasks already paused (resumed) are left alone and listed in `unchanged`. "
+    "`delete` needs the admin role.",
+)
+async def bulk_tasks(body: TaskBulkRequest, services: ServicesDep, principal: Operator) -> TaskBulkResult:
+    if body.action == "delete" and not principal.role.allows(Role.ADMIN):
+        raise Forbidden(
+            f"deleting tasks needs the admin role; the key '{principal.name}' is {principal.role.value}"
+        )
+    where = None
+    if body.filter is not None:
+        f = body.filter
+        where = TaskFilter(q=f.q, tags=tuple(f.tag), enabled=f.enabled, last_status=f.last_status)
+    result = await services.task_bulk.apply(
+        body.action, actor=principal.actor, task_ids=body.task_ids, where=where
+    )
+    return TaskBulkResult(
+        action=result.action,
+        matched=result.matched,
+        done=result.done,
+        unchanged=result.unchanged,
+        run_ids=result.run_ids,
+    )
 
 
 @router.get("/{task_id}", operation_id="tasks_get", response_model=TaskView, summary="Get a task")
