@@ -43,7 +43,7 @@ export function CollapsibleFilters({ active, label, align = "flex-start", childr
           {active ? `Filters (${active} active)` : "Filters"}
         </Button>
       )}
-      <Collapse in={shown} id={id} transitionDuration={phone ? 150 : 0}>
+      <Collapse in={shown} id={id} transitionDuration={0}>
         <Group gap="sm" align={align} wrap="wrap" role="search" aria-label={label} data-testid={testId} className="filter-fields">
           {children}
         </Group>
