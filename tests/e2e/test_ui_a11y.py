@@ -141,8 +141,8 @@ def routes(data: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize(
     ("scheme", "width"),
-    [("light", 1280), ("dark", 1280), ("light", 390)],
-    ids=["light", "dark", "light-phone"],
+    [("light", 1280), ("dark", 1280), ("light", 390), ("dark", 390)],
+    ids=["light", "dark", "light-phone", "dark-phone"],
 )
 def test_axe_finds_nothing_on_any_page(
     data: tuple[Server, dict[str, Any]],

@@ -219,6 +219,7 @@ def test_the_navigation_is_a_burger_menu(data: tuple[Server, dict[str, Any]], pa
     page.get_by_role("button", name="Toggle navigation").tap()
     expect(runs_link).to_be_in_viewport()
     expect(nav.get_by_role("link", name="API docs")).to_have_attribute("href", "/api/docs")
+    expect(page.get_by_test_id("whoami-menu")).to_have_text("Signed in as bootstrap admin (admin)")
     screenshot(page, "phone-burger-open")
     assert_fits(page, "burger-open")
     runs_link.tap()

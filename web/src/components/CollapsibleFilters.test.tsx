@@ -37,10 +37,22 @@ describe("CollapsibleFilters", () => {
     const region = screen.getByRole("search", { name: "Filter things", hidden: true });
     const fold = document.getElementById(toggle.getAttribute("aria-controls") ?? "");
     expect(fold?.contains(region)).toBe(true);
-    expect(fold?.getAttribute("aria-hidden")).toBe("true");
+    expect(fold?.hidden).toBe(true);
     fireEvent.click(toggle);
     expect(toggle.getAttribute("aria-expanded")).toBe("true");
-    expect(fold?.getAttribute("aria-hidden")).toBe("false");
+    expect(fold?.hidden).toBe(false);
+    expect(screen.getByRole("search", { name: "Filter things" }).contains(screen.getByLabelText("Search"))).toBe(true);
+  });
+
+  it("keeps a field's draft while folded", () => {
+    screenIs(true);
+    filters(0);
+    const toggle = screen.getByRole("button");
+    fireEvent.click(toggle);
+    fireEvent.change(screen.getByLabelText("Search"), { target: { value: "half-typed" } });
+    fireEvent.click(toggle);
+    fireEvent.click(toggle);
+    expect((screen.getByLabelText("Search") as HTMLInputElement).value).toBe("half-typed");
   });
 
   it("says only “Filters” when nothing narrows the list", () => {

@@ -1,4 +1,4 @@
-import { Button, Collapse, Group } from "@mantine/core";
+import { Button, Group } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { IconChevronDown, IconChevronUp, IconFilter } from "@tabler/icons-react";
 import { useId, type ReactNode } from "react";
@@ -43,11 +43,12 @@ export function CollapsibleFilters({ active, label, align = "flex-start", childr
           {active ? `Filters (${active} active)` : "Filters"}
         </Button>
       )}
-      <Collapse in={shown} id={id} transitionDuration={0}>
+      {/* Hidden, not unmounted (Mantine's Collapse without a transition unmounts): drafts survive. */}
+      <div id={id} hidden={!shown}>
         <Group gap="sm" align={align} wrap="wrap" role="search" aria-label={label} data-testid={testId} className="filter-fields">
           {children}
         </Group>
-      </Collapse>
+      </div>
     </div>
   );
 }

@@ -163,6 +163,12 @@ export function Layout({ children }: { children: ReactNode }) {
           })}
           <NavLink component="a" href="/api/docs" label="API docs" leftSection={<IconApi size={18} aria-hidden />} hiddenFrom="sm" />
         </nav>
+        {/* The header has no room for who is signed in on a phone: the menu says it. */}
+        {me && (
+          <Text size="sm" hiddenFrom="xs" px="sm" mt="sm" data-testid="whoami-menu">
+            Signed in as {me.name} ({me.role})
+          </Text>
+        )}
       </AppShell.Navbar>
       <AppShell.Main id="main" tabIndex={-1}>
         {children}
