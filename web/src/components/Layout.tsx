@@ -118,6 +118,8 @@ export function Layout({ children }: { children: ReactNode }) {
                 {me.name} <Badge size="sm" variant="outline">{me.role}</Badge>
               </Text>
             )}
+            {/* On a phone the header has room for four buttons: API docs moves into the menu, and the
+                keyboard shortcuts (no keyboard) go. */}
             <ActionIcon
               component="a"
               href="/api/docs"
@@ -125,10 +127,11 @@ export function Layout({ children }: { children: ReactNode }) {
               size="lg"
               aria-label="API docs"
               title="API docs (the HTTP API, with every operation)"
+              visibleFrom="sm"
             >
               <IconApi size={18} aria-hidden />
             </ActionIcon>
-            <ActionIcon variant="default" size="lg" onClick={help.open} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)">
+            <ActionIcon variant="default" size="lg" onClick={help.open} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" visibleFrom="sm">
               <IconKeyboard size={18} aria-hidden />
             </ActionIcon>
             <ThemeToggle />
@@ -158,7 +161,14 @@ export function Layout({ children }: { children: ReactNode }) {
               />
             );
           })}
+          <NavLink component="a" href="/api/docs" label="API docs" leftSection={<IconApi size={18} aria-hidden />} hiddenFrom="sm" />
         </nav>
+        {/* The header has no room for who is signed in on a phone: the menu says it. */}
+        {me && (
+          <Text size="sm" hiddenFrom="xs" px="sm" mt="sm" data-testid="whoami-menu">
+            Signed in as {me.name} ({me.role})
+          </Text>
+        )}
       </AppShell.Navbar>
       <AppShell.Main id="main" tabIndex={-1}>
         {children}

@@ -1,8 +1,9 @@
-import { Button, Group, MultiSelect, TextInput } from "@mantine/core";
+import { Button, MultiSelect, TextInput } from "@mantine/core";
 import { useState } from "react";
 import { RUN_STATUSES, type RunStatus, type RunTrigger } from "../api/types";
 import { statusLabel } from "../lib/format";
-import { isFiltered, isIsoTime, RUN_TRIGGERS, type RunFilter } from "../lib/runs";
+import { activeFilterCount, isIsoTime, RUN_TRIGGERS, type RunFilter } from "../lib/runs";
+import { CollapsibleFilters } from "./CollapsibleFilters";
 import { TaskPicker } from "./TaskPicker";
 
 /** A text field whose value reaches the filter on Enter or on leaving it (not at every key). */
@@ -50,8 +51,9 @@ const isoProblem = (text: string) => (isIsoTime(text) ? null : "ISO 8601 with an
 /** The runs page's filters; every change goes through `onChange` (which puts it in the URL). */
 export function RunFilters({ filter, onChange }: { filter: RunFilter; onChange: (next: RunFilter) => void }) {
   const set = (patch: Partial<RunFilter>) => onChange({ ...filter, ...patch });
+  const active = activeFilterCount(filter);
   return (
-    <Group align="flex-start" gap="sm" wrap="wrap" data-testid="run-filters">
+    <CollapsibleFilters label="Filter runs" active={active} data-testid="run-filters">
       <TaskPicker value={filter.task_id} onChange={(task_id) => set({ task_id })} />
       <MultiSelect
         label="Status"
@@ -99,11 +101,11 @@ export function RunFilters({ filter, onChange }: { filter: RunFilter; onChange: 
         validate={(text) => (text.length > 200 ? "At most 200 characters" : null)}
         onCommit={(q) => set({ q })}
       />
-      {isFiltered(filter) && (
+      {active > 0 && (
         <Button variant="subtle" mt={25} onClick={() => onChange({ status: [], trigger: [] })}>
           Clear filters
         </Button>
       )}
-    </Group>
+    </CollapsibleFilters>
   );
 }

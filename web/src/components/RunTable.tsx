@@ -1,15 +1,15 @@
 import { ScrollX } from "./ScrollX";
-import { Anchor, Button, Checkbox, Group, Pagination, Select, Table, Text, VisuallyHidden } from "@mantine/core";
-import { notifications } from "@mantine/notifications";
+import { Anchor, Checkbox, Group, Pagination, Select, Table, Text, VisuallyHidden } from "@mantine/core";
 import { useState } from "react";
 import { Link } from "react-router";
-import { useCancelRun } from "../api/queries";
-import { useRetryRuns, useRunPage } from "../api/runs";
-import type { Run, RunStatus } from "../api/types";
+import { useRunPage } from "../api/runs";
+import type { RunStatus } from "../api/types";
 import { formatDuration } from "../lib/format";
-import { attemptLabel, DEFAULT_PAGE_SIZE, errorSnippet, PAGE_SIZES, RETRYABLE, runCount, type RunFilter } from "../lib/runs";
-import { confirm } from "./confirm";
-import { errorMessage, QueryError } from "./QueryError";
+import { attemptLabel, DEFAULT_PAGE_SIZE, errorSnippet, PAGE_SIZES, runCount, type RunFilter } from "../lib/runs";
+import { usePhone } from "../lib/usePhone";
+import { QueryError } from "./QueryError";
+import { RunCards } from "./RunCards";
+import { RowActions } from "./RunRowActions";
 import { StatusBadge } from "./StatusBadge";
 import { Time } from "./Time";
 
@@ -33,58 +33,6 @@ interface RunTableProps {
   rowActions?: boolean;
 }
 
-function RowActions({ run }: { run: Run }) {
-  const retry = useRetryRuns();
-  const cancel = useCancelRun();
-  if (RETRYABLE.includes(run.status)) {
-    const doRetry = async () => {
-      try {
-        const result = await retry.mutateAsync({ run_ids: [run.id] });
-        const [next] = result.queued;
-        if (next) notifications.show({ color: "teal", message: `Run #${run.id} retried: attempt ${next.attempt} is run #${next.id}.` });
-        else notifications.show({ color: "yellow", title: `Run #${run.id} not retried`, message: result.skipped[0]?.reason ?? "" });
-      } catch (error) {
-        notifications.show({ color: "red", title: "Could not retry", message: errorMessage(error) });
-      }
-    };
-    return (
-      <Button size="compact-xs" variant="light" loading={retry.isPending} onClick={() => void doRetry()} aria-label={`Retry run #${run.id}`}>
-        Retry
-      </Button>
-    );
-  }
-  if (run.status === "queued" || run.status === "running") {
-    const doCancel = async () => {
-      const ok = await confirm({
-        title: `Cancel run #${run.id}?`,
-        message: run.status === "running" ? "The running action is stopped." : "The run will not start.",
-        confirmLabel: "Cancel run",
-      });
-      if (!ok) return;
-      try {
-        await cancel.mutateAsync(run.id);
-        notifications.show({ color: "teal", message: `Cancellation of run #${run.id} requested.` });
-      } catch (error) {
-        notifications.show({ color: "red", title: "Could not cancel", message: errorMessage(error) });
-      }
-    };
-    return (
-      <Button
-        size="compact-xs"
-        variant="light"
-        color="red"
-        loading={cancel.isPending}
-        disabled={run.cancel_requested}
-        onClick={() => void doCancel()}
-        aria-label={`Cancel run #${run.id}`}
-      >
-        {run.cancel_requested ? "Cancelling…" : "Cancel"}
-      </Button>
-    );
-  }
-  return null;
-}
-
 /** Run history, newest first, paged on the server. */
 export function RunTable({
   taskId,
@@ -105,6 +53,7 @@ export function RunTable({
   const size = sizeProp ?? DEFAULT_PAGE_SIZE;
   const where: RunFilter = filter ?? { task_id: taskId, status: status ? [status] : [], trigger: [] };
   const query = useRunPage({ filter: where, limit: size, offset: (page - 1) * size }, paused);
+  const phone = usePhone();
   if (query.isError) return <QueryError error={query.error} retry={() => void query.refetch()} />;
   const items = query.data?.items ?? [];
   const total = query.data?.total ?? 0;
@@ -125,104 +74,117 @@ export function RunTable({
   };
   return (
     <>
-      {/* Wide enough that no column squeezes another (badges and errors stay readable); narrower
-          screens scroll sideways. */}
-      <ScrollX minWidth={900 + (showTask ? 140 : 0) + (selectable ? 40 : 0) + (rowActions ? 90 : 0)}>
-        <Table striped highlightOnHover verticalSpacing={6} data-testid="run-table" aria-busy={query.isFetching}>
-          <Table.Caption>{query.isPending ? "Loading runs…" : runCount(query.data)}</Table.Caption>
-          <Table.Thead>
-            <Table.Tr>
-              {selectable && (
-                <Table.Th w={36}>
-                  <Checkbox
-                    aria-label="Select the runs on this page"
-                    checked={allOnPage}
-                    indeterminate={someOnPage && !allOnPage}
-                    onChange={(event) => toggle(pageIds, event.currentTarget.checked)}
-                  />
-                </Table.Th>
-              )}
-              <Table.Th>Run</Table.Th>
-              {showTask && <Table.Th>Task</Table.Th>}
-              <Table.Th>Status</Table.Th>
-              <Table.Th>Trigger</Table.Th>
-              <Table.Th>Scheduled for</Table.Th>
-              <Table.Th>Started</Table.Th>
-              <Table.Th>Duration</Table.Th>
-              <Table.Th>Attempt</Table.Th>
-              <Table.Th>Error</Table.Th>
-              {rowActions && (
-                <Table.Th>
-                  <VisuallyHidden>Actions</VisuallyHidden>
-                </Table.Th>
-              )}
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {items.map((run) => (
-              <Table.Tr key={run.id} data-testid="run-row" data-run-id={run.id} data-status={run.status}>
+      {phone ? (
+        <RunCards
+          runs={items}
+          caption={query.isPending ? "Loading runs…" : runCount(query.data)}
+          busy={query.isFetching}
+          emptyText={query.isSuccess && items.length === 0 ? (filter ? "No runs match." : "No runs yet.") : null}
+          showTask={showTask}
+          selected={selectable ? selected : undefined}
+          onToggle={selectable ? toggle : undefined}
+          rowActions={rowActions}
+        />
+      ) : (
+        /* Wide enough that no column squeezes another (badges and errors stay readable); a screen too
+           narrow for it but wider than a phone scrolls sideways. */
+        <ScrollX minWidth={900 + (showTask ? 140 : 0) + (selectable ? 40 : 0) + (rowActions ? 90 : 0)}>
+          <Table striped highlightOnHover verticalSpacing={6} data-testid="run-table" aria-busy={query.isFetching}>
+            <Table.Caption>{query.isPending ? "Loading runs…" : runCount(query.data)}</Table.Caption>
+            <Table.Thead>
+              <Table.Tr>
                 {selectable && (
-                  <Table.Td>
-                    <Checkbox aria-label={`Select run #${run.id}`} checked={selected.has(run.id)} onChange={(event) => toggle([run.id], event.currentTarget.checked)} />
-                  </Table.Td>
+                  <Table.Th w={36}>
+                    <Checkbox
+                      aria-label="Select the runs on this page"
+                      checked={allOnPage}
+                      indeterminate={someOnPage && !allOnPage}
+                      onChange={(event) => toggle(pageIds, event.currentTarget.checked)}
+                    />
+                  </Table.Th>
                 )}
-                <Table.Td>
-                  <Anchor component={Link} to={`/runs/${run.id}`}>
-                    #{run.id}
-                  </Anchor>
-                </Table.Td>
-                {showTask && (
+                <Table.Th>Run</Table.Th>
+                {showTask && <Table.Th>Task</Table.Th>}
+                <Table.Th>Status</Table.Th>
+                <Table.Th>Trigger</Table.Th>
+                <Table.Th>Scheduled for</Table.Th>
+                <Table.Th>Started</Table.Th>
+                <Table.Th>Duration</Table.Th>
+                <Table.Th>Attempt</Table.Th>
+                <Table.Th>Error</Table.Th>
+                {rowActions && (
+                  <Table.Th>
+                    <VisuallyHidden>Actions</VisuallyHidden>
+                  </Table.Th>
+                )}
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {items.map((run) => (
+                <Table.Tr key={run.id} data-testid="run-row" data-run-id={run.id} data-status={run.status}>
+                  {selectable && (
+                    <Table.Td>
+                      <Checkbox aria-label={`Select run #${run.id}`} checked={selected.has(run.id)} onChange={(event) => toggle([run.id], event.currentTarget.checked)} />
+                    </Table.Td>
+                  )}
                   <Table.Td>
-                    <Anchor component={Link} to={`/tasks/${run.task_id}`}>
-                      {run.task_name}
+                    <Anchor component={Link} to={`/runs/${run.id}`}>
+                      #{run.id}
                     </Anchor>
                   </Table.Td>
-                )}
-                <Table.Td miw={120}>
-                  <StatusBadge status={run.status} />
-                  {run.reason && (
-                    <Text size="xs" c="dimmed" lineClamp={1} title={run.reason}>
-                      {run.reason}
-                    </Text>
+                  {showTask && (
+                    <Table.Td>
+                      <Anchor component={Link} to={`/tasks/${run.task_id}`}>
+                        {run.task_name}
+                      </Anchor>
+                    </Table.Td>
                   )}
-                </Table.Td>
-                <Table.Td>{run.trigger}</Table.Td>
-                <Table.Td>
-                  <Time iso={run.scheduled_for} />
-                </Table.Td>
-                <Table.Td>
-                  <Time iso={run.started_at} />
-                </Table.Td>
-                <Table.Td>{formatDuration(run.duration_ms)}</Table.Td>
-                <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="run-attempt">
-                  {attemptLabel(run.attempt, run.max_attempts)}
-                </Table.Td>
-                <Table.Td maw={300} miw={160} data-testid="run-error-snippet">
-                  {run.error && (
-                    <Text size="xs" ff="monospace" lineClamp={1} title={run.error}>
-                      {errorSnippet(run.error)}
-                    </Text>
-                  )}
-                </Table.Td>
-                {rowActions && (
-                  <Table.Td>
-                    <RowActions run={run} />
+                  <Table.Td miw={120}>
+                    <StatusBadge status={run.status} />
+                    {run.reason && (
+                      <Text size="xs" c="dimmed" lineClamp={1} title={run.reason}>
+                        {run.reason}
+                      </Text>
+                    )}
                   </Table.Td>
-                )}
-              </Table.Tr>
-            ))}
-            {query.isSuccess && items.length === 0 && (
-              <Table.Tr>
-                <Table.Td colSpan={columns}>
-                  <Text c="dimmed" ta="center" py="sm">
-                    {filter ? "No runs match." : "No runs yet."}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            )}
-          </Table.Tbody>
-        </Table>
-      </ScrollX>
+                  <Table.Td>{run.trigger}</Table.Td>
+                  <Table.Td>
+                    <Time iso={run.scheduled_for} />
+                  </Table.Td>
+                  <Table.Td>
+                    <Time iso={run.started_at} />
+                  </Table.Td>
+                  <Table.Td>{formatDuration(run.duration_ms)}</Table.Td>
+                  <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="run-attempt">
+                    {attemptLabel(run.attempt, run.max_attempts)}
+                  </Table.Td>
+                  <Table.Td maw={300} miw={160} data-testid="run-error-snippet">
+                    {run.error && (
+                      <Text size="xs" ff="monospace" lineClamp={1} title={run.error}>
+                        {errorSnippet(run.error)}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  {rowActions && (
+                    <Table.Td>
+                      <RowActions run={run} />
+                    </Table.Td>
+                  )}
+                </Table.Tr>
+              ))}
+              {query.isSuccess && items.length === 0 && (
+                <Table.Tr>
+                  <Table.Td colSpan={columns}>
+                    <Text c="dimmed" ta="center" py="sm">
+                      {filter ? "No runs match." : "No runs yet."}
+                    </Text>
+                  </Table.Td>
+                </Table.Tr>
+              )}
+            </Table.Tbody>
+          </Table>
+        </ScrollX>
+      )}
       {(total > size || onPageSizeChange) && (
         <Group>
           {total > size && (

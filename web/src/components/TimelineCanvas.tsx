@@ -162,8 +162,10 @@ export function TimelineCanvas({ spans, mode, from, to, onOpen, onPickTask, onZo
     const labelFormat = axis.step >= 3_600_000 * 3 || to - from > 86_400_000 ? dayAndTime : timeOfDay;
     for (const t of axis.times) {
       const x = toX(scale, t);
-      if (x > right - 30) continue;
-      context.fillText(labelFormat.format(new Date(t)), x + 3, AXIS_H / 2);
+      const label = labelFormat.format(new Date(t));
+      // A label that would run past the canvas's edge (a narrow phone) is left out, not cut off.
+      if (x > right - 30 || x + 3 + context.measureText(label).width > width) continue;
+      context.fillText(label, x + 3, AXIS_H / 2);
     }
     if (now >= from && now <= to) {
       context.fillStyle = theme.colors.red[7];

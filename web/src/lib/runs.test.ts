@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { Run } from "../api/types";
 import {
+  activeFilterCount,
   attemptChain,
   attemptLabel,
   cancelRequester,
   elapsedMs,
   errorSnippet,
   findMatches,
+  isFiltered,
   isIsoTime,
   parseRunView,
   queueWaitMs,
@@ -78,6 +80,19 @@ describe("the runs page's view in the URL", () => {
     expect(isIsoTime("2026-12-01T09:00")).toBe(false);
     expect(isIsoTime("2026-13-45T09:00:00Z")).toBe(false);
     expect(isIsoTime("0.5")).toBe(false);
+  });
+});
+
+describe("active filters", () => {
+  it("counts each filter that narrows the list once, however many values it holds", () => {
+    expect(activeFilterCount({ status: [], trigger: [] })).toBe(0);
+    expect(isFiltered({ status: [], trigger: [] })).toBe(false);
+    expect(activeFilterCount({ status: ["failed", "timed_out"], trigger: [] })).toBe(1);
+    expect(
+      activeFilterCount({ task_id: 4, status: ["failed"], trigger: ["manual"], scheduled_from: "2026-12-01T00:00:00Z", scheduled_to: "2026-12-02T00:00:00Z", q: "refused" }),
+    ).toBe(6);
+    expect(isFiltered({ status: [], trigger: [], q: "refused" })).toBe(true);
+    expect(activeFilterCount({ status: [], trigger: [], q: "" })).toBe(0);
   });
 });
 

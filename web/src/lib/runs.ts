@@ -81,14 +81,19 @@ export function runViewSearch(view: RunView): URLSearchParams {
 
 /** Whether the filter narrows anything (retrying "all matching" an empty filter means every run). */
 export function isFiltered(filter: RunFilter): boolean {
-  return (
-    filter.task_id !== undefined ||
-    filter.status.length > 0 ||
-    filter.trigger.length > 0 ||
-    !!filter.scheduled_from ||
-    !!filter.scheduled_to ||
-    !!filter.q
-  );
+  return activeFilterCount(filter) > 0;
+}
+
+/** How many of the filters narrow the list (the folded filters' button says "Filters (2 active)"). */
+export function activeFilterCount(filter: RunFilter): number {
+  return [
+    filter.task_id !== undefined,
+    filter.status.length > 0,
+    filter.trigger.length > 0,
+    !!filter.scheduled_from,
+    !!filter.scheduled_to,
+    !!filter.q,
+  ].filter(Boolean).length;
 }
 
 /** "2 of 3"; past what the policy allows (a retry by hand) "4 (3 planned)"; without a policy "2". */

@@ -32,16 +32,19 @@ import { Link, useNavigate, useSearchParams } from "react-router";
 import { keys, performBulkAction, performTaskAction, useTaskList, type TaskAction, type TaskListParams, type TaskSort } from "../api/queries";
 import { RUN_STATUSES, type RecentRun, type RunStatus, type TaskListItem } from "../api/types";
 import { usePermissions } from "../auth/AuthProvider";
+import { CollapsibleFilters } from "../components/CollapsibleFilters";
 import { confirm } from "../components/confirm";
 import { FirstTaskPrompt } from "../components/EmptyState";
 import { PageTitle } from "../components/PageTitle";
 import { errorMessage, QueryError } from "../components/QueryError";
 import { StatusBadge } from "../components/StatusBadge";
 import { TagPicker } from "../components/TagPicker";
+import { TaskCards } from "../components/TaskCards";
 import { Time } from "../components/Time";
 import { bulkQuestion, bulkRequest, bulkSummary, selectionSize, type BulkSelection } from "../lib/bulk";
 import { formatDuration, STATUS_COLORS, statusLabel } from "../lib/format";
 import { describeSchedule } from "../lib/schedule";
+import { usePhone } from "../lib/usePhone";
 
 const PAGE_SIZES = ["25", "50", "100", "200"];
 const SORTS: { value: TaskSort; label: string }[] = [
@@ -140,6 +143,7 @@ export function TasksPage() {
   const pushSearch = useDebouncedCallback((value: string) => update({ q: value.trim() }), 250);
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [busy, setBusy] = useState<TaskAction | null>(null);
+  const phone = usePhone();
 
   const query = useTaskList(params);
   const items = useMemo(() => query.data?.items ?? [], [query.data]);
@@ -247,7 +251,7 @@ export function TasksPage() {
         )}
       </PageTitle>
 
-      <Group gap="sm" align="flex-end" wrap="wrap" role="search" aria-label="Filter tasks">
+      <CollapsibleFilters label="Filter tasks" align="flex-end" active={[params.q, params.tags?.length, params.enabled, params.last_status].filter(Boolean).length}>
         <TextInput
           label="Search"
           placeholder="Name or description"
@@ -285,7 +289,7 @@ export function TasksPage() {
           onChange={(event) => update({ sort: event.currentTarget.value })}
           w={220}
         />
-      </Group>
+      </CollapsibleFilters>
 
       {canOperate && someSelected && (
         <Paper withBorder p="xs" role="region" aria-label="Bulk actions">
@@ -320,6 +324,26 @@ export function TasksPage() {
 
       {showFirstStep ? (
         <FirstTaskPrompt />
+      ) : phone ? (
+        <TaskCards
+          tasks={items.slice(0, shown)}
+          caption={query.isPending ? "Loading tasks…" : `${total.toLocaleString()} task${total === 1 ? "" : "s"}${filtered ? " match" : ""}`}
+          busy={query.isFetching}
+          emptyText={query.isSuccess && items.length === 0 ? "No task matches these filters." : null}
+          selectable={canOperate}
+          selected={selected}
+          allSelected={allSelected}
+          someSelected={someSelected}
+          onToggleAll={() => {
+            setMatchingFor(null);
+            setSelected(allSelected ? new Set() : new Set(items.map((task) => task.id)));
+          }}
+          onToggle={toggle}
+          onTag={filterByTag}
+          onAct={actOn}
+          acting={acting}
+          health={RunStrip}
+        />
       ) : (
         <ScrollX minWidth={1000}>
           <Table striped highlightOnHover verticalSpacing="xs" aria-busy={query.isFetching} data-testid="task-table">
