@@ -531,3 +531,56 @@ async def test_latest(db: Database, history: list[dict[str, Any]]) -> None:
     assert [r["id"] for r in two] == [ids[4], ids[3]]
     assert none == []
     assert all("output" not in r for r in failures)
+
+
+async def test_dashboard_counts_read_one_range_of_the_finished_index_on_sqlite(
+    db: Database, history: list[dict[str, Any]]
+) -> None:
+    """Without statistics SQLite once grouped these by walking a status- or task-first index whole
+    (0.5 s at a million runs): each must search ix_runs_finished_at_status_task_id, covering."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's planner; PostgreSQL plans by its statistics")
+    from tasksched.store import dashboard as dashboard_store
+
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    engine = db.read_engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with db.read() as tx:
+            await run_store.status_counts(tx, finished_since=at(-86400))
+            await run_store.hourly_counts(tx, finished_since=at(-86400))
+            await dashboard_store.failing_tasks(tx, since=at(-86400), limit=10)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    async with db.read() as tx:
+        for statement, parameters in seen[:3]:
+            plan = " ".join(
+                str(row[-1])
+                for row in (await tx.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+            )
+            assert "COVERING INDEX ix_runs_finished_at_status_task_id (finished_at>?)" in plan, (
+                statement,
+                plan,
+            )
+
+
+async def test_latest_looks_among_the_recent_first_and_falls_back_to_all(
+    db: Database, history: list[dict[str, Any]]
+) -> None:
+    """With ``recent``, the answer is the same as without: taken from the recent runs when they
+    are enough, else from every run in the statuses."""
+    ids = [r["id"] for r in history]
+    async with db.read() as tx:
+        enough = await run_store.latest(tx, statuses=["failed", "timed_out"], limit=2, recent=at(-60))
+        short = await run_store.latest(tx, statuses=["failed", "timed_out"], limit=10, recent=at(-0.5))
+        older = await run_store.latest(tx, statuses=["succeeded"], limit=2, recent=at(-60))
+    assert [r["id"] for r in enough] == [ids[4], ids[3]]
+    # Only the timed-out run finished in the last half second: the failures before it still count.
+    assert [r["id"] for r in short] == [ids[4], ids[3], ids[2]]
+    # No success in the last minute: both come from before.
+    assert [r["id"] for r in older] == [ids[1], ids[0]]

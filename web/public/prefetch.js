@@ -1,7 +1,8 @@
 // Starts the first page's API calls while the bundle loads; the app takes the answers by URL
 // (src/api/prefetch.ts). Keep the URLs in step with the pages' default queries: /tasks asks for
-// limit=50&offset=0&sort=name. A file, not an inline script: the Content-Security-Policy allows
-// scripts from the server's own files only (docs/security.md).
+// limit=50&offset=0&sort=name, /runs for limit=20&offset=0 (src/api/runs.ts firstRunPage). A file,
+// not an inline script: the Content-Security-Policy allows scripts from the server's own files only
+// (docs/security.md).
 (function () {
   try {
     if (!window.fetch) return;
@@ -17,6 +18,7 @@
     var path = window.location.pathname;
     if (path === "/tasks" && !window.location.search) urls.push("/api/tasks?limit=50&offset=0&sort=name");
     if (path === "/") urls.push("/api/stats");
+    if (path === "/runs" && !window.location.search) urls.push("/api/runs?limit=20&offset=0"); // firstRunPage()
     var pending = {};
     urls.forEach(function (url) {
       pending[url] = window.fetch(url, { headers: headers }).then(

@@ -5,8 +5,9 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 import { takePrefetched } from "./api/prefetch";
-import { keys, DEFAULT_TASK_LIST } from "./api/queries";
-import type { Me, Stats, TaskPage } from "./api/types";
+import { keys, DEFAULT_TASK_LIST, fetchMe, fetchStats, fetchTaskList } from "./api/queries";
+import { fetchRunPage, firstRunPage } from "./api/runs";
+import type { Me, RunPage, Stats, TaskPage } from "./api/types";
 import { App } from "./App";
 import { makeQueryClient, Providers } from "./Providers";
 
@@ -17,12 +18,29 @@ async function start(element: HTMLElement) {
   const client = makeQueryClient();
   // The first screen renders once, with its data, when the prefetched answers arrive quickly.
   const prefetched = await takePrefetched(400);
-  const me = prefetched.get("/api/auth/me") as Me | undefined;
-  if (me) client.setQueryData(keys.me, me);
-  const tasks = prefetched.get("/api/tasks?limit=50&offset=0&sort=name") as TaskPage | undefined;
-  if (tasks) client.setQueryData(keys.taskList(DEFAULT_TASK_LIST), tasks);
-  const stats = prefetched.get("/api/stats") as Stats | undefined;
-  if (stats) client.setQueryData([...keys.stats, "hour"], stats);
+  // An answer that came in time fills its query; one still on its way becomes that query's first
+  // fetch (and should it fail, the query asks again itself).
+  const seed = <T,>(url: string, queryKey: readonly unknown[], fetch: (signal: AbortSignal) => Promise<T>) => {
+    const ready = prefetched.ready.get(url);
+    if (ready !== undefined) {
+      client.setQueryData(queryKey, ready as T);
+      return;
+    }
+    const late = prefetched.pending.get(url);
+    if (late) {
+      void client.prefetchQuery({
+        queryKey,
+        queryFn: async ({ signal }) => ((await late) as T | null) ?? fetch(signal),
+      });
+    }
+  };
+  seed<Me>("/api/auth/me", keys.me, fetchMe);
+  seed<TaskPage>("/api/tasks?limit=50&offset=0&sort=name", keys.taskList(DEFAULT_TASK_LIST), (signal) =>
+    fetchTaskList(DEFAULT_TASK_LIST, signal),
+  );
+  seed<Stats>("/api/stats", [...keys.stats, "hour"], (signal) => fetchStats("hour", signal));
+  const runs = firstRunPage();
+  seed<RunPage>(runs.url, [...keys.runs, "page", runs.params], (signal) => fetchRunPage(runs.params, signal));
 
   createRoot(element).render(
     <StrictMode>

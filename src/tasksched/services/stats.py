@@ -66,7 +66,7 @@ class StatsService:
             )
             next_due = await task_store.next_due(tx, 10)
             failures = await run_store.latest(
-                tx, statuses=[RunStatus.FAILED.value, RunStatus.TIMED_OUT.value], limit=10
+                tx, statuses=[RunStatus.FAILED.value, RunStatus.TIMED_OUT.value], limit=10, recent=day_ago
             )
             minutes = (
                 await monitoring_store.minute_counts(tx, finished_since=chart_start)

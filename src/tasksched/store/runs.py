@@ -540,11 +540,10 @@ async def expired_leases(tx: Tx, now: datetime, limit: int) -> list[RunRow]:
 
 
 async def status_counts(tx: Tx, *, finished_since: datetime) -> dict[str, int]:
-    query = (
-        sa.select(runs.c.status, sa.func.count())
-        .where(runs.c.finished_at >= finished_since)
-        .group_by(runs.c.status)
-    )
+    # One range of ix_runs_finished_at_status_task_id. Grouped by status as such, SQLite (without
+    # statistics) walks a status-first index to skip the sort: every run there is, 0.5 s at 1M runs.
+    status = unindexed(tx, runs.c.status)
+    query = sa.select(status, sa.func.count()).where(runs.c.finished_at >= finished_since).group_by(status)
     return {status: int(n) for status, n in (await tx.execute(query)).all()}
 
 
@@ -575,14 +574,29 @@ async def hourly_counts(tx: Tx, *, finished_since: datetime) -> list[tuple[str, 
     return [(str(h), str(s), int(n)) for h, s, n in (await tx.execute(query)).all()]
 
 
-async def latest(tx: Tx, *, statuses: Sequence[str], limit: int) -> list[RunRow]:
-    query = (
-        sa.select(*_LIST_COLUMNS)
-        .where(runs.c.status.in_(list(statuses)))
-        .order_by(runs.c.finished_at.desc(), runs.c.id.desc())
-        .limit(limit)
-    )
-    return [dict(r) for r in (await tx.execute(query)).mappings()]
+async def latest(
+    tx: Tx, *, statuses: Sequence[str], limit: int, recent: datetime | None = None
+) -> list[RunRow]:
+    """The ``limit`` runs in ``statuses`` that finished last. With ``recent``, those finished since
+    then are looked for first, through the finished-at index: when they are enough they are the
+    answer, and only otherwise is every run in ``statuses`` read and sorted (a status index range:
+    110,000 runs at 1M runs with one in nine failing, 0.1 s on SQLite)."""
+
+    def query(status: sa.ColumnElement[Any], *conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return (
+            sa.select(*_LIST_COLUMNS)
+            .where(status.in_(list(statuses)), *conditions)
+            .order_by(runs.c.finished_at.desc(), runs.c.id.desc())
+            .limit(limit)
+        )
+
+    if recent is not None:
+        # The status unindexed: SQLite would otherwise take the claim index's status range.
+        recently = query(unindexed(tx, runs.c.status), runs.c.finished_at >= recent)
+        found = [dict(r) for r in (await tx.execute(recently)).mappings()]
+        if len(found) >= limit:
+            return found
+    return [dict(r) for r in (await tx.execute(query(runs.c.status))).mappings()]
 
 
 async def next_available_at(tx: Tx, queues: Sequence[str] | None) -> datetime | None:

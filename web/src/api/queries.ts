@@ -152,10 +152,14 @@ export function useRun(id: number, live: boolean) {
   });
 }
 
+export function fetchStats(bucket: "minute" | "hour", signal?: AbortSignal) {
+  return call(http.GET("/api/stats", { params: { query: { bucket } }, signal }));
+}
+
 export function useStats(bucket: "minute" | "hour" = "hour") {
   return useQuery({
     queryKey: [...keys.stats, bucket],
-    queryFn: ({ signal }) => call(http.GET("/api/stats", { params: { query: { bucket } }, signal })),
+    queryFn: ({ signal }) => fetchStats(bucket, signal),
     placeholderData: keepPreviousData,
     refetchInterval: bucket === "minute" ? 15_000 : 30_000,
   });

@@ -2,7 +2,7 @@
 // updates), a slot's attempts, retries, and the task picker's search.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { RunFilter } from "../lib/runs";
-import { slotEnd } from "../lib/runs";
+import { parseRunView, slotEnd } from "../lib/runs";
 import { call, compact, http } from "./client";
 import { fetchTask, keys } from "./queries";
 import type { Run } from "./types";
@@ -26,6 +26,15 @@ function listQuery(filter: RunFilter) {
 
 export function fetchRunPage({ filter, limit, offset }: RunPageParams, signal?: AbortSignal) {
   return call(http.GET("/api/runs", { params: { query: { ...listQuery(filter), limit, offset } }, signal }));
+}
+
+/**
+ * What /runs shows without a query in its URL, and the URL public/prefetch.js asks for it with
+ * (keep the two in step).
+ */
+export function firstRunPage(): { url: string; params: RunPageParams } {
+  const view = parseRunView(new URLSearchParams());
+  return { url: `/api/runs?limit=${view.size}&offset=0`, params: { filter: view.filter, limit: view.size, offset: 0 } };
 }
 
 /**
