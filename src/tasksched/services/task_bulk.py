@@ -146,7 +146,9 @@ class TaskBulkService:
                 # (services/tasks.py, scheduler/fire_ahead.py).
                 withdrawn = await run_store.withdraw_fired_ahead(tx, row["id"], now=now)
                 following = min(withdrawn) if withdrawn else row["next_run_at"]
-                changes.append({"id": row["id"], "enabled": False, "paused_at": now, "next_run_at": following})
+                changes.append(
+                    {"id": row["id"], "enabled": False, "paused_at": now, "next_run_at": following}
+                )
                 continue
             schedule = schedule_from_row(row)
             first = row["next_run_at"]
