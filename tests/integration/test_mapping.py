@@ -12,9 +12,16 @@ import sqlalchemy as sa
 from tasksched.clock import FrozenClock
 from tasksched.domain.principals import CLI
 from tasksched.domain.tasks import TaskPatch
+from tasksched.events.bus import RUN_UPDATED, TASK_UPDATED, Event
 from tasksched.services.context import Context
 from tasksched.services.firing import FiringService
-from tasksched.services.tasks import PAGE_STALE_SECONDS, PAGE_TTL_SECONDS, TaskQuery, TaskService
+from tasksched.services.tasks import (
+    PAGE_STALE_SECONDS,
+    PAGE_TTL_SECONDS,
+    RUN_LAG_SECONDS,
+    TaskQuery,
+    TaskService,
+)
 from tasksched.services.views import TaskListItem, TaskView
 from tasksched.store.tables import tasks
 
@@ -123,4 +130,45 @@ async def test_a_page_past_its_grace_is_loaded_again(
     await service.list(TaskQuery())
     await rename_elsewhere(frozen_ctx, task.id, "after")
     clock.advance(PAGE_STALE_SECONDS + 0.1)
+    assert [d["name"] for d in (await service.list(TaskQuery())).items] == ["after"]
+
+
+async def _refreshed(service: TaskService, first: object) -> Any:
+    """The page once the background refresh has landed (a few event-loop turns)."""
+    for _ in range(100):
+        if (page := await service.list(TaskQuery())) is not first:
+            return page
+        await asyncio.sleep(0.01)
+    raise AssertionError("the page was never refreshed")
+
+
+async def test_a_page_trails_run_events_briefly_while_it_is_refreshed(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
+    """Under a stream of run outcomes a list request is answered at once from a page at most
+    RUN_LAG_SECONDS old, and one refresh runs meanwhile; past that age it waits for a fresh page."""
+    service = TaskService(frozen_ctx)
+    task = await make_task(name="before")
+    first = await service.list(TaskQuery())
+    await rename_elsewhere(frozen_ctx, task.id, "after")  # stands for what the run changed
+    frozen_ctx.bus.deliver_local([Event(RUN_UPDATED, {"run_id": 1, "task_id": task.id})])
+    clock.advance(RUN_LAG_SECONDS - 0.1)
+    assert await service.list(TaskQuery()) is first  # trailing the run event, not waiting
+    assert [d["name"] for d in (await _refreshed(service, first)).items] == ["after"]
+
+    second = await service.list(TaskQuery())
+    await rename_elsewhere(frozen_ctx, task.id, "later")
+    frozen_ctx.bus.deliver_local([Event(RUN_UPDATED, {"run_id": 2, "task_id": task.id})])
+    clock.advance(RUN_LAG_SECONDS + 0.1)
+    page = await service.list(TaskQuery())  # too old to trail: loaded after the caller asked
+    assert page is not second
+    assert [d["name"] for d in page.items] == ["later"]
+
+
+async def test_a_page_never_trails_a_task_event(frozen_ctx: Context, make_task: Any) -> None:
+    service = TaskService(frozen_ctx)
+    task = await make_task(name="before")
+    await service.list(TaskQuery())
+    await rename_elsewhere(frozen_ctx, task.id, "after")
+    frozen_ctx.bus.deliver_local([Event(TASK_UPDATED, {"task_id": task.id})])
     assert [d["name"] for d in (await service.list(TaskQuery())).items] == ["after"]

@@ -164,6 +164,23 @@ describe("Coalescer", () => {
     expect(spy).toHaveBeenCalledTimes(keysForEvent("run.updated", { run_id: 1, task_id: 1 }).length);
     vi.useRealTimers();
   });
+
+  it("refetches the task lists once more after a run burst, since the server may trail runs", () => {
+    vi.useFakeTimers();
+    const client = new QueryClient();
+    const spy = vi.spyOn(client, "invalidateQueries");
+    const coalescer = new Coalescer(client, 100, 750);
+    coalescer.add(keysForEvent("run.updated", { run_id: 1, task_id: 1 }));
+    vi.advanceTimersByTime(100);
+    const first = spy.mock.calls.length;
+    vi.advanceTimersByTime(749);
+    expect(spy).toHaveBeenCalledTimes(first);
+    vi.advanceTimersByTime(1);
+    expect(spy).toHaveBeenCalledTimes(first + 1);
+    expect(spy).toHaveBeenLastCalledWith({ queryKey: keys.tasks });
+    coalescer.dispose();
+    vi.useRealTimers();
+  });
 });
 
 describe("permissionsFor", () => {

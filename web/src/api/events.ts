@@ -53,13 +53,21 @@ export function keysForEvent(name: EventName, data: EventData): QueryKey[] {
   return result;
 }
 
+// The server may answer a task list up to 0.5 s behind the runs' events (services/tasks.py,
+// RUN_LAG_SECONDS): a list refetched because of a run event is refetched once more after that, so
+// the last event of a burst is always shown.
+const TRAILING_LISTS: QueryKey[] = [keys.tasks];
+const SETTLE_MS = 750;
+
 export class Coalescer {
   private pending = new Map<string, QueryKey>();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private settleTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly client: QueryClient,
     private readonly delayMs = 250,
+    private readonly settleMs = SETTLE_MS,
   ) {}
 
   add(queryKeys: QueryKey[]): void {
@@ -72,11 +80,21 @@ export class Coalescer {
     const batch = [...this.pending.values()];
     this.pending.clear();
     for (const queryKey of batch) void this.client.invalidateQueries({ queryKey });
+    const trailing = TRAILING_LISTS.filter((key) => batch.some((queryKey) => sameKey(queryKey, key)));
+    if (trailing.length > 0) {
+      if (this.settleTimer !== null) clearTimeout(this.settleTimer);
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = null;
+        for (const queryKey of trailing) void this.client.invalidateQueries({ queryKey });
+      }, this.settleMs);
+    }
   }
 
   dispose(): void {
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.settleTimer !== null) clearTimeout(this.settleTimer);
     this.timer = null;
+    this.settleTimer = null;
     this.pending.clear();
   }
 }
@@ -211,4 +229,8 @@ export function useLiveEvents(signedIn: boolean): void {
       if (reconnectTimer !== null) clearTimeout(reconnectTimer);
     };
   }, [signedIn, client]);
+}
+
+function sameKey(a: QueryKey, b: QueryKey): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
