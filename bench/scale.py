@@ -1,6 +1,7 @@
 """The cluster at scale: N tasks on a per-minute cron, 2 schedulers, 1/2/4 workers, 2 APIs behind nginx.
 
     .venv/bin/python -m bench.scale [--tasks 100000] [--workers 1,2,4] [--api-sample 1000] [--wrk-seconds 10]
+        [--cluster-nice 10]
 
 Everything runs as real processes on PostgreSQL (the shared server, a throwaway database) behind a
 PgBouncer of the bench's own in transaction pooling; LISTEN goes to PostgreSQL directly
@@ -236,7 +237,9 @@ async def _phase(
     }
 
 
-async def scale(count: int, worker_counts: list[int], api_sample: int, wrk_seconds: int, pool: int) -> None:
+async def scale(
+    count: int, worker_counts: list[int], api_sample: int, wrk_seconds: int, pool: int, cluster_nice: int
+) -> None:
     if wrk_seconds and shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk), or --wrk-seconds 0")
     async with fresh_database("postgresql") as url:
@@ -270,6 +273,7 @@ async def scale(count: int, worker_counts: list[int], api_sample: int, wrk_secon
                     api_ports.append(port)
                 for i in (1, 2):
                     procs[f"scheduler-{i}"] = Proc(["scheduler"], env, folder / f"scheduler-{i}.log")
+                    _renice(procs[f"scheduler-{i}"], cluster_nice)
                 for port, name in zip(api_ports, ("api-1", "api-2"), strict=True):
                     procs[name].wait_ready(f"http://127.0.0.1:{port}", timeout=120)
                 proxy = stack.enter_context(
@@ -287,6 +291,7 @@ async def scale(count: int, worker_counts: list[int], api_sample: int, wrk_secon
                     await _sleep_until(slot - timedelta(seconds=8))
                     for i in range(workers):
                         procs[f"worker-{i + 1}"] = Proc(["worker"], env, folder / f"worker-{i + 1}.log")
+                        _renice(procs[f"worker-{i + 1}"], cluster_nice)
                     result = await _phase(conn, database, slot, count, proxy.url, wrk_seconds)
                     rss = {name: rss_mb(p.popen.pid) for name, p in procs.items() if p.popen.poll() is None}
                     _print_phase(workers, count, result, rss)
@@ -305,6 +310,13 @@ async def scale(count: int, worker_counts: list[int], api_sample: int, wrk_secon
                 proc.terminate()
             bouncer.kill()
             await conn.close()
+
+
+def _renice(proc: Proc, nice: int) -> None:
+    """Lower a scheduler's or worker's CPU priority (``--cluster-nice``): on one machine, a stand-in
+    for the API having cores of its own, as it has in a deployment (docs/operations.md, "Everything on one host")."""
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, proc.popen.pid, nice)
 
 
 def _print_phase(workers: int, count: int, r: dict[str, Any], rss: dict[str, float]) -> None:
@@ -341,9 +353,15 @@ def main() -> None:
     )
     parser.add_argument("--wrk-seconds", type=int, default=10, help="API load per phase (0: none)")
     parser.add_argument("--pool", type=int, default=20, help="PgBouncer's server connections")
+    parser.add_argument(
+        "--cluster-nice",
+        type=int,
+        default=0,
+        help="niceness of the schedulers and workers (0: as started); the APIs keep the default",
+    )
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
-    asyncio.run(scale(args.tasks, workers, args.api_sample, args.wrk_seconds, args.pool))
+    asyncio.run(scale(args.tasks, workers, args.api_sample, args.wrk_seconds, args.pool, args.cluster_nice))
 
 
 if __name__ == "__main__":
