@@ -419,3 +419,38 @@ async def test_the_upkeep_loop_prunes_the_audit_log_too(database_url: str) -> No
         assert left == ["recent"]
     finally:
         await ctx.close()
+
+
+async def test_a_backup_stopped_midway_is_recorded_as_interrupted(
+    source: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler stopping cancels its upkeep: the backup it was making must not stay "running"
+    for ever, nor leave its partial file behind."""
+    service = BackupService(source)
+    writing = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_copy(source: str, target: Path) -> None:  # the SQLite copy (a thread), held meanwhile
+        target.write_bytes(b"partial")
+        loop.call_soon_threadsafe(writing.set)
+        time.sleep(0.5)
+
+    async def slow_export(target: Path) -> None:  # the PostgreSQL export, likewise
+        target.write_bytes(b"partial")
+        writing.set()
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(export, "sqlite_backup", slow_copy)
+    monkeypatch.setattr(service, "_export", slow_export)
+    file = tmp_path / "backup.bin"
+    making = asyncio.create_task(service.backup(file, actor=CLI))
+    await asyncio.wait_for(writing.wait(), 10)
+    making.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await making
+    last = await service.last()
+    assert last is not None
+    assert last["status"] == "failed"
+    assert "interrupted" in last["error"]
+    assert not file.exists()
+    assert not list(tmp_path.glob("*.partial"))

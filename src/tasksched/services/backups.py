@@ -127,6 +127,23 @@ class BackupService:
             error = clip(f"{type(exc).__name__}: {exc}", _ERROR_BYTES, keep="head")
             with contextlib.suppress(OSError):  # a folder that could not be made holds no partial file
                 await asyncio.to_thread(partial.unlink, missing_ok=True)
+        except asyncio.CancelledError:
+            # The process is stopping (a scheduler's upkeep is cancelled on shutdown): the record
+            # must not stay "running" for ever, nor the partial file stay behind.
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            await asyncio.shield(
+                self._finish(backup_id, size=None, error="interrupted: the process stopped during the backup")
+            )
+            raise
+        # Shielded: a stop arriving now must not leave a finished backup recorded as running.
+        rows = await asyncio.shield(self._finish(backup_id, size=size, error=error))
+        if error:
+            raise BackupFailed(f"backup to {file} failed: {error}")
+        return _document(rows[0]) if rows and rows[0]["id"] == backup_id else {"id": backup_id}
+
+    async def _finish(self, backup_id: int, *, size: int | None, error: str | None) -> list[dict[str, Any]]:
+        """Record the outcome; returns the newest record (the caller's, unless another began since)."""
         async with self.ctx.db.write() as tx:
             await backup_store.finish(
                 tx,
@@ -136,10 +153,7 @@ class BackupService:
                 size_bytes=size,
                 error=error,
             )
-            rows = await backup_store.list_(tx, limit=1)
-        if error:
-            raise BackupFailed(f"backup to {file} failed: {error}")
-        return _document(rows[0]) if rows and rows[0]["id"] == backup_id else {"id": backup_id}
+            return await backup_store.list_(tx, limit=1)
 
     async def _export(self, target: Path) -> None:
         head = migrate.head_revision()
