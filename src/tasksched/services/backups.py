@@ -142,7 +142,9 @@ class BackupService:
             raise BackupFailed(f"backup to {file} failed: {error}")
         return _document(rows[0]) if rows and rows[0]["id"] == backup_id else {"id": backup_id}
 
-    async def _finish(self, backup_id: int, *, size: int | None, error: str | None) -> list[dict[str, Any]]:
+    async def _finish(
+        self, backup_id: int, *, size: int | None, error: str | None
+    ) -> builtins.list[dict[str, Any]]:
         """Record the outcome; returns the newest record (the caller's, unless another began since)."""
         async with self.ctx.db.write() as tx:
             await backup_store.finish(
