@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { formatAge, overdueSeconds, overdueText, runsLink, serverNow } from "./dashboard";
+import { parseRunView } from "./runs";
 
 describe("runsLink", () => {
-  it("uses the API's query names, repeating status and trigger", () => {
+  it("uses the runs page's own URL names, repeating status and trigger", () => {
     expect(
       runsLink({
         status: ["failed", "timed_out"],
@@ -13,8 +14,20 @@ describe("runsLink", () => {
         q: "50%",
       }),
     ).toBe(
-      "/runs?status=failed&status=timed_out&trigger=schedule&scheduled_from=2026-06-01T11%3A00%3A00Z&scheduled_to=2026-06-01T12%3A00%3A00Z&task_id=7&q=50%25",
+      "/runs?task=7&status=failed&status=timed_out&trigger=schedule&from=2026-06-01T11%3A00%3A00Z&to=2026-06-01T12%3A00%3A00Z&q=50%25",
     );
+  });
+  it("is read back by the runs page as the same filter", () => {
+    const link = runsLink({ status: ["failed"], scheduled_from: "2026-06-01T11:00:00Z", scheduled_to: "2026-06-01T12:00:00.500Z", task_id: 3 });
+    const view = parseRunView(new URLSearchParams(link.split("?")[1]));
+    expect(view.filter).toEqual({
+      task_id: 3,
+      status: ["failed"],
+      trigger: [],
+      scheduled_from: "2026-06-01T11:00:00Z",
+      scheduled_to: "2026-06-01T12:00:00.500Z",
+      q: undefined,
+    });
   });
   it("is the bare runs page without a filter", () => {
     expect(runsLink({})).toBe("/runs");
