@@ -210,8 +210,8 @@ async def spans(api: httpx.AsyncClient, start: datetime, end: datetime, **params
 async def test_spans_are_the_runs_overlapping_the_window_as_arrays(
     frozen_api: httpx.AsyncClient, frozen_ctx: Context
 ) -> None:
-    a = await create_task(frozen_api, "alpha")
-    b = await create_task(frozen_api, "beta")
+    a = await create_task(frozen_api, "alpha", retry={"max_attempts": 4})
+    b = await create_task(frozen_api, "beta", retry={"max_attempts": 1})
     start, end = NOW - timedelta(hours=1), NOW
     t = start + timedelta(minutes=10)
     inside = await add_run(
@@ -249,7 +249,11 @@ async def test_spans_are_the_runs_overlapping_the_window_as_arrays(
     assert body["limit"] == 20_000
     assert datetime.fromisoformat(body["from"]) == start
     assert datetime.fromisoformat(body["to"]) == end
-    assert body["tasks"] == [{"id": a["id"], "name": "alpha"}, {"id": b["id"], "name": "beta"}]
+    # Each task with the attempts its policy plans: the timeline says "attempt 2 of 4".
+    assert body["tasks"] == [
+        {"id": a["id"], "name": "alpha", "max_attempts": 4},
+        {"id": b["id"], "name": "beta", "max_attempts": 1},
+    ]
     # Ordered by when each run could start.
     assert body["id"] == [across, inside, retry, running, queued]
     keys = ("id", "task_id", "attempt", "status", "ready", "started", "finished")
@@ -270,7 +274,7 @@ async def test_spans_are_the_runs_overlapping_the_window_as_arrays(
 
     only_b = (await spans(frozen_api, start, end, task_id=b["id"])).json()
     assert only_b["id"] == [across, running]
-    assert only_b["tasks"] == [{"id": b["id"], "name": "beta"}]
+    assert only_b["tasks"] == [{"id": b["id"], "name": "beta", "max_attempts": 1}]
 
 
 async def test_spans_are_capped_keeping_the_latest(

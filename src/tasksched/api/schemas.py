@@ -486,6 +486,9 @@ class RunBatchResult(BaseModel):
 class SpanTask(BaseModel):
     id: int
     name: str
+    max_attempts: int | None = Field(
+        default=None, description="The attempts its retry policy plans per slot (null: the task is gone)."
+    )
 
 
 class RunSpans(BaseModel):

@@ -2015,6 +2015,11 @@ export interface components {
         SpanTask: {
             /** Id */
             id: number;
+            /**
+             * Max Attempts
+             * @description The attempts its retry policy plans per slot (null: the task is gone).
+             */
+            max_attempts?: number | null;
             /** Name */
             name: string;
         };

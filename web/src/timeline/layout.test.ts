@@ -14,7 +14,7 @@ function spans(runs: [number, number, number | null, number | null][]): RunSpans
     now: new Date(NOW).toISOString(),
     truncated: false,
     limit: 20000,
-    tasks: [...new Set(runs.map((r) => r[0]))].sort().map((id) => ({ id, name: `task-${id}` })),
+    tasks: [...new Set(runs.map((r) => r[0]))].sort().map((id) => ({ id, name: `task-${id}`, max_attempts: 1 })),
     id: runs.map((_, i) => i + 100),
     task_id: runs.map((r) => r[0]),
     attempt: runs.map(() => 1),
