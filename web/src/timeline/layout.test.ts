@@ -88,6 +88,12 @@ describe("hitTest", () => {
     expect(hitTest(s, layout, 5, T0, 0, NOW)).toBeNull();
     expect(hitTest(s, layout, 0, T0 + 33 * MINUTE, 2 * MINUTE, NOW)).toBe(2);
   });
+  it("prefers the run under the pointer to a later one within the slack", () => {
+    // Zoomed out, run 2 starts a pixel after run 0's end: the pointer on run 0 finds run 0.
+    expect(hitTest(s, layout, 0, T0 + 9 * MINUTE, 25 * MINUTE, NOW)).toBe(0);
+    expect(hitTest(s, layout, 0, T0 + 20 * MINUTE, 15 * MINUTE, NOW)).toBe(2);
+    expect(hitTest(s, layout, 0, T0 + 19 * MINUTE, 10 * MINUTE, NOW)).toBe(0); // the nearest
+  });
 });
 
 describe("scale, zoom and ticks", () => {
