@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,4 +81,6 @@ def insert_runs(url: str, rows: Sequence[dict[str, Any]], chunk: int = 5000) -> 
             await db.dispose()
         return ids
 
-    return asyncio.run(go())
+    # In a thread of its own: Playwright's sync API keeps an event loop running in the test's thread.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()

@@ -209,7 +209,8 @@ export function TimelineCanvas({ spans, mode, from, to, onOpen, onPickTask, onZo
             ref={canvas}
             data-testid="timeline-canvas"
             // The geometry, for tests and tools that point at a run: the window (Unix ms), where the
-            // plot starts and how wide it is (CSS px), the rows' height under the axis, the runs laid out.
+            // plot starts and how wide it is (CSS px), the rows' height under the axis, the runs laid out
+            // and the start of the window they were fetched for (while a new window loads, the last one's).
             data-from={from}
             data-to={to}
             data-plot-left={scale.left}
@@ -218,6 +219,7 @@ export function TimelineCanvas({ spans, mode, from, to, onOpen, onPickTask, onZo
             data-row-height={ROW_H}
             data-rows={layout.rows.length}
             data-laid-out={laidOut}
+            data-spans-from={Date.parse(spans.from)}
             role="img"
             aria-label={`Timeline of ${spans.id.length} runs in ${layout.rows.length} ${mode === "task" ? "task rows" : "lanes"}; hover a bar for details, click it to open the run.`}
             style={{ position: "sticky", top: 0, width, height: viewH, display: "block", cursor: hovered !== null ? "pointer" : "default" }}
