@@ -32,12 +32,13 @@ async def add_run(
     finished: datetime | None = None,
     attempt: int = 1,
     error: str | None = None,
+    slot: datetime | None = None,
 ) -> int:
     row = {
         "task_id": task["id"],
         "task_name": task["name"],
         "trigger": "schedule",
-        "scheduled_for": ready,
+        "scheduled_for": slot or ready,
         "attempt": attempt,
         "status": status,
         "queue": "default",
@@ -196,6 +197,38 @@ async def test_failing_tasks_are_grouped_with_their_last_error(
     # By minute, the window is the last hour.
     by_hour = (await frozen_api.get("/api/stats", params={"bucket": "minute"})).json()["failing_tasks"]
     assert [(t["task_name"], t["failures"]) for t in by_hour] == [("broken", 3), ("slow", 1)]
+
+
+async def test_a_bars_runs_are_what_the_list_returns_for_its_finished_range(
+    frozen_api: httpx.AsyncClient, frozen_ctx: Context
+) -> None:
+    """The bars count runs by when they finished: `finished_from`/`finished_to` list the same runs,
+    also a retry whose slot was long before (its `scheduled_for` is outside the bar)."""
+    task = await create_task(frozen_api, "bars")
+    inside = await finished_run(frozen_ctx, task, "failed", NOW - timedelta(minutes=5, seconds=30))
+    # A retry keeps its slot's time, two hours before it ran.
+    retry = await add_run(
+        frozen_ctx, task, status="failed", ready=NOW - timedelta(minutes=5, seconds=50),
+        started=NOW - timedelta(minutes=5, seconds=45), finished=NOW - timedelta(minutes=5, seconds=10),
+        attempt=2, slot=NOW - timedelta(hours=2),
+    )  # fmt: skip
+    await finished_run(frozen_ctx, task, "failed", NOW - timedelta(minutes=4, seconds=50))  # the next bar
+
+    chart = (await frozen_api.get("/api/stats", params={"bucket": "minute"}, headers=VIEWER)).json()["chart"]
+    bar = next(b for b in chart["buckets"] if b["start"].startswith("2026-06-01T11:54:00"))
+    assert bar["failed"] == 2
+    params = {"finished_from": bar["start"], "finished_to": bar["end"], "status": "failed"}
+    listed = (await frozen_api.get("/api/runs", params=params, headers=VIEWER)).json()
+    assert {r["id"] for r in listed["items"]} == {inside, retry}
+    # By the slot's time, the retry would be missed.
+    by_slot = {"scheduled_from": bar["start"], "scheduled_to": bar["end"], "status": "failed"}
+    assert {
+        r["id"] for r in (await frozen_api.get("/api/runs", params=by_slot, headers=VIEWER)).json()["items"]
+    } == {inside}
+    bad = {"finished_from": bar["end"], "finished_to": bar["start"]}
+    assert_problem(
+        await frozen_api.get("/api/runs", params=bad, headers=VIEWER), 422, mentions="finished_from"
+    )
 
 
 # --- spans --------------------------------------------------------------------------------------
