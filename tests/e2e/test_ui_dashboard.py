@@ -113,9 +113,12 @@ def shown_ids(page: Any) -> set[int]:
 
 
 def api_ids(server: Server, query: dict[str, list[str]]) -> set[int]:
-    """What GET /api/runs answers for the runs page's URL filters."""
+    """What GET /api/runs answers for the runs page's URL filters (finished_from/_to: the same names)."""
     names = {"task": "task_id", "from": "scheduled_from", "to": "scheduled_to"}
-    params = [(names.get(k, k), v) for k, values in query.items() for v in values] + [("limit", "200")]
+    params: list[tuple[str, str | int | float | bool | None]] = [
+        (names.get(k, k), v) for k, values in query.items() for v in values
+    ]
+    params.append(("limit", 200))
     body = server.admin.get("/api/runs", params=params).json()
     return {int(r["id"]) for r in body["items"]}
 
@@ -188,7 +191,7 @@ def test_chart_by_minute_and_by_hour_and_a_bar_opens_its_runs(
     expect(page).to_have_url(re.compile(r"/runs\?"))
     query = query_of(page)
     assert query["status"] == ["succeeded"]
-    start, end = datetime.fromisoformat(query["from"][0]), datetime.fromisoformat(query["to"][0])
+    start, end = (datetime.fromisoformat(query[k][0]) for k in ("finished_from", "finished_to"))
     assert end - start == timedelta(minutes=1)
     bucket = next(b for b in stats["chart"]["buckets"] if b["succeeded"])
     assert start == datetime.fromisoformat(bucket["start"])
@@ -204,9 +207,10 @@ def test_chart_by_minute_and_by_hour_and_a_bar_opens_its_runs(
     expect(page).to_have_url(re.compile(r"/runs\?"))
     query = query_of(page)
     assert query["status"] == ["failed"]
-    assert datetime.fromisoformat(query["to"][0]) - datetime.fromisoformat(query["from"][0]) == timedelta(
-        hours=1
+    width = datetime.fromisoformat(query["finished_to"][0]) - datetime.fromisoformat(
+        query["finished_from"][0]
     )
+    assert width == timedelta(hours=1)
     shown = shown_ids(page)
     assert shown
     assert shown <= set(made["pay_failed"])
@@ -218,14 +222,15 @@ def test_every_card_opens_the_runs_it_counts(seeded: tuple[Server, dict[str, Any
     sign_in(page, server.base, ADMIN_KEY)
     # (card, the runs page's filters it sets, the runs it must list)
     failed = {*made["pay_failed"], made["timed_out"]}
-    hour = {*made["beat_minute"], *made["pay_failed"], made["timed_out"], made["late"]}
+    hour = {*made["beat_minute"], *made["pay_failed"], made["timed_out"]}  # finished in the hour
+    day = set(made["all"]) - {made["late"]}
     cards: list[tuple[str, set[str], set[int]]] = [
-        ("stat-success", {"from"}, set(made["all"])),
-        ("stat-failed", {"status", "from"}, failed),
+        ("stat-success", {"finished_from"}, day),
+        ("stat-failed", {"status", "finished_from"}, failed),
         ("stat-late", {"status", "to"}, {made["late"]}),
         ("stat-queued", {"status"}, {made["late"]}),
         ("stat-running", {"status"}, set()),
-        ("stat-runs-hour", {"from"}, hour),
+        ("stat-runs-hour", {"finished_from"}, hour),
     ]
     for test_id, keys, expected in cards:
         open_card(page, server.base, test_id)

@@ -29,6 +29,14 @@ describe("runsLink", () => {
       q: undefined,
     });
   });
+  it("carries a finished-time range (what the bars count by) to the runs page", () => {
+    const link = runsLink({ status: ["failed"], finished_from: "2026-06-01T11:54:00Z", finished_to: "2026-06-01T11:55:00Z" });
+    expect(link).toBe("/runs?status=failed&finished_from=2026-06-01T11%3A54%3A00Z&finished_to=2026-06-01T11%3A55%3A00Z");
+    const view = parseRunView(new URLSearchParams(link.split("?")[1]));
+    expect(view.filter.finished_from).toBe("2026-06-01T11:54:00Z");
+    expect(view.filter.finished_to).toBe("2026-06-01T11:55:00Z");
+    expect(view.filter.scheduled_from).toBeUndefined();
+  });
   it("is the bare runs page without a filter", () => {
     expect(runsLink({})).toBe("/runs");
     expect(runsLink({ status: [] })).toBe("/runs");

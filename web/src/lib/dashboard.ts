@@ -10,6 +10,8 @@ export interface RunsFilter {
   scheduled_to?: string;
   task_id?: number;
   q?: string;
+  finished_from?: string;
+  finished_to?: string;
 }
 
 export const FAILED_STATUSES: RunStatus[] = ["failed", "timed_out"];
@@ -26,8 +28,10 @@ export function runsLink(filter: RunsFilter): string {
   return query ? `/runs?${query}` : "/runs";
 }
 
-function pick({ scheduled_from, scheduled_to, task_id, q }: RunsFilter): Partial<RunFilter> {
+function pick({ scheduled_from, scheduled_to, task_id, q, finished_from, finished_to }: RunsFilter): Partial<RunFilter> {
   const out: Partial<RunFilter> = {};
+  if (finished_from) out.finished_from = finished_from;
+  if (finished_to) out.finished_to = finished_to;
   if (scheduled_from) out.scheduled_from = scheduled_from;
   if (scheduled_to) out.scheduled_to = scheduled_to;
   if (task_id !== undefined) out.task_id = task_id;
