@@ -32,12 +32,13 @@ async def add_run(
     finished: datetime | None = None,
     attempt: int = 1,
     error: str | None = None,
+    slot: datetime | None = None,
 ) -> int:
     row = {
         "task_id": task["id"],
         "task_name": task["name"],
         "trigger": "schedule",
-        "scheduled_for": ready,
+        "scheduled_for": slot or ready,
         "attempt": attempt,
         "status": status,
         "queue": "default",
@@ -198,6 +199,38 @@ async def test_failing_tasks_are_grouped_with_their_last_error(
     assert [(t["task_name"], t["failures"]) for t in by_hour] == [("broken", 3), ("slow", 1)]
 
 
+async def test_a_bars_runs_are_what_the_list_returns_for_its_finished_range(
+    frozen_api: httpx.AsyncClient, frozen_ctx: Context
+) -> None:
+    """The bars count runs by when they finished: `finished_from`/`finished_to` list the same runs,
+    also a retry whose slot was long before (its `scheduled_for` is outside the bar)."""
+    task = await create_task(frozen_api, "bars")
+    inside = await finished_run(frozen_ctx, task, "failed", NOW - timedelta(minutes=5, seconds=30))
+    # A retry keeps its slot's time, two hours before it ran.
+    retry = await add_run(
+        frozen_ctx, task, status="failed", ready=NOW - timedelta(minutes=5, seconds=50),
+        started=NOW - timedelta(minutes=5, seconds=45), finished=NOW - timedelta(minutes=5, seconds=10),
+        attempt=2, slot=NOW - timedelta(hours=2),
+    )  # fmt: skip
+    await finished_run(frozen_ctx, task, "failed", NOW - timedelta(minutes=4, seconds=50))  # the next bar
+
+    chart = (await frozen_api.get("/api/stats", params={"bucket": "minute"}, headers=VIEWER)).json()["chart"]
+    bar = next(b for b in chart["buckets"] if b["start"].startswith("2026-06-01T11:54:00"))
+    assert bar["failed"] == 2
+    params = {"finished_from": bar["start"], "finished_to": bar["end"], "status": "failed"}
+    listed = (await frozen_api.get("/api/runs", params=params, headers=VIEWER)).json()
+    assert {r["id"] for r in listed["items"]} == {inside, retry}
+    # By the slot's time, the retry would be missed.
+    by_slot = {"scheduled_from": bar["start"], "scheduled_to": bar["end"], "status": "failed"}
+    assert {
+        r["id"] for r in (await frozen_api.get("/api/runs", params=by_slot, headers=VIEWER)).json()["items"]
+    } == {inside}
+    bad = {"finished_from": bar["end"], "finished_to": bar["start"]}
+    assert_problem(
+        await frozen_api.get("/api/runs", params=bad, headers=VIEWER), 422, mentions="finished_from"
+    )
+
+
 # --- spans --------------------------------------------------------------------------------------
 
 
@@ -210,8 +243,8 @@ async def spans(api: httpx.AsyncClient, start: datetime, end: datetime, **params
 async def test_spans_are_the_runs_overlapping_the_window_as_arrays(
     frozen_api: httpx.AsyncClient, frozen_ctx: Context
 ) -> None:
-    a = await create_task(frozen_api, "alpha")
-    b = await create_task(frozen_api, "beta")
+    a = await create_task(frozen_api, "alpha", retry={"max_attempts": 4})
+    b = await create_task(frozen_api, "beta", retry={"max_attempts": 1})
     start, end = NOW - timedelta(hours=1), NOW
     t = start + timedelta(minutes=10)
     inside = await add_run(
@@ -249,7 +282,11 @@ async def test_spans_are_the_runs_overlapping_the_window_as_arrays(
     assert body["limit"] == 20_000
     assert datetime.fromisoformat(body["from"]) == start
     assert datetime.fromisoformat(body["to"]) == end
-    assert body["tasks"] == [{"id": a["id"], "name": "alpha"}, {"id": b["id"], "name": "beta"}]
+    # Each task with the attempts its policy plans: the timeline says "attempt 2 of 4".
+    assert body["tasks"] == [
+        {"id": a["id"], "name": "alpha", "max_attempts": 4},
+        {"id": b["id"], "name": "beta", "max_attempts": 1},
+    ]
     # Ordered by when each run could start.
     assert body["id"] == [across, inside, retry, running, queued]
     keys = ("id", "task_id", "attempt", "status", "ready", "started", "finished")
@@ -270,7 +307,7 @@ async def test_spans_are_the_runs_overlapping_the_window_as_arrays(
 
     only_b = (await spans(frozen_api, start, end, task_id=b["id"])).json()
     assert only_b["id"] == [across, running]
-    assert only_b["tasks"] == [{"id": b["id"], "name": "beta"}]
+    assert only_b["tasks"] == [{"id": b["id"], "name": "beta", "max_attempts": 1}]
 
 
 async def test_spans_are_capped_keeping_the_latest(

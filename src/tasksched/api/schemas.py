@@ -418,6 +418,10 @@ class RunFilterBody(StrictModel):
     q: str | None = Field(
         default=None, max_length=200, description="A substring of the error text, any case."
     )
+    finished_from: IsoTime | None = Field(
+        default=None, description="Runs that finished at or after this time."
+    )
+    finished_to: IsoTime | None = Field(default=None, description="Runs that finished before this time.")
 
 
 class RunRetryRequest(StrictModel):
@@ -486,6 +490,9 @@ class RunBatchResult(BaseModel):
 class SpanTask(BaseModel):
     id: int
     name: str
+    max_attempts: int | None = Field(
+        default=None, description="The attempts its retry policy plans per slot (null: the task is gone)."
+    )
 
 
 class RunSpans(BaseModel):

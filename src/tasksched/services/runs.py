@@ -87,6 +87,8 @@ class RunQuery:
     scheduled_from: datetime | None = None  # inclusive
     scheduled_to: datetime | None = None  # exclusive
     error_contains: str | None = None
+    finished_from: datetime | None = None  # inclusive
+    finished_to: datetime | None = None  # exclusive
     limit: int = 50
     offset: int = 0
 
@@ -94,6 +96,8 @@ class RunQuery:
         """The filter alone (no paging): what a list shows and a bulk retry of "all matching" takes."""
         if self.scheduled_from and self.scheduled_to and self.scheduled_from >= self.scheduled_to:
             raise InvalidInput("scheduled_from must be before scheduled_to")
+        if self.finished_from and self.finished_to and self.finished_from >= self.finished_to:
+            raise InvalidInput("finished_from must be before finished_to")
         triggers = [t.value for t in self.triggers]
         if self.trigger is not None:
             triggers.append(self.trigger.value)
@@ -105,6 +109,8 @@ class RunQuery:
             scheduled_from=self.scheduled_from,
             scheduled_to=self.scheduled_to,
             error_contains=text or None,
+            finished_from=self.finished_from,
+            finished_to=self.finished_to,
         )
 
 
@@ -526,7 +532,7 @@ class RunService:
 
 
 def _filter_document(f: run_store.RunFilter) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "task_id": f.task_id,
         "statuses": list(f.statuses),
         "triggers": list(f.triggers),
@@ -534,6 +540,12 @@ def _filter_document(f: run_store.RunFilter) -> dict[str, Any]:
         "scheduled_to": f.scheduled_to.isoformat() if f.scheduled_to else None,
         "error_contains": f.error_contains,
     }
+    # The finished-time range only when given (audit entries written before it stay alike).
+    if f.finished_from:
+        document["finished_from"] = f.finished_from.isoformat()
+    if f.finished_to:
+        document["finished_to"] = f.finished_to.isoformat()
+    return document
 
 
 async def _with_max_attempts(tx: Tx, items: list[Run]) -> list[Run]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from tasksched.domain.runs import RunStatus
+from tasksched.domain.runs import RetryPolicy, RunStatus
 from tasksched.errors import InvalidInput, NotFound
 from tasksched.services.context import Context
 from tasksched.store import dashboard as dashboard_store
@@ -133,6 +133,10 @@ class StatsService:
                 task_id=task_id,
                 limit=limit,
             )
+            # Each task's planned attempts ("attempt 2 of 3"): one read of the tasks listed.
+            retries = await task_store.get_many(
+                tx, sorted({int(r["task_id"]) for r in rows}), columns=task_store.RETRY_COLUMNS
+            )
         rows.sort(key=lambda r: (r["available_at"], r["id"]))
         names: dict[int, str] = {}
         for r in rows:
@@ -143,7 +147,10 @@ class StatsService:
             "now": self.ctx.clock.now(),
             "truncated": truncated,
             "limit": limit,
-            "tasks": [{"id": i, "name": names[i]} for i in sorted(names, key=lambda i: (names[i], i))],
+            "tasks": [
+                {"id": i, "name": names[i], "max_attempts": _max_attempts(retries.get(i))}
+                for i in sorted(names, key=lambda i: (names[i], i))
+            ],
             "id": [int(r["id"]) for r in rows],
             "task_id": [int(r["task_id"]) for r in rows],
             "attempt": [int(r["attempt"]) for r in rows],
@@ -166,6 +173,11 @@ def hour_buckets(hourly: list[tuple[str, str, int]], now: datetime) -> list[dict
         if hour_key in buckets and status in buckets[hour_key]:
             buckets[hour_key][status] += count
     return list(buckets.values())
+
+
+def _max_attempts(task: dict[str, Any] | None) -> int | None:
+    """The attempts a task's retry policy plans; None for a task deleted since its runs were read."""
+    return None if task is None else RetryPolicy.model_validate(task["retry"]).max_attempts
 
 
 def _ms(at: datetime) -> int:

@@ -173,6 +173,8 @@ class RunFilter:
     scheduled_from: datetime | None = None  # inclusive
     scheduled_to: datetime | None = None  # exclusive
     error_contains: str | None = None  # a substring of the error text, case-insensitive
+    finished_from: datetime | None = None  # inclusive; what the dashboard's bars count by
+    finished_to: datetime | None = None  # exclusive
 
 
 def _like_escaped(text: str) -> str:
@@ -191,6 +193,10 @@ def _conditions(tx: Tx, f: RunFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(runs.c.scheduled_for >= f.scheduled_from)
     if f.scheduled_to is not None:
         conditions.append(runs.c.scheduled_for < f.scheduled_to)
+    if f.finished_from is not None:
+        conditions.append(runs.c.finished_at >= f.finished_from)
+    if f.finished_to is not None:
+        conditions.append(runs.c.finished_at < f.finished_to)
     if f.error_contains:
         pattern = f"%{_like_escaped(f.error_contains)}%"
         if tx.dialect.name == "postgresql":

@@ -21,6 +21,8 @@ function listQuery(filter: RunFilter) {
     scheduled_from: filter.scheduled_from,
     scheduled_to: filter.scheduled_to,
     q: filter.q,
+    finished_from: filter.finished_from,
+    finished_to: filter.finished_to,
   });
 }
 

@@ -1771,6 +1771,16 @@ export interface components {
          */
         RunFilterBody: {
             /**
+             * Finished From
+             * @description Runs that finished at or after this time.
+             */
+            finished_from?: string | null;
+            /**
+             * Finished To
+             * @description Runs that finished before this time.
+             */
+            finished_to?: string | null;
+            /**
              * Q
              * @description A substring of the error text, any case.
              */
@@ -2015,6 +2025,11 @@ export interface components {
         SpanTask: {
             /** Id */
             id: number;
+            /**
+             * Max Attempts
+             * @description The attempts its retry policy plans per slot (null: the task is gone).
+             */
+            max_attempts?: number | null;
             /** Name */
             name: string;
         };
@@ -4106,6 +4121,10 @@ export interface operations {
     runs_list: {
         parameters: {
             query?: {
+                /** @description Runs that finished at or after this time (what the dashboard's bars count). */
+                finished_from?: string | null;
+                /** @description Runs that finished before this time. */
+                finished_to?: string | null;
                 limit?: number;
                 offset?: number;
                 /** @description A substring of the error text, any case. */

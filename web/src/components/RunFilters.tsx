@@ -92,6 +92,25 @@ export function RunFilters({ filter, onChange }: { filter: RunFilter; onChange: 
         validate={isoProblem}
         onCommit={(scheduled_to) => set({ scheduled_to })}
       />
+      {/* Finished when: what the dashboard's bars and cards count by (they link with it). */}
+      <CommitField
+        key={`ffrom:${filter.finished_from ?? ""}`}
+        label="Finished from"
+        placeholder="2026-12-01T09:00:00Z"
+        w={210}
+        value={filter.finished_from}
+        validate={isoProblem}
+        onCommit={(finished_from) => set({ finished_from })}
+      />
+      <CommitField
+        key={`fto:${filter.finished_to ?? ""}`}
+        label="Finished before"
+        placeholder="2026-12-02T09:00:00Z"
+        w={210}
+        value={filter.finished_to}
+        validate={isoProblem}
+        onCommit={(finished_to) => set({ finished_to })}
+      />
       <CommitField
         key={`q:${filter.q ?? ""}`}
         label="Error text"

@@ -1,9 +1,9 @@
 import { Paper, Text, useComputedColorScheme, useMantineTheme } from "@mantine/core";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { RunSpans, RunStatus } from "../api/types";
-import { formatAge } from "../lib/dashboard";
-import { formatDuration, STATUS_COLORS, statusLabel } from "../lib/format";
-import { extent, hitTest, layoutByTask, layoutOverall, ticks, toTime, toX, waitAndDuration, type Scale, type TimelineMode } from "../timeline/layout";
+import { STATUS_COLORS } from "../lib/format";
+import { describeRun } from "../timeline/describe";
+import { extent, hitTest, layoutByTask, layoutOverall, ticks, toTime, toX, type Scale, type TimelineMode } from "../timeline/layout";
 
 const ROW_H = 22;
 const AXIS_H = 26;
@@ -35,7 +35,6 @@ interface Hover {
 
 const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dayAndTime = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-const full = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
 /**
  * Runs as bars on a <canvas>: one row per task (or lanes of every run), a light part for the wait in
@@ -53,6 +52,7 @@ export function TimelineCanvas({ spans, mode, from, to, onOpen, onPickTask, onZo
   const [hover, setHover] = useState<Hover | null>(null);
   const now = Date.parse(spans.now);
   const layout = useMemo(() => (mode === "task" ? layoutByTask(spans) : layoutOverall(spans, now)), [spans, mode, now]);
+  const laidOut = useMemo(() => layout.byRow.reduce((total, row) => total + row.length, 0), [layout]);
   const bodyH = Math.max(layout.rows.length, 1) * ROW_H;
   const viewH = Math.min(bodyH + AXIS_H, MAX_VIEW_H);
   const scale: Scale = useMemo(() => ({ from, to, left: GUTTER, width: Math.max(100, width - GUTTER - 8) }), [from, to, width]);
@@ -194,7 +194,7 @@ export function TimelineCanvas({ spans, mode, from, to, onOpen, onPickTask, onZo
   );
 
   const hovered = hover ? hover.index : null;
-  const details = hovered !== null ? describe(spans, hovered, now) : null;
+  const details = hovered !== null ? describeRun(spans, hovered, now) : null;
 
   return (
     <div style={{ position: "relative" }}>
@@ -208,6 +208,18 @@ export function TimelineCanvas({ spans, mode, from, to, onOpen, onPickTask, onZo
           <canvas
             ref={canvas}
             data-testid="timeline-canvas"
+            // The geometry, for tests and tools that point at a run: the window (Unix ms), where the
+            // plot starts and how wide it is (CSS px), the rows' height under the axis, the runs laid out
+            // and the start of the window they were fetched for (while a new window loads, the last one's).
+            data-from={from}
+            data-to={to}
+            data-plot-left={scale.left}
+            data-plot-width={scale.width}
+            data-axis-height={AXIS_H}
+            data-row-height={ROW_H}
+            data-rows={layout.rows.length}
+            data-laid-out={laidOut}
+            data-spans-from={Date.parse(spans.from)}
             role="img"
             aria-label={`Timeline of ${spans.id.length} runs in ${layout.rows.length} ${mode === "task" ? "task rows" : "lanes"}; hover a bar for details, click it to open the run.`}
             style={{ position: "sticky", top: 0, width, height: viewH, display: "block", cursor: hovered !== null ? "pointer" : "default" }}
@@ -254,16 +266,4 @@ export function TimelineCanvas({ spans, mode, from, to, onOpen, onPickTask, onZo
       )}
     </div>
   );
-}
-
-function describe(spans: RunSpans, i: number, now: number): { id: number; task: string; lines: string[] } {
-  const task = spans.tasks.find((t) => t.id === spans.task_id[i])?.name ?? `task ${spans.task_id[i]}`;
-  const { wait, duration } = waitAndDuration(spans, i, now);
-  const status = spans.status[i] ?? "queued";
-  const lines = [`${statusLabel(status)}, attempt ${spans.attempt[i] ?? 1}`];
-  lines.push(`ready ${full.format(new Date(spans.ready[i] ?? now))}`);
-  if (wait !== null) lines.push(`waited in the queue ${formatAge(wait / 1000)}`);
-  else if (status === "queued") lines.push(`waiting for ${formatAge((now - (spans.ready[i] ?? now)) / 1000)}`);
-  if (duration !== null) lines.push(`${status === "running" ? "running for" : "ran"} ${formatDuration(duration)}`);
-  return { id: spans.id[i] ?? 0, task, lines };
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { formatAge, overdueSeconds, overdueText, runsLink, serverNow } from "./dashboard";
+import { parseRunView } from "./runs";
 
 describe("runsLink", () => {
-  it("uses the API's query names, repeating status and trigger", () => {
+  it("uses the runs page's own URL names, repeating status and trigger", () => {
     expect(
       runsLink({
         status: ["failed", "timed_out"],
@@ -13,8 +14,28 @@ describe("runsLink", () => {
         q: "50%",
       }),
     ).toBe(
-      "/runs?status=failed&status=timed_out&trigger=schedule&scheduled_from=2026-06-01T11%3A00%3A00Z&scheduled_to=2026-06-01T12%3A00%3A00Z&task_id=7&q=50%25",
+      "/runs?task=7&status=failed&status=timed_out&trigger=schedule&from=2026-06-01T11%3A00%3A00Z&to=2026-06-01T12%3A00%3A00Z&q=50%25",
     );
+  });
+  it("is read back by the runs page as the same filter", () => {
+    const link = runsLink({ status: ["failed"], scheduled_from: "2026-06-01T11:00:00Z", scheduled_to: "2026-06-01T12:00:00.500Z", task_id: 3 });
+    const view = parseRunView(new URLSearchParams(link.split("?")[1]));
+    expect(view.filter).toEqual({
+      task_id: 3,
+      status: ["failed"],
+      trigger: [],
+      scheduled_from: "2026-06-01T11:00:00Z",
+      scheduled_to: "2026-06-01T12:00:00.500Z",
+      q: undefined,
+    });
+  });
+  it("carries a finished-time range (what the bars count by) to the runs page", () => {
+    const link = runsLink({ status: ["failed"], finished_from: "2026-06-01T11:54:00Z", finished_to: "2026-06-01T11:55:00Z" });
+    expect(link).toBe("/runs?status=failed&finished_from=2026-06-01T11%3A54%3A00Z&finished_to=2026-06-01T11%3A55%3A00Z");
+    const view = parseRunView(new URLSearchParams(link.split("?")[1]));
+    expect(view.filter.finished_from).toBe("2026-06-01T11:54:00Z");
+    expect(view.filter.finished_to).toBe("2026-06-01T11:55:00Z");
+    expect(view.filter.scheduled_from).toBeUndefined();
   });
   it("is the bare runs page without a filter", () => {
     expect(runsLink({})).toBe("/runs");

@@ -1,7 +1,8 @@
 // Pure helpers of the dashboard: links to the runs a figure counts, and how late a slot is.
 import type { RunStatus, RunTrigger } from "../api/types";
+import { DEFAULT_PAGE_SIZE, runViewSearch, type RunFilter } from "./runs";
 
-/** The runs page's URL filters: the same names as GET /api/runs's query parameters. */
+/** The runs a dashboard figure counts: the runs page's filter (see lib/runs.ts's RunFilter). */
 export interface RunsFilter {
   status?: RunStatus[];
   trigger?: RunTrigger[];
@@ -9,21 +10,33 @@ export interface RunsFilter {
   scheduled_to?: string;
   task_id?: number;
   q?: string;
+  finished_from?: string;
+  finished_to?: string;
 }
 
 export const FAILED_STATUSES: RunStatus[] = ["failed", "timed_out"];
 
-/** "/runs?status=failed&status=timed_out&scheduled_from=…": the runs page showing those runs. */
+/** "/runs?status=failed&status=timed_out&from=…": the runs page showing those runs, in the names the
+ * runs page reads from its URL (`task`, `from`, `to`: what runViewSearch writes), so the link
+ * reproduces the view as if it had been filtered by hand. */
 export function runsLink(filter: RunsFilter): string {
-  const params = new URLSearchParams();
-  for (const status of filter.status ?? []) params.append("status", status);
-  for (const trigger of filter.trigger ?? []) params.append("trigger", trigger);
-  if (filter.scheduled_from) params.set("scheduled_from", filter.scheduled_from);
-  if (filter.scheduled_to) params.set("scheduled_to", filter.scheduled_to);
-  if (filter.task_id !== undefined) params.set("task_id", String(filter.task_id));
-  if (filter.q) params.set("q", filter.q);
-  const query = params.toString();
+  const query = runViewSearch({
+    filter: { status: filter.status ?? [], trigger: filter.trigger ?? [], ...pick(filter) },
+    page: 1,
+    size: DEFAULT_PAGE_SIZE,
+  }).toString();
   return query ? `/runs?${query}` : "/runs";
+}
+
+function pick({ scheduled_from, scheduled_to, task_id, q, finished_from, finished_to }: RunsFilter): Partial<RunFilter> {
+  const out: Partial<RunFilter> = {};
+  if (finished_from) out.finished_from = finished_from;
+  if (finished_to) out.finished_to = finished_to;
+  if (scheduled_from) out.scheduled_from = scheduled_from;
+  if (scheduled_to) out.scheduled_to = scheduled_to;
+  if (task_id !== undefined) out.task_id = task_id;
+  if (q) out.q = q;
+  return out;
 }
 
 /** A length of time in short words: "40 s", "3 min 20 s", "2 h 5 min", "3 d 4 h". */

@@ -92,6 +92,9 @@ describe("active filters", () => {
       activeFilterCount({ task_id: 4, status: ["failed"], trigger: ["manual"], scheduled_from: "2026-12-01T00:00:00Z", scheduled_to: "2026-12-02T00:00:00Z", q: "refused" }),
     ).toBe(6);
     expect(isFiltered({ status: [], trigger: [], q: "refused" })).toBe(true);
+    // A finished-time range (from a dashboard bar) narrows too: once, whichever ends are given.
+    expect(activeFilterCount({ status: [], trigger: [], finished_from: "2026-12-01T00:00:00Z", finished_to: "2026-12-01T00:01:00Z" })).toBe(1);
+    expect(isFiltered({ status: [], trigger: [], finished_to: "2026-12-01T00:01:00Z" })).toBe(true);
     expect(activeFilterCount({ status: [], trigger: [], q: "" })).toBe(0);
   });
 });

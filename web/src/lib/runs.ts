@@ -18,6 +18,9 @@ export interface RunFilter {
   scheduled_from?: string;
   scheduled_to?: string;
   q?: string;
+  /** When the run finished (what the dashboard's bars count by): from, inclusive, and before. */
+  finished_from?: string;
+  finished_to?: string;
 }
 
 /** The runs page's whole view, as its URL holds it (so that a link reproduces it). */
@@ -45,6 +48,8 @@ export function parseRunView(search: URLSearchParams): RunView {
   const from = search.get("from") ?? "";
   const to = search.get("to") ?? "";
   const q = (search.get("q") ?? "").trim();
+  const finishedFrom = search.get("finished_from") ?? "";
+  const finishedTo = search.get("finished_to") ?? "";
   const size = positive(search.get("size"), DEFAULT_PAGE_SIZE);
   return {
     filter: {
@@ -54,6 +59,8 @@ export function parseRunView(search: URLSearchParams): RunView {
       scheduled_from: isIsoTime(from) ? from.trim() : undefined,
       scheduled_to: isIsoTime(to) ? to.trim() : undefined,
       q: q ? q.slice(0, 200) : undefined,
+      ...(isIsoTime(finishedFrom) ? { finished_from: finishedFrom.trim() } : {}),
+      ...(isIsoTime(finishedTo) ? { finished_to: finishedTo.trim() } : {}),
     },
     page: positive(search.get("page"), 1),
     size: (PAGE_SIZES as readonly number[]).includes(size) ? size : DEFAULT_PAGE_SIZE,
@@ -74,6 +81,8 @@ export function runViewSearch(view: RunView): URLSearchParams {
   if (filter.scheduled_from) search.set("from", filter.scheduled_from);
   if (filter.scheduled_to) search.set("to", filter.scheduled_to);
   if (filter.q) search.set("q", filter.q);
+  if (filter.finished_from) search.set("finished_from", filter.finished_from);
+  if (filter.finished_to) search.set("finished_to", filter.finished_to);
   if (view.page > 1) search.set("page", String(view.page));
   if (view.size !== DEFAULT_PAGE_SIZE) search.set("size", String(view.size));
   return search;
@@ -93,6 +102,7 @@ export function activeFilterCount(filter: RunFilter): number {
     !!filter.scheduled_from,
     !!filter.scheduled_to,
     !!filter.q,
+    !!(filter.finished_from || filter.finished_to),
   ].filter(Boolean).length;
 }
 

@@ -71,7 +71,7 @@ function CountsLine({ counts, since, testId }: { counts: StatusCounts; since: st
         <Anchor
           key={status}
           component={Link}
-          to={runsLink({ status: [status as RunStatus], scheduled_from: since })}
+          to={runsLink({ status: [status as RunStatus], finished_from: since })}
           underline="never"
         >
           {/* The visible badge and count name the link (axe: label-content-name-mismatch); the rest is for screen readers. */}
@@ -132,7 +132,7 @@ function FailingTasks({ data, windowLabel }: { data: Stats; windowLabel: string 
                 <Table.Td>
                   <Anchor
                     component={Link}
-                    to={runsLink({ task_id: task.task_id, status: FAILED_STATUSES, scheduled_from: since })}
+                    to={runsLink({ task_id: task.task_id, status: FAILED_STATUSES, finished_from: since })}
                     aria-label={`${task.failures} of ${task.finished} runs of ${task.task_name} failed: open them`}
                   >
                     {task.failures} of {task.finished}
@@ -200,7 +200,8 @@ export function DashboardPage() {
   const late = data.late;
   const lateSince = late.oldest_due_at ? overdueSeconds(late.oldest_due_at, now) : 0;
   const openBar = (target: BarTarget) => {
-    const filter: RunsFilter = { scheduled_from: target.start, scheduled_to: target.end };
+    // The bars count runs by when they finished: the runs page filters the same way.
+    const filter: RunsFilter = { finished_from: target.start, finished_to: target.end };
     filter.status = target.status ? [target.status] : ["succeeded", "failed", "timed_out", "cancelled", "skipped"];
     void navigate(runsLink(filter));
   };
@@ -214,14 +215,14 @@ export function DashboardPage() {
           value={rate === null ? "—" : `${(rate * 100).toFixed(rate >= 0.995 || rate === 0 ? 0 : 1)}%`}
           hint={`${sum(data.runs_last_day)} runs in the last day`}
           testId="stat-success"
-          to={runsLink({ scheduled_from: dayAgo })}
+          to={runsLink({ finished_from: dayAgo })}
         />
         <Stat
           label={`Failed (${bucket === "minute" ? "1 h" : "24 h"})`}
           value={data.chart.buckets.reduce((total, b) => total + b.failed + b.timed_out, 0)}
           hint="failed or timed out"
           testId="stat-failed"
-          to={runsLink({ status: FAILED_STATUSES, scheduled_from: data.chart.since })}
+          to={runsLink({ status: FAILED_STATUSES, finished_from: data.chart.since })}
         />
         <Stat
           label="Late slots"
@@ -233,7 +234,7 @@ export function DashboardPage() {
         <Stat label="Queued" value={data.queued} hint={data.oldest_queued_at ? <>oldest {formatRelative(data.oldest_queued_at, now)}</> : "none waiting"} testId="stat-queued" to={runsLink({ status: ["queued"] })} />
         <Stat label="Running" value={data.running} testId="stat-running" to={runsLink({ status: ["running"] })} />
         <Stat label="Workers online" value={data.workers_online} hint="see workers" testId="stat-workers" to="/workers" />
-        <Stat label="Runs (1 h)" value={sum(data.runs_last_hour)} testId="stat-runs-hour" to={runsLink({ scheduled_from: hourAgo })} />
+        <Stat label="Runs (1 h)" value={sum(data.runs_last_hour)} testId="stat-runs-hour" to={runsLink({ finished_from: hourAgo })} />
       </SimpleGrid>
 
       <Card withBorder radius="md">
@@ -341,7 +342,7 @@ export function DashboardPage() {
         </Card>
       </SimpleGrid>
       <Text size="xs" c="dimmed">
-        Cards and bars open the runs they count (the runs page filters by the time of each run&apos;s slot).
+        Cards and bars open the runs they count: finished runs by when they finished, late and queued ones by their slot.
       </Text>
     </Stack>
   );

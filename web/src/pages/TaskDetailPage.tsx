@@ -1,7 +1,7 @@
 import { Anchor, Badge, Button, Card, Code, Group, SimpleGrid, Skeleton, Stack, Table, Text, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconCopy, IconEdit, IconPlayerPause, IconPlayerPlay, IconRocket, IconTrash } from "@tabler/icons-react";
-import type { ReactNode } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useTask, useTaskAction, useTaskPreview, type TaskAction } from "../api/queries";
 import type { Action, Run, Task } from "../api/types";
@@ -17,6 +17,9 @@ import { Time } from "../components/Time";
 import { formatSeconds } from "../lib/format";
 import { describeSchedule } from "../lib/schedule";
 import { SchedulePreviewPanel } from "../editor/SchedulePreviewPanel";
+
+// The canvas timeline loads when a task page opens, not with the first page.
+const TaskTimeline = lazy(() => import("../components/TaskTimeline"));
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -280,6 +283,12 @@ export function TaskDetailPage() {
         </Card>
       </SimpleGrid>
       <NextFireTimes task={task} />
+      <Title order={2} size="h3">
+        Timeline
+      </Title>
+      <Suspense fallback={<Skeleton h={60} />}>
+        <TaskTimeline taskId={task.id} />
+      </Suspense>
       <Title order={2} size="h3">
         Run history
       </Title>

@@ -14,7 +14,7 @@ function spans(runs: [number, number, number | null, number | null][]): RunSpans
     now: new Date(NOW).toISOString(),
     truncated: false,
     limit: 20000,
-    tasks: [...new Set(runs.map((r) => r[0]))].sort().map((id) => ({ id, name: `task-${id}` })),
+    tasks: [...new Set(runs.map((r) => r[0]))].sort().map((id) => ({ id, name: `task-${id}`, max_attempts: 1 })),
     id: runs.map((_, i) => i + 100),
     task_id: runs.map((r) => r[0]),
     attempt: runs.map(() => 1),
@@ -87,6 +87,12 @@ describe("hitTest", () => {
     expect(hitTest(s, layout, 0, T0 + 20 * MINUTE, 0, NOW)).toBeNull();
     expect(hitTest(s, layout, 5, T0, 0, NOW)).toBeNull();
     expect(hitTest(s, layout, 0, T0 + 33 * MINUTE, 2 * MINUTE, NOW)).toBe(2);
+  });
+  it("prefers the run under the pointer to a later one within the slack", () => {
+    // Zoomed out, run 2 starts a pixel after run 0's end: the pointer on run 0 finds run 0.
+    expect(hitTest(s, layout, 0, T0 + 9 * MINUTE, 25 * MINUTE, NOW)).toBe(0);
+    expect(hitTest(s, layout, 0, T0 + 20 * MINUTE, 15 * MINUTE, NOW)).toBe(2);
+    expect(hitTest(s, layout, 0, T0 + 19 * MINUTE, 10 * MINUTE, NOW)).toBe(0); // the nearest
   });
 });
 

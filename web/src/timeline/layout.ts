@@ -102,7 +102,7 @@ export function toTime(scale: Scale, x: number): number {
   return scale.from + ((x - scale.left) / scale.width) * (scale.to - scale.from);
 }
 
-/** The run of `row` under time `t` (within `slack` ms either side); the latest-starting one if several. */
+/** The run of `row` under time `t`, the latest-starting one if several; else the nearest within `slack` ms either side. */
 export function hitTest(spans: RunSpans, layout: TimelineLayout, row: number, t: number, slack: number, now: number): number | null {
   const runs = layout.byRow[row];
   if (!runs?.length) return null;
@@ -117,12 +117,21 @@ export function hitTest(spans: RunSpans, layout: TimelineLayout, row: number, t:
       lo = mid + 1;
     } else hi = mid - 1;
   }
-  // Runs of one row may overlap: look back a little way for one that still covers t.
+  // Runs of one row may overlap: look back a little way for one that still covers t. One the
+  // pointer is on wins over one only within the slack (zoomed out, a later run a pixel or two to the
+  // right must not hide the one under the pointer).
+  let near: number | null = null;
+  let nearGap = Infinity;
   for (let k = last; k >= 0 && k > last - 200; k--) {
     const e = extent(spans, runs[k]!, now);
-    if (e.end + slack >= t) return runs[k]!;
+    if (e.ready <= t && e.end >= t) return runs[k]!;
+    const gap = t < e.ready ? e.ready - t : t - e.end;
+    if (gap <= slack && gap < nearGap) {
+      near = runs[k]!;
+      nearGap = gap;
+    }
   }
-  return null;
+  return near;
 }
 
 /** A window of `width` ms around `center`, its width kept within an hour and a week. */

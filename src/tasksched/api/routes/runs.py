@@ -38,6 +38,11 @@ async def list_runs(
     q: Annotated[
         str | None, Query(max_length=200, description="A substring of the error text, any case.")
     ] = None,
+    finished_from: Annotated[
+        IsoTime | None,
+        Query(description="Runs that finished at or after this time (what the dashboard's bars count)."),
+    ] = None,
+    finished_to: Annotated[IsoTime | None, Query(description="Runs that finished before this time.")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Response:
@@ -48,6 +53,8 @@ async def list_runs(
         scheduled_from=scheduled_from,
         scheduled_to=scheduled_to,
         error_contains=q,
+        finished_from=finished_from,
+        finished_to=finished_to,
         limit=limit,
         offset=offset,
     )
@@ -74,6 +81,8 @@ async def retry_runs(body: RunRetryRequest, services: ServicesDep, principal: Op
             scheduled_from=f.scheduled_from,
             scheduled_to=f.scheduled_to,
             error_contains=f.q,
+            finished_from=f.finished_from,
+            finished_to=f.finished_to,
         )
     result = await services.runs.retry(actor=principal.actor, run_ids=body.run_ids, query=query)
     skipped = [RunRetrySkip(run_id=k, reason=v) for k, v in sorted(result.skipped.items())]
