@@ -495,6 +495,7 @@ def _fork_child(settings: Settings, slot: int, *, burst: bool, mask: set[int | s
             # Until its loop takes them over, SIGTERM/SIGINT end a child that has nothing to drain.
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            gc.enable()  # for what the child allocates; the parent's objects stay frozen
             code = _child_main(settings, slot, burst=burst, stats_fd=write_fd, parent=parent)
         except TaskschedError as exc:
             log.error("worker process cannot run", error=exc.detail)
@@ -541,6 +542,9 @@ def run_worker_processes(settings: Settings, *, burst: bool) -> WorkerStats:
     from tasksched.registry import import_modules
     from tasksched.worker.loop import WorkerStats
 
+    # No collection in the parent from here on: a collection frees cycles, and the holes it leaves
+    # in pages of long-lived objects are where a child's first allocations go, copying those pages.
+    gc.disable()
     configure(settings.log_level, settings.log_format)
     import_modules(settings.import_list)
     run(_prepare_workers(settings))
@@ -551,7 +555,6 @@ def run_worker_processes(settings: Settings, *, burst: bool) -> WorkerStats:
         time.sleep(0.01)
     if threading.active_count() > 1:
         log.warning("threads are running before the fork", threads=[t.name for t in threading.enumerate()])
-    gc.collect()
     gc.freeze()
 
     count = settings.worker_processes
