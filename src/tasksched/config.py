@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description=(
-            "Worker processes `tasksched worker` runs. Above 1, one parent imports the task modules once "
+            "Worker processes `tasksched worker` runs (`--processes` for short). Above 1, one parent imports the task modules once "
             "and forks this many workers, which share its memory; each has its own name (`host:pid`, or "
             "`--worker-name` with `-1`, `-2`…) and, with `TASKSCHED_METRICS_PORT`, its own port "
             "(the port plus 0, 1…). The parent restarts a worker that dies."

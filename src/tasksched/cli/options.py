@@ -213,8 +213,7 @@ def settings_table(group: click.Group) -> str:
         commands = used.get(name, [])
         commands_text = "all" if commands == every else ", ".join(commands) or "(environment only)"
         rows.append(
-            f"| `{env_var(name)}` | {', '.join(f'`{flag}`' for flag in option_names(name))} "
-            f"| {f'`{default}`' if default else 'none'} "
+            f"| `{env_var(name)}` | `{option_name(name)}` | {f'`{default}`' if default else 'none'} "
             f"| {commands_text} | {field.description} |"
         )
     return "\n".join(rows)
