@@ -15,6 +15,7 @@ the pages the children share with their parent once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -52,10 +53,8 @@ def children_of(pid: int) -> list[int]:
 def pss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # it has just ended
             total += memory_kb(pid)["Pss"]
-        except (FileNotFoundError, ProcessLookupError):
-            pass
     return total / 1024
 
 
