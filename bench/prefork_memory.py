@@ -1,12 +1,13 @@
-"""Memory of two workers: ``worker --processes 2`` (one parent, two forked children) against two
-separate ``worker`` processes, while they drain the same queued runs of a plain function.
+"""Memory of N workers (``--processes``, default 2): ``worker --processes N`` (one parent, N forked
+children) against N separate ``worker`` processes, while they drain the same queued runs of a plain
+function.
 
-.venv/bin/python -m bench.prefork_memory [--backend sqlite|postgresql|both] [--runs 5000] [-n 3]
+.venv/bin/python -m bench.prefork_memory [--backend sqlite|postgresql|both] [--runs 5000] [-n 3] [--processes 2]
 
 Each repetition queues ``--runs`` runs of ``bench.plain`` (``bench/jobs.py``) and starts one of the two
 set-ups on the database (``python -m tasksched.cli worker``, alternating set-up by set-up, so that
 both share the machine's load drift). While they drain, the PSS of every process of the set-up (for
-``--processes 2`` the parent and its children) is read from ``/proc/PID/smaps_rollup`` every 0.2 s
+``--processes N`` the parent and its children) is read from ``/proc/PID/smaps_rollup`` every 0.2 s
 and summed; reported are the peak of that sum and the sum once the queue is empty, then the set-up is
 stopped with SIGTERM. PSS splits a shared page between the processes that map it, so the sum counts
 the pages the children share with their parent once.
@@ -33,7 +34,6 @@ from tasksched.domain.tasks import TaskSpec
 from tasksched.services.runs import RunQuery, RunService
 
 ROOT = Path(__file__).resolve().parent.parent
-SETUPS = ("processes-2", "separate-2")
 
 
 def children_of(pid: int) -> list[int]:
@@ -84,7 +84,7 @@ async def succeeded(url: str, task_id: int) -> int:
         await ctx.close()
 
 
-def drain_once(url: str, setup: str, task_id: int, target: int) -> dict[str, Any]:
+def drain_once(url: str, setup: str, count: int, task_id: int, target: int) -> dict[str, Any]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
@@ -95,17 +95,17 @@ def drain_once(url: str, setup: str, task_id: int, target: int) -> dict[str, Any
     }
     env.pop("TASKSCHED_REDIS_URL", None)
     command = [sys.executable, "-m", "tasksched.cli", "worker"]
-    if setup == "processes-2":
-        procs = [subprocess.Popen([*command, "--processes", "2"], env=env, cwd=ROOT)]
+    if setup == "processes":
+        procs = [subprocess.Popen([*command, "--processes", str(count)], env=env, cwd=ROOT)]
     else:
-        procs = [subprocess.Popen(command, env=env, cwd=ROOT) for _ in range(2)]
+        procs = [subprocess.Popen(command, env=env, cwd=ROOT) for _ in range(count)]
     started = time.perf_counter()
     peak, samples = 0.0, 0
     try:
         next_count = 0.0
         while True:
             pids = [p.pid for p in procs]
-            if setup == "processes-2":
+            if setup == "processes":
                 pids += children_of(procs[0].pid)
             peak = max(peak, pss_mb(pids))
             samples += 1
@@ -119,8 +119,9 @@ def drain_once(url: str, setup: str, task_id: int, target: int) -> dict[str, Any
                 raise TimeoutError("the runs were not drained in 600 s")
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
-        pids = [p.pid for p in procs] + (children_of(procs[0].pid) if setup == "processes-2" else [])
+        pids = [p.pid for p in procs] + (children_of(procs[0].pid) if setup == "processes" else [])
         after = pss_mb(pids)
+        peak = max(peak, after)
         per_process = {str(pid): round(pss_mb([pid]), 1) for pid in pids}
     finally:
         for p in procs:
@@ -136,19 +137,19 @@ def drain_once(url: str, setup: str, task_id: int, target: int) -> dict[str, Any
     }
 
 
-def measure(backend: str, repetitions: int, runs: int) -> dict[str, list[dict[str, Any]]]:
-    results: dict[str, list[dict[str, Any]]] = {setup: [] for setup in SETUPS}
+def measure(backend: str, repetitions: int, runs: int, count: int) -> dict[str, list[dict[str, Any]]]:
+    results: dict[str, list[dict[str, Any]]] = {"processes": [], "separate": []}
 
     async def body() -> None:
         async with fresh_database(backend) as url:
             task_id = None
             target = 0
             for _ in range(repetitions):
-                for setup in SETUPS:
+                for setup in results:
                     task_id = await queue(url, task_id, runs)
                     target += runs
                     # The drain polls and samples from this thread; the database calls are short.
-                    results[setup].append(await _to_thread(drain_once, url, setup, task_id, target))
+                    results[setup].append(await _to_thread(drain_once, url, setup, count, task_id, target))
 
     run(body())
     return results
@@ -165,15 +166,21 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--runs", type=int, default=5000, help="runs queued for each drain")
     parser.add_argument("-n", type=int, default=3, help="repetitions per set-up (the median is reported)")
+    parser.add_argument("--processes", type=int, default=2, help="workers in each set-up")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"load average before: {os.getloadavg()}")
     for backend in backends:
-        for setup, results in measure(backend, args.n, args.runs).items():
+        for setup, results in measure(backend, args.n, args.runs, args.processes).items():
+            label = (
+                f"--processes {args.processes}"
+                if setup == "processes"
+                else f"{args.processes} separate workers"
+            )
             peak = statistics.median(r["peak_pss_mb"] for r in results)
             drained = statistics.median(r["drained_pss_mb"] for r in results)
             print(
-                f"{backend} {setup}: PSS summed over its processes, median peak {peak:.1f} MB, "
+                f"{backend} {label}: PSS summed over its processes, median peak {peak:.1f} MB, "
                 f"after the drain {drained:.1f} MB; every run: "
                 + json.dumps(
                     [
