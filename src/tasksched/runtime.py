@@ -542,6 +542,8 @@ def run_worker_processes(settings: Settings, *, burst: bool) -> WorkerStats:
     from tasksched.registry import import_modules
     from tasksched.worker.loop import WorkerStats
 
+    if not hasattr(signal, "sigtimedwait") or not hasattr(os, "fork"):  # pragma: no cover - Linux CI
+        raise CannotStart("--processes above 1 needs Linux (fork and sigtimedwait); run separate workers")
     # No collection in the parent from here on: a collection frees cycles, and the holes it leaves
     # in pages of long-lived objects are where a child's first allocations go, copying those pages.
     gc.disable()

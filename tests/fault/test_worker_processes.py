@@ -163,3 +163,11 @@ def test_a_killed_child_is_restarted_and_its_runs_come_back(database_url: str, t
     # The replacement is a worker of its own: registered under its own name, then stopped with the rest.
     assert log.count('"worker started"') == 3
     assert log.count('"worker stopped"') == 2
+
+
+def test_a_process_count_below_one_is_refused_by_name(sqlite_url: str, tmp_path: Path) -> None:
+    with tasksched(["worker", "--processes", "0"], _env(sqlite_url), tmp_path / "w.log") as proc:
+        proc.popen.wait(60)
+        assert proc.terminate() == 1
+    (line,) = proc.log().strip().splitlines()
+    assert line.startswith("Error: invalid worker_processes (--worker-processes, TASKSCHED_WORKER_PROCESSES)")
