@@ -502,6 +502,11 @@ def _fork_child(settings: Settings, slot: int, *, burst: bool, mask: set[int | s
         except BaseException:
             log.exception("worker process failed")
         finally:
+            import sys
+
+            for stream in (sys.stdout, sys.stderr):  # os._exit leaves Python's buffers unwritten
+                with contextlib.suppress(Exception):
+                    stream.flush()
             os._exit(code)
     os.close(write_fd)
     log.info("worker process started", pid=pid, slot=slot + 1)
@@ -517,9 +522,10 @@ def _read_stats(child: _Child) -> WorkerStats | None:
     while chunk := os.read(child.stats_fd, 65536):
         chunks.append(chunk)
     os.close(child.stats_fd)
-    if not chunks:
+    try:
+        data = json.loads(b"".join(chunks))
+    except ValueError:  # none written (it died), or cut off by a kill in the middle of the write
         return None
-    data = json.loads(b"".join(chunks))
     return WorkerStats(claimed=data["claimed"], finished=data["finished"], by_status=data["by_status"])
 
 
