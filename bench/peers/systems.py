@@ -287,6 +287,8 @@ class Tasksched(System):
 
     mode: str = "split"
     backend: str = "sqlite"
+    # Above 1: the workers are one ``worker --processes N`` (forked from one parent), not N processes.
+    processes: int = 1
     key: str = ""
     port: int = 0
     url: str = ""
@@ -458,6 +460,8 @@ class Tasksched(System):
             self.parked.stop()
             self.parked = None
             return [self.start_serve(parked=False)]
+        if self.processes > 1:
+            return [self.spawn("worker", [*self.tasksched(), "worker", "--processes", str(self.processes)])]
         return [self.spawn(f"worker{i}", [*self.tasksched(), "worker"]) for i in range(self.worker_count)]
 
     def stop_workers(self, procs: list[Proc]) -> None:
@@ -523,6 +527,16 @@ def make(name: str, logs: Path, run: str) -> System:
             "tasksched PostgreSQL (api + scheduler + 2 x worker)",
             {"mode": "split", "backend": "postgresql"},
         ),
+        "ts-prefork-sqlite": (
+            Tasksched,
+            "tasksched SQLite (api + scheduler + worker --processes 2)",
+            {"mode": "split", "backend": "sqlite", "processes": 2},
+        ),
+        "ts-prefork-pg": (
+            Tasksched,
+            "tasksched PostgreSQL (api + scheduler + worker --processes 2)",
+            {"mode": "split", "backend": "postgresql", "processes": 2},
+        ),
     }
     cls, label, attrs = systems[name]
     system = cls(name=name, label=label, logs=logs, run=run)
@@ -542,6 +556,8 @@ ALL = [
     "ts-serve-sqlite",
     "ts-split-sqlite",
     "ts-split-pg",
+    "ts-prefork-sqlite",
+    "ts-prefork-pg",
 ]
 TASKSCHED = [n for n in ALL if n.startswith("ts-")]
 

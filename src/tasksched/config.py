@@ -142,6 +142,17 @@ class Settings(BaseSettings):
             "many at once; plain (sync) functions also need one of `TASKSCHED_WORKER_THREADS`."
         ),
     )
+    worker_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Worker processes `tasksched worker` runs (`--processes` for short). Above 1, one parent imports the task modules once "
+            "and forks this many workers, which share its memory; each has its own name (`host:pid`, or "
+            "`--worker-name` with `-1`, `-2`…) and, with `TASKSCHED_METRICS_PORT`, its own port "
+            "(the port plus 0, 1…). The parent restarts a worker that dies."
+        ),
+    )
     worker_threads: int = Field(
         default_factory=_default_worker_threads,
         ge=1,

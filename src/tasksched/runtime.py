@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -375,3 +376,264 @@ async def run_process(
             sock.close()
     stats: WorkerStats | None = results.get("worker")
     return stats
+
+
+# -- several worker processes from one parent (``worker --processes N``) -------------------------
+
+# A worker process that dies is started again after this many seconds, doubled at each death in a
+# row up to the maximum; one that lived for RESTART_RESET_SECONDS starts its slot's count afresh.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+RESTART_RESET_SECONDS = 60.0
+_SUPERVISED = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT)
+
+
+class WorkerProcessesFailed(TaskschedError):
+    """Worker processes of a ``--processes`` parent ended with an error while it stopped."""
+
+    title = "Worker processes failed"
+
+
+@dataclass
+class _Child:
+    slot: int
+    pid: int
+    stats_fd: int  # the read end of the pipe the child writes its figures to as it ends
+    started: float
+
+
+async def _prepare_workers(settings: Settings) -> None:
+    """What one worker would check at start, done once in the parent: the database answers, its
+    schema is current (migrated if need be), the secret keys fit. Closed again before any fork."""
+    from tasksched.services.sealing import check_keys
+
+    async with database(settings, schema="upgrade") as ctx:
+        await check_keys(ctx)
+
+
+def _preload(settings: Settings) -> None:
+    """Import, in the parent, what the children will run, so its pages are shared after the fork."""
+    import ctypes  # noqa: F401  (the children's parent-death signal)
+    import json  # noqa: F401
+
+    import tasksched.worker.executors.python
+    import tasksched.worker.loop
+    from tasksched.store import health
+
+    if settings.redis_url:
+        import tasksched.events.redis
+    elif health.sqlite_file(settings.database_url) is not None:
+        import tasksched.events.local
+    else:
+        import tasksched.events.pg  # noqa: F401
+    if settings.metrics_port is not None:
+        import prometheus_client  # noqa: F401
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: F401
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends this process SIGTERM (a graceful drain) when its parent dies."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):  # pragma: no cover - Linux only
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+def _child_settings(settings: Settings, slot: int) -> Settings:
+    """A child's own name (recorded on its runs) and metrics port."""
+    if "worker_name" in settings.model_fields_set:
+        name = f"{settings.worker_name}-{slot + 1}"
+    else:
+        name = f"{socket.gethostname()}:{os.getpid()}"
+    port = None if settings.metrics_port is None else settings.metrics_port + slot
+    return settings.model_copy(update={"worker_name": name, "metrics_port": port, "worker_processes": 1})
+
+
+async def _worker_child(settings: Settings, *, burst: bool) -> WorkerStats:
+    """One forked worker: its own event loop (``run``), database pool and relay, opened here."""
+    async with database(settings, schema="require") as ctx:
+        stop_relay = await start_relay(ctx)
+        if settings.metrics_port is not None:
+            _serve_process_metrics(settings)
+        try:
+            parts = [_worker_part(ctx, burst=burst)]
+            results = await _run_parts(parts)
+        finally:
+            if stop_relay is not None:
+                stop_relay()
+    stats: WorkerStats = results["worker"]
+    return stats
+
+
+def _child_main(settings: Settings, slot: int, *, burst: bool, stats_fd: int, parent: int) -> int:
+    import json
+
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above
+        return 1
+    stats = run(_worker_child(_child_settings(settings, slot), burst=burst))
+    payload = {"claimed": stats.claimed, "finished": stats.finished, "by_status": stats.by_status}
+    os.write(stats_fd, json.dumps(payload).encode())
+    return 0
+
+
+def _fork_child(settings: Settings, slot: int, *, burst: bool, mask: set[int | signal.Signals]) -> _Child:
+    import time
+
+    read_fd, write_fd = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the parent's code (os._exit)
+        code = 1
+        try:
+            os.close(read_fd)
+            # Until its loop takes them over, SIGTERM/SIGINT end a child that has nothing to drain.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            gc.enable()  # for what the child allocates; the parent's objects stay frozen
+            code = _child_main(settings, slot, burst=burst, stats_fd=write_fd, parent=parent)
+        except TaskschedError as exc:
+            log.error("worker process cannot run", error=exc.detail)
+        except BaseException:
+            log.exception("worker process failed")
+        finally:
+            import sys
+
+            for stream in (sys.stdout, sys.stderr):  # os._exit leaves Python's buffers unwritten
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(code)
+    os.close(write_fd)
+    log.info("worker process started", pid=pid, slot=slot + 1)
+    return _Child(slot, pid, read_fd, time.monotonic())
+
+
+def _read_stats(child: _Child) -> WorkerStats | None:
+    import json
+
+    from tasksched.worker.loop import WorkerStats
+
+    chunks = []
+    while chunk := os.read(child.stats_fd, 65536):
+        chunks.append(chunk)
+    os.close(child.stats_fd)
+    try:
+        data = json.loads(b"".join(chunks))
+    except ValueError:  # none written (it died), or cut off by a kill in the middle of the write
+        return None
+    return WorkerStats(claimed=data["claimed"], finished=data["finished"], by_status=data["by_status"])
+
+
+def run_worker_processes(settings: Settings, *, burst: bool) -> WorkerStats:
+    """``worker --processes N``: import once, fork N workers, supervise them until they have ended.
+
+    Everything a worker imports (the task modules of TASKSCHED_IMPORTS, the executors, SQLAlchemy,
+    the store) is imported here, then frozen out of the collector's reach (``gc.freeze``: a
+    collection in a child would otherwise write to every object's header and unshare its page).
+    Nothing with a socket or a thread crosses the fork: the parent's one check of the database runs
+    on its own event loop, closed before the first fork, and each child opens its loop, pool and relay
+    itself. The parent restarts a child that dies (backing off), passes SIGTERM/SIGINT on to the
+    children (each drains as a lone worker does) and returns their summed figures once they have all
+    ended; with ``burst`` each child ends when the queue is empty.
+    """
+    import threading
+    import time
+
+    from tasksched.observability.logging import configure
+    from tasksched.registry import import_modules
+    from tasksched.worker.loop import WorkerStats
+
+    if not hasattr(signal, "sigtimedwait") or not hasattr(os, "fork"):  # pragma: no cover - Linux CI
+        raise CannotStart("--processes above 1 needs Linux (fork and sigtimedwait); run separate workers")
+    # No collection in the parent from here on: a collection frees cycles, and the holes it leaves
+    # in pages of long-lived objects are where a child's first allocations go, copying those pages.
+    gc.disable()
+    configure(settings.log_level, settings.log_format)
+    import_modules(settings.import_list)
+    run(_prepare_workers(settings))
+    _preload(settings)
+    # A connection's thread (aiosqlite) ends just after its close: no thread may be copied.
+    deadline = time.monotonic() + 2
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if threading.active_count() > 1:
+        log.warning("threads are running before the fork", threads=[t.name for t in threading.enumerate()])
+    gc.freeze()
+
+    count = settings.worker_processes
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISED)
+    children: dict[int, _Child] = {}
+    due: dict[int, float] = {}  # slot → when its restart is due
+    deaths: dict[int, int] = {}  # slot → deaths in a row
+    total = WorkerStats()
+    failed = 0
+    stopping = False
+    try:
+        for slot in range(count):
+            child = _fork_child(settings, slot, burst=burst, mask=mask)
+            children[child.pid] = child
+        log.info("worker processes started", processes=count, parent=os.getpid())
+        while children or due:
+            if due:
+                wait = max(0.0, min(due.values()) - time.monotonic())
+                info = signal.sigtimedwait(_SUPERVISED, wait)
+            else:
+                info = signal.sigwaitinfo(_SUPERVISED)
+            if info is not None and info.si_signo in (signal.SIGTERM, signal.SIGINT):
+                if not stopping:
+                    log.info("stopping worker processes", signal=signal.Signals(info.si_signo).name)
+                stopping = True
+                due.clear()
+                for child in children.values():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.pid, info.si_signo)
+            while children:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    break
+                ended = children.pop(pid, None)
+                if ended is None:
+                    continue
+                code = os.waitstatus_to_exitcode(status)
+                stats = _read_stats(ended)
+                if stats is not None:
+                    total.claimed += stats.claimed
+                    total.finished += stats.finished
+                    for key, value in stats.by_status.items():
+                        total.by_status[key] = total.by_status.get(key, 0) + value
+                # Stopped by the signal passed on before its loop could take it: nothing was running.
+                if (code == 0 and burst) or (stopping and code in (0, -signal.SIGTERM, -signal.SIGINT)):
+                    log.info("worker process ended", pid=pid, slot=ended.slot + 1)
+                    continue
+                if stopping:
+                    failed += 1
+                    log.error("worker process ended with an error", pid=pid, slot=ended.slot + 1, code=code)
+                    continue
+                lived = time.monotonic() - ended.started
+                deaths[ended.slot] = 1 if lived >= RESTART_RESET_SECONDS else deaths.get(ended.slot, 0) + 1
+                delay = min(RESTART_MAX_SECONDS, RESTART_FIRST_SECONDS * 2 ** (deaths[ended.slot] - 1))
+                how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+                log.error(
+                    "worker process died; restarting it",
+                    pid=pid,
+                    slot=ended.slot + 1,
+                    how=how,
+                    restart_in_seconds=delay,
+                )
+                due[ended.slot] = time.monotonic() + delay
+            now = time.monotonic()
+            for slot in [s for s, at in due.items() if at <= now and not stopping]:
+                del due[slot]
+                child = _fork_child(settings, slot, burst=burst, mask=mask)
+                children[child.pid] = child
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if failed:
+        raise WorkerProcessesFailed(f"{failed} of the worker processes ended with an error (see the log)")
+    log.info("worker processes stopped", claimed=total.claimed, finished=total.finished)
+    return total

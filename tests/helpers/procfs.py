@@ -23,3 +23,12 @@ def alive(pid: int) -> bool:
 def parent_of(pid: int) -> int | None:
     fields = _stat_fields(pid)
     return int(fields[1]) if fields is not None else None
+
+
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and parent_of(int(entry.name)) == pid and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return sorted(found)

@@ -45,6 +45,14 @@ def option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+# Shorter spellings a setting's option also takes (``option_name`` stays the one errors name).
+ALIASES: dict[str, tuple[str, ...]] = {"worker_processes": ("--processes",)}
+
+
+def option_names(name: str) -> list[str]:
+    return [option_name(name), *ALIASES.get(name, ())]
+
+
 def _click_type(annotation: Any) -> tuple[Any, bool]:
     """The click type of a setting's annotation, and whether it is a boolean flag."""
     if annotation is bool:
@@ -62,7 +70,7 @@ def setting_option(name: str) -> Callable[[F], F]:
     field = Settings.model_fields[name]
     kind, is_flag = _click_type(field.annotation)
     flag = option_name(name)
-    decls = [f"{flag}/--no-{flag[2:]}"] if is_flag else [flag]
+    decls = [f"{flag}/--no-{flag[2:]}"] if is_flag else option_names(name)
     return click.option(
         *decls,
         name,

@@ -113,12 +113,19 @@ def scheduler(**options: Any) -> None:
 
 
 @click.command()
-@settings_options(*DATABASE, *SECRETS, *WORKER, *METRICS_PORT, *NOTIFY, *LOGGING)
+@settings_options(*DATABASE, *SECRETS, "worker_processes", *WORKER, *METRICS_PORT, *NOTIFY, *LOGGING)
 @click.option("--burst", is_flag=True, help="Run what is queued now, then exit (prints the figures as JSON).")
 def worker(burst: bool, **options: Any) -> None:
-    """A worker only: claims queued runs and executes them. SIGTERM drains gracefully."""
-    roles = runtime.Roles(worker=True, burst=burst)
-    stats = runtime.run(runtime.run_process(settings_from(options), roles))
+    """A worker only: claims queued runs and executes them. SIGTERM drains gracefully.
+
+    With --processes N, one parent imports once and forks N workers sharing its memory.
+    """
+    settings = settings_from(options)
+    stats = (
+        runtime.run_worker_processes(settings, burst=burst)
+        if settings.worker_processes > 1
+        else runtime.run(runtime.run_process(settings, runtime.Roles(worker=True, burst=burst)))
+    )
     if burst and stats is not None:
         click.echo(
             json.dumps({"claimed": stats.claimed, "finished": stats.finished, "by_status": stats.by_status})
