@@ -5,6 +5,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
 import { ApiError } from "./api/client";
 import { AuthProvider } from "./auth/AuthProvider";
+import { AfterFirstPaint } from "./components/AfterFirstPaint";
 import { cssVariablesResolver, theme } from "./theme";
 
 
@@ -29,10 +30,13 @@ export function Providers({ children, client }: { children: ReactNode; client?: 
   return (
     <MantineProvider theme={theme} cssVariablesResolver={cssVariablesResolver} defaultColorScheme="auto" colorSchemeManager={colorSchemeManager}>
       <QueryClientProvider client={queryClient}>
-        <ModalsProvider>
+        {/* Nothing uses the modals' context: confirm() goes through `modals`, which signals the
+            provider by window events, so it can live beside the app and come after the first paint. */}
+        <AfterFirstPaint>
+          <ModalsProvider />
           <Notifications position="bottom-right" />
-          <AuthProvider>{children}</AuthProvider>
-        </ModalsProvider>
+        </AfterFirstPaint>
+        <AuthProvider>{children}</AuthProvider>
       </QueryClientProvider>
     </MantineProvider>
   );

@@ -31,6 +31,7 @@ import {
 import { useEffect, useRef, type ReactNode } from "react";
 import { Link, useLocation } from "react-router";
 import { markNavigation } from "../lib/navigationFocus";
+import { AfterFirstPaint } from "./AfterFirstPaint";
 import { ShortcutsHelp, useShortcuts } from "./Shortcuts";
 import { useLiveState, type LiveState } from "../api/events";
 import { useAuth, usePermissions } from "../auth/AuthProvider";
@@ -173,7 +174,9 @@ export function Layout({ children }: { children: ReactNode }) {
       <AppShell.Main id="main" tabIndex={-1}>
         {children}
       </AppShell.Main>
-      <ShortcutsHelp opened={helpOpened} onClose={help.close} />
+      <AfterFirstPaint>
+        <ShortcutsHelp opened={helpOpened} onClose={help.close} />
+      </AfterFirstPaint>
     </AppShell>
   );
 }

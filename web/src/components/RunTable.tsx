@@ -1,5 +1,6 @@
 import { ScrollX } from "./ScrollX";
-import { Anchor, Checkbox, Group, Pagination, Select, Table, Text, VisuallyHidden } from "@mantine/core";
+import { Anchor, Group, Pagination, Select, Table, Text, VisuallyHidden } from "@mantine/core";
+import { RowCheckbox } from "./RowControls";
 import { useState } from "react";
 import { Link } from "react-router";
 import { useRunPage } from "../api/runs";
@@ -98,8 +99,8 @@ export function RunTable({
               <Table.Tr>
                 {selectable && (
                   <Table.Th w={36}>
-                    <Checkbox
-                      aria-label="Select the runs on this page"
+                    <RowCheckbox
+                      label="Select the runs on this page"
                       checked={allOnPage}
                       indeterminate={someOnPage && !allOnPage}
                       onChange={(event) => toggle(pageIds, event.currentTarget.checked)}
@@ -127,7 +128,7 @@ export function RunTable({
                 <Table.Tr key={run.id} data-testid="run-row" data-run-id={run.id} data-status={run.status}>
                   {selectable && (
                     <Table.Td>
-                      <Checkbox aria-label={`Select run #${run.id}`} checked={selected.has(run.id)} onChange={(event) => toggle([run.id], event.currentTarget.checked)} />
+                      <RowCheckbox label={`Select run #${run.id}`} checked={selected.has(run.id)} onChange={(event) => toggle([run.id], event.currentTarget.checked)} />
                     </Table.Td>
                   )}
                   {/* elementtiming: the browser reports when the first runs are painted (bench/first_paint.py); on

@@ -13,7 +13,8 @@ export function ScrollX({ minWidth, label = "Table (scrolls sideways)", children
     const element = box.current;
     if (!element) return;
     const measure = () => setScrolls(element.scrollWidth > element.clientWidth + 1);
-    measure();
+    // No measuring here: reading the sizes now would lay the whole page out before its first paint.
+    // A ResizeObserver reports each observed element once after the next layout, which measures it.
     const observer = new ResizeObserver(measure);
     observer.observe(element);
     // The content can widen without the box changing size (longer text arriving).

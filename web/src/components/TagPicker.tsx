@@ -22,6 +22,9 @@ export function TagPicker({ value, onChange, w = 280 }: { value: string[]; onCha
       searchable
       clearable
       hidePickedOptions
+      // The list is drawn when opened (Mantine keeps it mounted, hidden, by default): a closed
+      // picker on the first page then costs its paint no list, scroll area or portal.
+      comboboxProps={{ keepMounted: false }}
       data={options}
       value={value}
       onChange={onChange}

@@ -21,6 +21,9 @@ export function TaskPicker({ value, onChange, w = 240 }: { value: number | undef
       w={w}
       searchable
       clearable
+      // The list is drawn when opened (Mantine keeps it mounted, hidden, by default): a closed
+      // picker on the first page then costs its paint no list, scroll area or portal.
+      comboboxProps={{ keepMounted: false }}
       data={options}
       value={value !== undefined ? String(value) : null}
       searchValue={search}

@@ -1,9 +1,7 @@
 import { ScrollX } from "../components/ScrollX";
 import {
-  ActionIcon,
   Badge,
   Button,
-  Checkbox,
   Group,
   Pagination,
   Paper,
@@ -13,6 +11,7 @@ import {
   Text,
   TextInput,
 } from "@mantine/core";
+import { RowAction, RowCheckbox } from "../components/RowControls";
 import { useDebouncedCallback } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import {
@@ -354,8 +353,8 @@ export function TasksPage() {
               <Table.Tr>
                 {canOperate && (
                   <Table.Th w={40}>
-                    <Checkbox
-                      aria-label="Select all tasks on this page"
+                    <RowCheckbox
+                      label="Select all tasks on this page"
                       checked={allSelected}
                       indeterminate={someSelected && !allSelected}
                       onChange={() => {
@@ -490,7 +489,7 @@ const TaskRow = memo(function TaskRow({
     >
       {selectable && (
         <Table.Td>
-          <Checkbox aria-label={`Select ${task.name}`} checked={selected} onChange={() => onToggle(task.id)} />
+          <RowCheckbox label={`Select ${task.name}`} checked={selected} onChange={() => onToggle(task.id)} />
         </Table.Td>
       )}
       <Table.Td>
@@ -549,17 +548,17 @@ const TaskRow = memo(function TaskRow({
       {selectable && (
         <Table.Td>
           <div className="inline-row">
-            <ActionIcon variant="subtle" aria-label={`Run ${task.name} now`} title="Run now" loading={acting === "run"} onClick={() => void onAct(task, "run")}>
+            <RowAction label={`Run ${task.name} now`} title="Run now" loading={acting === "run"} onClick={() => void onAct(task, "run")}>
               <IconRocket size={16} aria-hidden />
-            </ActionIcon>
+            </RowAction>
             {task.enabled ? (
-              <ActionIcon variant="subtle" aria-label={`Pause ${task.name}`} title="Pause" loading={acting === "pause"} onClick={() => void onAct(task, "pause")}>
+              <RowAction label={`Pause ${task.name}`} title="Pause" loading={acting === "pause"} onClick={() => void onAct(task, "pause")}>
                 <IconPlayerPause size={16} aria-hidden />
-              </ActionIcon>
+              </RowAction>
             ) : (
-              <ActionIcon variant="subtle" aria-label={`Resume ${task.name}`} title="Resume" loading={acting === "resume"} onClick={() => void onAct(task, "resume")}>
+              <RowAction label={`Resume ${task.name}`} title="Resume" loading={acting === "resume"} onClick={() => void onAct(task, "resume")}>
                 <IconPlayerPlay size={16} aria-hidden />
-              </ActionIcon>
+              </RowAction>
             )}
           </div>
         </Table.Td>
