@@ -14,8 +14,12 @@ from tasksched.store.tables import audit
 AuditRow = dict[str, Any]
 
 
+_INSERT = audit.insert().returning(audit.c.id)
+"""Built once, the values as parameters: ``.values(...)`` per call rebuilt and re-keyed the statement."""
+
+
 async def insert(tx: Tx, values: dict[str, Any]) -> int:
-    result = await tx.execute(audit.insert().values(values).returning(audit.c.id))
+    result = await tx.execute(_INSERT, values)
     return int(result.scalar_one())
 
 

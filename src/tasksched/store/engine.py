@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from tasksched.errors import DatabaseUnavailable
 from tasksched.observability.outage import OutageLog
@@ -104,6 +106,9 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         json_deserializer=_json_loads,
         hide_parameters=True,  # see connect()
+        # The pool's rollback of every connection it takes back is a round trip to the driver's
+        # thread even after a commit; ``_on_reset`` below rolls back only what is still open.
+        pool_reset_on_return=None,
     )
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -124,7 +129,22 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(begin)
+        # Straight to aiosqlite: one trip to its thread, where SQLAlchemy's cursor takes three
+        # (open, execute, close). A failure is run again the ordinary way, so that the error
+        # raised is SQLAlchemy's (``unreachable_reason`` reads it).
+        try:
+            await_only(conn.connection.driver_connection.execute(begin))
+        except sqlite3.Error:
+            conn.exec_driver_sql(begin)
+
+    @event.listens_for(engine.sync_engine.pool, "reset")
+    def _on_reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+        # What the pool's own reset did (it is off, above), for a connection returned with its
+        # transaction open (SQLAlchemy ends its own transactions before; a failure may not have).
+        if state.asyncio_safe and not state.terminate_only:
+            driver = record.driver_connection
+            if driver is not None and driver.in_transaction:
+                dbapi_connection.rollback()
 
     return engine
 
