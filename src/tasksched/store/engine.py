@@ -132,8 +132,9 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
         # Straight to aiosqlite: one trip to its thread, where SQLAlchemy's cursor takes three
         # (open, execute, close). A failure is run again the ordinary way, so that the error
         # raised is SQLAlchemy's (``unreachable_reason`` reads it).
+        driver: Any = conn.connection.driver_connection
         try:
-            await_only(conn.connection.driver_connection.execute(begin))
+            await_only(driver.execute(begin))
         except sqlite3.Error:
             conn.exec_driver_sql(begin)
 
