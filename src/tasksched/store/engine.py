@@ -106,9 +106,6 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         json_deserializer=_json_loads,
         hide_parameters=True,  # see connect()
-        # The pool's rollback of every connection it takes back is a round trip to the driver's
-        # thread even after a commit; ``_on_reset`` below rolls back only what is still open.
-        pool_reset_on_return=None,
     )
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -137,15 +134,6 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
             await_only(driver.execute(begin))
         except sqlite3.Error:
             conn.exec_driver_sql(begin)
-
-    @event.listens_for(engine.sync_engine.pool, "reset")
-    def _on_reset(dbapi_connection: Any, record: Any, state: Any) -> None:
-        # What the pool's own reset did (it is off, above), for a connection returned with its
-        # transaction open (SQLAlchemy ends its own transactions before; a failure may not have).
-        if state.asyncio_safe and not state.terminate_only:
-            driver = record.driver_connection
-            if driver is not None and driver.in_transaction:
-                dbapi_connection.rollback()
 
     return engine
 
