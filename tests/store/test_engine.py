@@ -143,6 +143,33 @@ async def test_a_write_transaction_takes_the_write_lock_at_once(
     assert await asyncio.to_thread(try_lock) == "got the lock"
 
 
+async def test_a_connection_returned_inside_a_transaction_is_rolled_back(
+    sqlite_db: Database, sqlite_path: Path
+) -> None:
+    """A connection left inside a transaction SQLAlchemy does not know of (BEGIN is sent to the
+    driver directly) is rolled back when the pool takes it back: its write lock released, its
+    write undone."""
+    async with sqlite_db.write_engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.execute("BEGIN IMMEDIATE")
+        await driver.execute(
+            "INSERT INTO workers VALUES ('left open', 'h', 1, '[]', 1, 0, "
+            "'2026-06-01 12:00:00.000000', '2026-06-01 12:00:00.000000', NULL)"
+        )
+        assert driver.in_transaction
+    other = sqlite3.connect(sqlite_path, isolation_level=None, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the lock is free again
+        other.execute("ROLLBACK")
+        assert other.execute("SELECT count(*) FROM workers WHERE name = 'left open'").fetchone() == (0,)
+    finally:
+        other.close()
+    async with sqlite_db.write() as tx:  # and the pooled connection begins anew
+        await tx.exec_driver_sql("SELECT 1")
+
+
 async def test_readers_do_not_wait_for_the_writer(sqlite_db: Database) -> None:
     async with sqlite_db.write() as tx:
         await add_task(tx, name="uncommitted")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, replace
@@ -312,6 +311,32 @@ def _unstorable(data: Any) -> tuple[str, str] | None:
     return None
 
 
+# What may make a parsed body unstorable shows in its bytes first: NUL and lone surrogates only as
+# escapes (or, for surrogates, as their UTF-8 form, which the parser lets through), NaN and
+# Infinity as words, and numbers beyond 64 bits or a float's range only with 19 digits in a row or
+# a three-digit exponent. A body with none of them (and no NUL byte: UTF-16 or -32) needs only its
+# depth checked; any of them, anywhere, even inside a string, and the whole walk runs.
+_SUSPECT = re.compile(
+    rb"\\u0000|\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]|NaN|Infinity|\d{19}|[eE][+-]?\d{3}|\x00"
+)
+
+
+def _within_depth(data: Any) -> bool:
+    """Whether no array or object of ``data`` is nested as deeply as ``_unstorable`` refuses."""
+    level = [data] if isinstance(data, dict | list) else []
+    depth = 0
+    while level:
+        if depth >= MAX_BODY_DEPTH:
+            return False
+        below: list[Any] = []
+        for value in level:
+            items = value.values() if type(value) is dict else value
+            below.extend(item for item in items if isinstance(item, dict | list))
+        level = below
+        depth += 1
+    return True
+
+
 async def storable_json(request: Request) -> None:
     """Refuse a JSON body that parses but cannot be stored: NUL characters, NaN, Infinity, 1e999,
     integers beyond 64 bits, nesting beyond ``MAX_BODY_DEPTH``.
@@ -319,15 +344,20 @@ async def storable_json(request: Request) -> None:
     Python's parser accepts all of them; PostgreSQL refuses the first ones (a 500 otherwise), and a
     SQLite database holding them could not be copied to PostgreSQL; the last two would not read back
     or list as sent. Malformed bodies are left to FastAPI (``api/errors.py`` words its refusals).
+
+    The body is the one FastAPI parsed for the route (``request.json()`` keeps it), not parsed
+    again; its bytes say whether each value must be looked at (``_SUSPECT``), else only the depth.
     """
     raw = await request.body()
     if not raw:
         return
     try:
-        data = json.loads(raw)
+        data = await request.json()
     except RecursionError:
         raise BodyTooDeep(TOO_DEEP) from None
     except ValueError:
+        return
+    if _SUSPECT.search(raw) is None and _within_depth(data):
         return
     found = _unstorable(data)
     if found is not None:

@@ -52,6 +52,15 @@ def policy_for(path: str) -> str:
     return UI_POLICY
 
 
+def _encoded(policy: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (k.lower().encode(), v.encode()) for k, v in {**COMMON, "Content-Security-Policy": policy}.items()
+    ]
+
+
+_ADDED = {policy: _encoded(policy) for policy in (UI_POLICY, DOCS_POLICY, DATA_POLICY)}
+
+
 class SecurityHeaders:
     """ASGI middleware adding the headers to every HTTP response (a route's own value wins)."""
 
@@ -62,10 +71,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = policy_for(scope.get("path", ""))
-        added = [
-            (k.lower().encode(), v.encode()) for k, v in {**COMMON, "Content-Security-Policy": policy}.items()
-        ]
+        added = _ADDED[policy_for(scope.get("path", ""))]  # encoded once, not per request
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -14,9 +14,17 @@ from tasksched.store.tables import audit
 AuditRow = dict[str, Any]
 
 
+_INSERT = audit.insert()
+"""Built once, the values as parameters (``.values(...)`` per call rebuilt and re-keyed it). The new
+id is the driver's: SQLite's last row id (no result rows to fetch from its thread), PostgreSQL's
+RETURNING, which SQLAlchemy adds itself."""
+
+
 async def insert(tx: Tx, values: dict[str, Any]) -> int:
-    result = await tx.execute(audit.insert().values(values).returning(audit.c.id))
-    return int(result.scalar_one())
+    result = await tx.execute(_INSERT, values)
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 async def list_(

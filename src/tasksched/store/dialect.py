@@ -15,7 +15,12 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING: a slot that is already recorded is silently kept as it is."""
-    if conn.dialect.name == "postgresql":
+    return insert_ignoring_conflicts_for(conn.dialect.name, table)
+
+
+def insert_ignoring_conflicts_for(dialect: str, table: sa.Table) -> Any:
+    """``insert_ignoring_conflicts`` by the dialect's name (for statements built once and kept)."""
+    if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
 

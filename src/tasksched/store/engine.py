@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from tasksched.errors import DatabaseUnavailable
 from tasksched.observability.outage import OutageLog
@@ -124,7 +126,14 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(begin)
+        # Straight to aiosqlite: one trip to its thread, where SQLAlchemy's cursor takes three
+        # (open, execute, close). A failure is run again the ordinary way, so that the error
+        # raised is SQLAlchemy's (``unreachable_reason`` reads it).
+        driver: Any = conn.connection.driver_connection
+        try:
+            await_only(driver.execute(begin))
+        except sqlite3.Error:
+            conn.exec_driver_sql(begin)
 
     return engine
 

@@ -13,6 +13,7 @@ from tasksched.store import Tx
 from tasksched.store.dialect import (
     hour_bucket,
     insert_ignoring_conflicts,
+    insert_ignoring_conflicts_for,
     lock_first,
     lock_rows,
     rows_source,
@@ -56,6 +57,39 @@ async def insert(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[RunRow]:
     return [dict(r) for r in result.mappings()]
 
 
+def _manual_insert(dialect: str, *, with_input: bool, with_type: bool) -> Any:
+    """The statement of ``insert_manual``, built once per dialect and form: building it for each
+    call (a dozen literals, a SELECT, its cache key) cost more CPU than running it."""
+    key = (dialect, with_input, with_type)
+    if (stmt := _MANUAL_INSERTS.get(key)) is not None:
+        return stmt
+    values: dict[str, sa.ColumnElement[Any]] = {
+        "task_id": tasks.c.id,
+        "task_name": tasks.c.name,
+        "queue": tasks.c.queue,
+        "priority": tasks.c.priority,
+        "trigger": sa.literal("manual", sa.String),
+        "scheduled_for": sa.bindparam("scheduled_for", type_=UTCDateTime()),
+        "attempt": sa.literal(1, sa.Integer),
+        "status": sa.literal("queued", sa.String),
+        "queued_at": sa.bindparam("now", type_=UTCDateTime()),
+        "available_at": sa.bindparam("now", type_=UTCDateTime()),
+        "cancel_requested": sa.false(),
+    }
+    where = [tasks.c.id == sa.bindparam("task_id", type_=sa.BigInteger)]
+    if with_input:
+        values["input"] = sa.bindparam("run_input", type_=runs.c.input.type)
+    if with_type:
+        where.append(tasks.c.action["type"].as_string() == sa.bindparam("action_type", type_=sa.String))
+    select = sa.select(*(v.label(k) for k, v in values.items())).where(*where)
+    stmt = insert_ignoring_conflicts_for(dialect, runs).from_select(list(values), select).returning(*runs.c)
+    _MANUAL_INSERTS[key] = stmt
+    return stmt
+
+
+_MANUAL_INSERTS: dict[tuple[str, bool, bool], Any] = {}
+
+
 async def insert_manual(
     tx: Tx,
     task_id: int,
@@ -68,27 +102,15 @@ async def insert_manual(
     """Queue a manual run of a task in one statement: INSERT … SELECT from the task's row …
     RETURNING every column. None when nothing was inserted: the task does not exist, its action
     is not ``action_type`` (when given), or the slot is taken (the caller tells which)."""
-    values: dict[str, sa.ColumnElement[Any]] = {
-        "task_id": tasks.c.id,
-        "task_name": tasks.c.name,
-        "queue": tasks.c.queue,
-        "priority": tasks.c.priority,
-        "trigger": sa.literal("manual", sa.String),
-        "scheduled_for": sa.literal(scheduled_for, UTCDateTime()),
-        "attempt": sa.literal(1, sa.Integer),
-        "status": sa.literal("queued", sa.String),
-        "queued_at": sa.literal(now, UTCDateTime()),
-        "available_at": sa.literal(now, UTCDateTime()),
-        "cancel_requested": sa.false(),
-    }
+    params: dict[str, Any] = {"task_id": task_id, "scheduled_for": scheduled_for, "now": now}
     if run_input is not None:
-        values["input"] = sa.literal(run_input, runs.c.input.type)
-    where = [tasks.c.id == task_id]
+        params["run_input"] = run_input
     if action_type is not None:
-        where.append(tasks.c.action["type"].as_string() == action_type)
-    select = sa.select(*(v.label(k) for k, v in values.items())).where(*where)
-    stmt = insert_ignoring_conflicts(tx, runs).from_select(list(values), select).returning(*runs.c)
-    row = (await tx.execute(stmt)).mappings().first()
+        params["action_type"] = action_type
+    stmt = _manual_insert(
+        tx.dialect.name, with_input=run_input is not None, with_type=action_type is not None
+    )
+    row = (await tx.execute(stmt, params)).mappings().first()
     return dict(row) if row else None
 
 
