@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 
 import tests.helpers.tasks  # noqa: F401  (registers the functions the API checks)
-from tasksched.config import Settings
-from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
-from tasksched.domain.tasks import TaskSpec
-from tasksched.services.context import Context
-from tasksched.services.runs import RunQuery, RunService
-from tasksched.services.tasks import TaskService
-from tasksched.store import migrate
+from tests.fault.slow_runs import all_runs, queue_slow_runs
 from tests.helpers.processes import tasksched, wait_for
 
 pytestmark = pytest.mark.slow
@@ -23,40 +17,9 @@ pytestmark = pytest.mark.slow
 RUNS = 12
 
 
-async def _setup(url: str, record: Path) -> int:
-    ctx = Context.open(Settings(database_url=url))
-    try:
-        await migrate.upgrade(ctx.db)
-        task = await TaskService(ctx).create(
-            TaskSpec.model_validate(
-                {
-                    "name": "slow",
-                    "action": {"type": "python", "function": "tests.slow_record", "args": [str(record), 1.5]},
-                    "concurrency_policy": "allow",
-                    "retry": {"max_attempts": 3, "backoff_seconds": 0, "jitter": 0},
-                }
-            ),
-            actor=CLI,
-        )
-        for _ in range(RUNS):
-            await RunService(ctx).run_now(task.id, actor=CLI)
-        return task.id
-    finally:
-        await ctx.close()
-
-
-async def _runs(url: str, task_id: int) -> list[dict[str, object]]:
-    ctx = Context.open(Settings(database_url=url))
-    try:
-        items, *_ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
-        return [r.model_dump() for r in items]
-    finally:
-        await ctx.close()
-
-
 def test_killed_worker_loses_nothing(database_url: str, tmp_path: Path) -> None:
     record = tmp_path / "record.txt"
-    task_id = asyncio.run(_setup(database_url, record))
+    (task_id,) = asyncio.run(queue_slow_runs(database_url, record, runs=RUNS, durations=[1.5]))
     env = {
         "TASKSCHED_DATABASE_URL": database_url,
         "TASKSCHED_IMPORTS": "tests.helpers.tasks",
@@ -74,13 +37,13 @@ def test_killed_worker_loses_nothing(database_url: str, tmp_path: Path) -> None:
     with tasksched(["worker", "--worker-name", "rescuer"], env, tmp_path / "rescuer.log") as rescuer:
 
         def all_done() -> bool:
-            runs = asyncio.run(_runs(database_url, task_id))
+            runs = asyncio.run(all_runs(database_url, task_id))
             return all(r["status"] not in ("queued", "running") for r in runs)
 
         wait_for(all_done, 60, interval=0.5, message="every run finished")
         assert rescuer.terminate() == 0
 
-    runs = asyncio.run(_runs(database_url, task_id))
+    runs = asyncio.run(all_runs(database_url, task_id))
     assert not [r for r in runs if r["status"] in (RunStatus.QUEUED, RunStatus.RUNNING)]
     lost = [r for r in runs if r["worker"] == "victim"]
     assert len(lost) == started_by_victim

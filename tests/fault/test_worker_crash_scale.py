@@ -17,14 +17,8 @@ from pathlib import Path
 import pytest
 
 import tests.helpers.tasks  # noqa: F401  (registers the functions the API checks)
-from tasksched.config import Settings
-from tasksched.domain.principals import CLI
 from tasksched.domain.runs import RunStatus
-from tasksched.domain.tasks import TaskSpec
-from tasksched.services.context import Context
-from tasksched.services.runs import RunQuery, RunService
-from tasksched.services.tasks import TaskService
-from tasksched.store import migrate
+from tests.fault.slow_runs import all_runs, queue_slow_runs
 from tests.helpers.processes import Proc, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -35,49 +29,6 @@ LEASE = 3.0
 FINAL = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED, RunStatus.SKIPPED}
 
 
-async def _setup(url: str, record: Path) -> list[int]:
-    ctx = Context.open(Settings(database_url=url))
-    try:
-        await migrate.upgrade(ctx.db)
-        ids = []
-        for seconds in DURATIONS:
-            task = await TaskService(ctx).create(
-                TaskSpec.model_validate(
-                    {
-                        "name": f"work-{int(seconds * 1000)}ms",
-                        "action": {
-                            "type": "python",
-                            "function": "tests.slow_record",
-                            "args": [str(record), seconds],
-                        },
-                        "concurrency_policy": "allow",
-                        "retry": {"max_attempts": 3, "backoff_seconds": 0, "jitter": 0},
-                    }
-                ),
-                actor=CLI,
-            )
-            ids.append(task.id)
-        service = RunService(ctx)
-        for i in range(RUNS):
-            await service.run_now(ids[i % len(ids)], actor=CLI)
-        return ids
-    finally:
-        await ctx.close()
-
-
-async def _runs(url: str) -> list[dict[str, object]]:
-    ctx = Context.open(Settings(database_url=url))
-    try:
-        found: list[dict[str, object]] = []
-        while True:
-            items, *_ = await RunService(ctx).list(RunQuery(limit=500, offset=len(found)))
-            found += [r.model_dump() for r in items]
-            if len(items) < 500:
-                return found
-    finally:
-        await ctx.close()
-
-
 def _lines(record: Path, kind: str) -> Counter[str]:
     """Bodies started or ended, by run id (an attempt is its own run)."""
     text = record.read_text() if record.exists() else ""
@@ -86,7 +37,7 @@ def _lines(record: Path, kind: str) -> Counter[str]:
 
 def test_killed_and_stopped_workers_lose_nothing(pg_url: str, tmp_path: Path) -> None:
     record = tmp_path / "record.txt"
-    asyncio.run(_setup(pg_url, record))
+    asyncio.run(queue_slow_runs(pg_url, record, runs=RUNS, durations=DURATIONS))
     env = {
         "TASKSCHED_DATABASE_URL": pg_url,
         "TASKSCHED_IMPORTS": "tests.helpers.tasks",
@@ -109,7 +60,9 @@ def test_killed_and_stopped_workers_lose_nothing(pg_url: str, tmp_path: Path) ->
         first["k2"].kill9()
         killed_at = time.monotonic()
         held = [
-            r for r in asyncio.run(_runs(pg_url)) if r["status"] == "running" and r["worker"] in ("k1", "k2")
+            r
+            for r in asyncio.run(all_runs(pg_url))
+            if r["status"] == "running" and r["worker"] in ("k1", "k2")
         ]
         assert held, "the killed workers held no run: the test did not kill in the middle"
         codes = [first["t1"].terminate(), first["t2"].terminate()]
@@ -122,13 +75,13 @@ def test_killed_and_stopped_workers_lose_nothing(pg_url: str, tmp_path: Path) ->
         held_ids = {r["id"] for r in held}
 
         def held_final() -> bool:
-            return all(r["status"] in FINAL for r in asyncio.run(_runs(pg_url)) if r["id"] in held_ids)
+            return all(r["status"] in FINAL for r in asyncio.run(all_runs(pg_url)) if r["id"] in held_ids)
 
         wait_for(held_final, LEASE + 10, interval=0.25, message="the killed workers' runs final")
         assert time.monotonic() - killed_at <= LEASE + 10
 
         def all_final() -> bool:
-            return all(r["status"] in FINAL for r in asyncio.run(_runs(pg_url)))
+            return all(r["status"] in FINAL for r in asyncio.run(all_runs(pg_url)))
 
         wait_for(all_final, 120, interval=0.5, message="every run final")
     finally:
@@ -136,7 +89,7 @@ def test_killed_and_stopped_workers_lose_nothing(pg_url: str, tmp_path: Path) ->
             if proc.popen.poll() is None:
                 proc.terminate()
 
-    runs = asyncio.run(_runs(pg_url))
+    runs = asyncio.run(all_runs(pg_url))
     manual = [r for r in runs if r["trigger"] == "manual"]
     assert len(manual) == RUNS
     # No run lost: every slot (a manual run and its retries) ends with a success.

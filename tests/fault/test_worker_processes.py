@@ -17,52 +17,11 @@ from pathlib import Path
 import pytest
 
 import tests.helpers.tasks  # noqa: F401  (registers the functions the API checks)
-from tasksched.config import Settings
-from tasksched.domain.principals import CLI
-from tasksched.domain.tasks import TaskSpec
-from tasksched.services.context import Context
-from tasksched.services.runs import RunQuery, RunService
-from tasksched.services.tasks import TaskService
-from tasksched.store import migrate
+from tests.fault.slow_runs import all_runs, queue_slow_runs
 from tests.helpers.processes import tasksched, wait_for
 from tests.helpers.procfs import alive, children_of
 
 pytestmark = pytest.mark.slow
-
-
-async def _setup(url: str, record: Path, *, runs: int, seconds: float) -> int:
-    ctx = Context.open(Settings(database_url=url))
-    try:
-        await migrate.upgrade(ctx.db)
-        task = await TaskService(ctx).create(
-            TaskSpec.model_validate(
-                {
-                    "name": "slow",
-                    "action": {
-                        "type": "python",
-                        "function": "tests.slow_record",
-                        "args": [str(record), seconds],
-                    },
-                    "concurrency_policy": "allow",
-                    "retry": {"max_attempts": 3, "backoff_seconds": 0, "jitter": 0},
-                }
-            ),
-            actor=CLI,
-        )
-        for _ in range(runs):
-            await RunService(ctx).run_now(task.id, actor=CLI)
-        return task.id
-    finally:
-        await ctx.close()
-
-
-async def _runs(url: str, task_id: int) -> list[dict[str, object]]:
-    ctx = Context.open(Settings(database_url=url))
-    try:
-        items, *_ = await RunService(ctx).list(RunQuery(task_id=task_id, limit=500))
-        return [r.model_dump() for r in items]
-    finally:
-        await ctx.close()
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
@@ -82,7 +41,7 @@ def _lines(record: Path, kind: str) -> list[str]:
 
 def test_burst_drains_the_queue_with_both_children(database_url: str, tmp_path: Path) -> None:
     record = tmp_path / "record.txt"
-    task_id = asyncio.run(_setup(database_url, record, runs=24, seconds=0.3))
+    (task_id,) = asyncio.run(queue_slow_runs(database_url, record, runs=24, durations=[0.3]))
     # Two runs at a time per child: one child alone would need 3.6 s, the other starts well before.
     with tasksched(["worker", "--processes", "2", "--burst"], _env(database_url), tmp_path / "w.log") as proc:
         proc.popen.wait(120)
@@ -90,7 +49,7 @@ def test_burst_drains_the_queue_with_both_children(database_url: str, tmp_path: 
     figures = json.loads(proc.log().strip().splitlines()[-1])
     assert figures == {"claimed": 24, "finished": 24, "by_status": {"succeeded": 24}}
 
-    runs = asyncio.run(_runs(database_url, task_id))
+    runs = asyncio.run(all_runs(database_url, task_id))
     assert len(runs) == 24
     assert all(r["status"] == "succeeded" and r["attempt"] == 1 for r in runs)
     workers = {r["worker"] for r in runs}
@@ -106,7 +65,7 @@ def test_burst_drains_the_queue_with_both_children(database_url: str, tmp_path: 
 
 def test_sigterm_to_the_parent_drains_the_children(database_url: str, tmp_path: Path) -> None:
     record = tmp_path / "record.txt"
-    task_id = asyncio.run(_setup(database_url, record, runs=8, seconds=1.5))
+    (task_id,) = asyncio.run(queue_slow_runs(database_url, record, runs=8, durations=[1.5]))
     env = _env(database_url, TASKSCHED_WORKER_NAME="pool")
     with tasksched(["worker", "--processes", "2"], env, tmp_path / "w.log") as proc:
         wait_for(lambda: len(_lines(record, "start")) >= 4, 30, message="both children running runs")
@@ -117,7 +76,7 @@ def test_sigterm_to_the_parent_drains_the_children(database_url: str, tmp_path: 
     assert not any(alive(pid) for pid in children)
     # The runs in hand when SIGTERM came were finished, not cut off; nothing new was claimed.
     assert started <= set(_lines(record, "end"))
-    runs = asyncio.run(_runs(database_url, task_id))
+    runs = asyncio.run(all_runs(database_url, task_id))
     assert not [r for r in runs if r["status"] == "running"]
     assert {r["worker"] for r in runs if r["status"] == "succeeded"} == {"pool-1", "pool-2"}
     assert proc.log().count('"worker stopped"') == 2
@@ -126,7 +85,7 @@ def test_sigterm_to_the_parent_drains_the_children(database_url: str, tmp_path: 
 
 def test_a_killed_child_is_restarted_and_its_runs_come_back(database_url: str, tmp_path: Path) -> None:
     record = tmp_path / "record.txt"
-    task_id = asyncio.run(_setup(database_url, record, runs=12, seconds=1.5))
+    (task_id,) = asyncio.run(queue_slow_runs(database_url, record, runs=12, durations=[1.5]))
     env = _env(database_url, TASKSCHED_LEASE_SECONDS="2", TASKSCHED_WORKER_CONCURRENCY="3")
     with tasksched(["worker", "--processes", "2"], env, tmp_path / "w.log") as proc:
         wait_for(lambda: len(_lines(record, "start")) >= 6, 30, message="both children running runs")
@@ -144,7 +103,7 @@ def test_a_killed_child_is_restarted_and_its_runs_come_back(database_url: str, t
 
         def all_done() -> bool:
             return all(
-                r["status"] not in ("queued", "running") for r in asyncio.run(_runs(database_url, task_id))
+                r["status"] not in ("queued", "running") for r in asyncio.run(all_runs(database_url, task_id))
             )
 
         wait_for(all_done, 90, interval=0.5, message="every run finished")
@@ -153,7 +112,7 @@ def test_a_killed_child_is_restarted_and_its_runs_come_back(database_url: str, t
     assert '"worker process died; restarting it"' in log
     assert "SIGKILL" in log
 
-    runs = asyncio.run(_runs(database_url, task_id))
+    runs = asyncio.run(all_runs(database_url, task_id))
     victim_name = f"{socket.gethostname()}:{victim}"
     lost = [r for r in runs if r["worker"] == victim_name and r["status"] != "succeeded"]
     assert lost, "the killed child held runs"
