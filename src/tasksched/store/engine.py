@@ -127,13 +127,13 @@ def _sqlite_engine(url: sa.URL, *, immediate: bool, pool_size: int) -> AsyncEngi
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # Straight to aiosqlite: one trip to its thread, where SQLAlchemy's cursor takes three
-        # (open, execute, close). A failure is run again the ordinary way, so that the error
-        # raised is SQLAlchemy's (``unreachable_reason`` reads it).
+        # (open, execute, close). A failure is wrapped as SQLAlchemy wraps it (``unreachable_reason``
+        # reads it), not run again: a locked database would wait out its busy timeout twice.
         driver: Any = conn.connection.driver_connection
         try:
             await_only(driver.execute(begin))
-        except sqlite3.Error:
-            conn.exec_driver_sql(begin)
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
 
     return engine
 

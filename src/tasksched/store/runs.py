@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,12 +58,10 @@ async def insert(tx: Tx, rows: Sequence[dict[str, Any]]) -> list[RunRow]:
     return [dict(r) for r in result.mappings()]
 
 
+@functools.cache
 def _manual_insert(dialect: str, *, with_input: bool, with_type: bool) -> Any:
     """The statement of ``insert_manual``, built once per dialect and form: building it for each
     call (a dozen literals, a SELECT, its cache key) cost more CPU than running it."""
-    key = (dialect, with_input, with_type)
-    if (stmt := _MANUAL_INSERTS.get(key)) is not None:
-        return stmt
     values: dict[str, sa.ColumnElement[Any]] = {
         "task_id": tasks.c.id,
         "task_name": tasks.c.name,
@@ -82,12 +81,7 @@ def _manual_insert(dialect: str, *, with_input: bool, with_type: bool) -> Any:
     if with_type:
         where.append(tasks.c.action["type"].as_string() == sa.bindparam("action_type", type_=sa.String))
     select = sa.select(*(v.label(k) for k, v in values.items())).where(*where)
-    stmt = insert_ignoring_conflicts_for(dialect, runs).from_select(list(values), select).returning(*runs.c)
-    _MANUAL_INSERTS[key] = stmt
-    return stmt
-
-
-_MANUAL_INSERTS: dict[tuple[str, bool, bool], Any] = {}
+    return insert_ignoring_conflicts_for(dialect, runs).from_select(list(values), select).returning(*runs.c)
 
 
 async def insert_manual(
