@@ -281,3 +281,29 @@ async def test_statement_errors_never_show_parameters(sqlite_db: Database) -> No
         async with sqlite_db.write() as conn:
             await conn.execute(sa.text("INSERT INTO workers (name) VALUES (:name)"), {"name": SECRET})
     assert SECRET not in str(raised.value)
+
+
+async def test_a_begin_that_finds_the_file_locked_fails_as_sqlalchemy_wraps_it(
+    sqlite_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write transaction's BEGIN goes straight to the driver; when it fails (here: another
+    connection holds the write lock past the busy timeout) the error is SQLAlchemy's, carrying the
+    driver's, as on every other statement."""
+    from tasksched.store import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    holder = sqlite3.connect(sqlite_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    database = connect(f"sqlite:///{sqlite_path}")
+    try:
+        with pytest.raises(sa.exc.OperationalError) as caught:
+            async with database.write() as tx:
+                await add_task(tx, name="never")
+        assert isinstance(caught.value.orig, sqlite3.OperationalError)
+        assert "locked" in str(caught.value.orig)
+        holder.rollback()
+        async with database.read() as tx:  # nothing was written
+            assert await task_store.list_(tx) == ([], 0)
+    finally:
+        holder.close()
+        await database.dispose()
