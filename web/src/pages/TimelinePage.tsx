@@ -52,7 +52,9 @@ export default function TimelinePage() {
     setSearch(next, { replace: true });
   };
   const fixed = (from: number, to: number) => {
-    if (to >= Date.now()) {
+    // A live window ends at the minute after the page's clock, which ticks every 15 s and so may lag the real
+    // one across a minute boundary: a window ending within a minute of now has reached it.
+    if (to >= Date.now() - MINUTE) {
       // Reaching now again: back to a live window of about that width.
       const width = to - from;
       const range = Object.entries(RANGES).find(([, w]) => w >= width)?.[0] ?? "7d";
