@@ -8,6 +8,7 @@ import type { RunStatus } from "../api/types";
 import { formatDuration } from "../lib/format";
 import { attemptLabel, DEFAULT_PAGE_SIZE, errorSnippet, PAGE_SIZES, runCount, type RunFilter } from "../lib/runs";
 import { usePhone } from "../lib/usePhone";
+import { Td, Tr } from "./TableCells";
 import { QueryError } from "./QueryError";
 import { RunCards } from "./RunCards";
 import { RowActions } from "./RunRowActions";
@@ -125,58 +126,58 @@ export function RunTable({
             </Table.Thead>
             <Table.Tbody>
               {items.map((run) => (
-                <Table.Tr key={run.id} data-testid="run-row" data-run-id={run.id} data-status={run.status}>
+                <Tr striped hover key={run.id} data-testid="run-row" data-run-id={run.id} data-status={run.status}>
                   {selectable && (
-                    <Table.Td>
+                    <Td>
                       <RowCheckbox label={`Select run #${run.id}`} checked={selected.has(run.id)} onChange={(event) => toggle([run.id], event.currentTarget.checked)} />
-                    </Table.Td>
+                    </Td>
                   )}
                   {/* elementtiming: the browser reports when the first runs are painted (bench/first_paint.py); on
                       the cell, since Chromium credits an inline link's text to its block. */}
-                  <Table.Td {...RUN_TIMING}>
+                  <Td {...RUN_TIMING}>
                     <Anchor component={Link} to={`/runs/${run.id}`}>
                       #{run.id}
                     </Anchor>
-                  </Table.Td>
+                  </Td>
                   {showTask && (
-                    <Table.Td>
+                    <Td>
                       <Anchor component={Link} to={`/tasks/${run.task_id}`}>
                         {run.task_name}
                       </Anchor>
-                    </Table.Td>
+                    </Td>
                   )}
-                  <Table.Td miw={120}>
+                  <Td style={{ minWidth: 120 }}>
                     <StatusBadge status={run.status} />
                     {run.reason && (
                       <Text size="xs" c="dimmed" lineClamp={1} title={run.reason}>
                         {run.reason}
                       </Text>
                     )}
-                  </Table.Td>
-                  <Table.Td>{run.trigger}</Table.Td>
-                  <Table.Td>
+                  </Td>
+                  <Td>{run.trigger}</Td>
+                  <Td>
                     <Time iso={run.scheduled_for} />
-                  </Table.Td>
-                  <Table.Td>
+                  </Td>
+                  <Td>
                     <Time iso={run.started_at} />
-                  </Table.Td>
-                  <Table.Td>{formatDuration(run.duration_ms)}</Table.Td>
-                  <Table.Td style={{ whiteSpace: "nowrap" }} data-testid="run-attempt">
+                  </Td>
+                  <Td>{formatDuration(run.duration_ms)}</Td>
+                  <Td style={{ whiteSpace: "nowrap" }} data-testid="run-attempt">
                     {attemptLabel(run.attempt, run.max_attempts)}
-                  </Table.Td>
-                  <Table.Td maw={300} miw={160} data-testid="run-error-snippet">
+                  </Td>
+                  <Td style={{ maxWidth: 300, minWidth: 160 }} data-testid="run-error-snippet">
                     {run.error && (
                       <Text size="xs" ff="monospace" lineClamp={1} title={run.error}>
                         {errorSnippet(run.error)}
                       </Text>
                     )}
-                  </Table.Td>
+                  </Td>
                   {rowActions && (
-                    <Table.Td>
+                    <Td>
                       <RowActions run={run} />
-                    </Table.Td>
+                    </Td>
                   )}
-                </Table.Tr>
+                </Tr>
               ))}
               {query.isSuccess && items.length === 0 && (
                 <Table.Tr>

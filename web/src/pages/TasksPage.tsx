@@ -44,6 +44,7 @@ import { bulkQuestion, bulkRequest, bulkSummary, selectionSize, type BulkSelecti
 import { formatDuration, STATUS_COLORS, statusLabel } from "../lib/format";
 import { describeSchedule } from "../lib/schedule";
 import { usePhone } from "../lib/usePhone";
+import { Td, Tr } from "../components/TableCells";
 
 const PAGE_SIZES = ["25", "50", "100", "200"];
 const SORTS: { value: TaskSort; label: string }[] = [
@@ -476,7 +477,9 @@ const TaskRow = memo(function TaskRow({
   // and library wrappers for every flex box would double the work of the first paint.
   const tags = task.tags ?? [];
   return (
-    <Table.Tr
+    <Tr
+      striped
+      hover
       data-testid="task-row"
       data-task-id={task.id}
       data-selected={selected || undefined}
@@ -488,11 +491,11 @@ const TaskRow = memo(function TaskRow({
       }}
     >
       {selectable && (
-        <Table.Td>
+        <Td>
           <RowCheckbox label={`Select ${task.name}`} checked={selected} onChange={() => onToggle(task.id)} />
-        </Table.Td>
+        </Td>
       )}
-      <Table.Td>
+      <Td>
         <div className="inline-row">
           {/* elementtiming: the browser reports when the first names are painted (measured in the e2e test). */}
           <Link to={`/tasks/${task.id}`} className="task-link" {...ELEMENT_TIMING}>
@@ -525,10 +528,10 @@ const TaskRow = memo(function TaskRow({
             ))}
           </div>
         )}
-      </Table.Td>
-      <Table.Td>{task.schedule_description ?? describeSchedule(task.schedule)}</Table.Td>
-      <Table.Td>{task.enabled && task.next_run_at ? <Time iso={task.next_run_at} relative /> : <span className="dimmed">—</span>}</Table.Td>
-      <Table.Td>
+      </Td>
+      <Td>{task.schedule_description ?? describeSchedule(task.schedule)}</Td>
+      <Td>{task.enabled && task.next_run_at ? <Time iso={task.next_run_at} relative /> : <span className="dimmed">—</span>}</Td>
+      <Td>
         {task.last_run ? (
           <div className="inline-row">
             <Link to={`/runs/${task.last_run.id}`} aria-label={`Last run: ${statusLabel(task.last_run.status)}`}>
@@ -541,12 +544,12 @@ const TaskRow = memo(function TaskRow({
         ) : (
           <span className="dimmed">never</span>
         )}
-      </Table.Td>
-      <Table.Td>
+      </Td>
+      <Td>
         <RunStrip task={task} />
-      </Table.Td>
+      </Td>
       {selectable && (
-        <Table.Td>
+        <Td>
           <div className="inline-row">
             <RowAction label={`Run ${task.name} now`} title="Run now" loading={acting === "run"} onClick={() => void onAct(task, "run")}>
               <IconRocket size={16} aria-hidden />
@@ -561,8 +564,8 @@ const TaskRow = memo(function TaskRow({
               </RowAction>
             )}
           </div>
-        </Table.Td>
+        </Td>
       )}
-    </Table.Tr>
+    </Tr>
   );
 });
