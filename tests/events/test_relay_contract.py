@@ -1,7 +1,7 @@
 """One contract for every event relay (PostgreSQL LISTEN/NOTIFY, Redis pub/sub, Unix datagram
 sockets beside a SQLite file, and the fake): events published on one bus reach another bus (never
 echoed back to their own), in order and in batches; a connection the server cuts comes back and
-says ``resync``; ``stop`` closes it all.
+says ``resync``, and so does an event too large for one message; ``stop`` closes it all.
 
 The socket relay has no server: its "connection" is its socket file in the directory beside the
 database, which is what others send to. Cutting it is deleting that file (a clean-up of the folder
@@ -23,11 +23,14 @@ from typing import Any, Protocol
 
 import pytest
 
+from tasksched.events import local, pg
+from tasksched.events import redis as redis_relay
 from tasksched.events.bus import RESYNC, RUN_CREATED, TASK_UPDATED, Event, EventBus, Subscription
 from tasksched.events.local import LocalRelay, events_dir
 from tasksched.events.pg import PgRelay
 from tasksched.events.redis import RedisRelay
 from tests.conftest import PG_ADMIN_URL, fresh_pg_database
+from tests.helpers import fake_relay
 from tests.helpers.fake_relay import FakeHub, FakeRelay
 
 
@@ -45,6 +48,7 @@ class Backend:
     make: Callable[[EventBus], AnyRelay]
     cut: Callable[[AnyRelay], Any]  # the server drops the relay's connections (a coroutine or not)
     connections: Callable[[AnyRelay], Any]  # how many the server sees, for the relay's name
+    max_payload: int  # the most one message carries
     relays: list[AnyRelay] = field(default_factory=list)
 
     async def start(self, bus: EventBus) -> AnyRelay:
@@ -78,7 +82,7 @@ def _pg_backend(url: str) -> Backend:
         )
         return int(rows[0][0])
 
-    return Backend(lambda bus: PgRelay(url, bus, channel=channel), cut, connections)
+    return Backend(lambda bus: PgRelay(url, bus, channel=channel), cut, connections, pg.MAX_PAYLOAD)
 
 
 def _redis_backend(url: str, prefix: str) -> Backend:
@@ -102,7 +106,9 @@ def _redis_backend(url: str, prefix: str) -> Backend:
     async def connections(relay: AnyRelay) -> int:
         return len(await clients(relay))
 
-    return Backend(lambda bus: RedisRelay(url, bus, channel=f"{prefix}events"), cut, connections)
+    return Backend(
+        lambda bus: RedisRelay(url, bus, channel=f"{prefix}events"), cut, connections, redis_relay.MAX_PAYLOAD
+    )
 
 
 def _fake_backend() -> Backend:
@@ -115,7 +121,7 @@ def _fake_backend() -> Backend:
     def connections(relay: AnyRelay) -> int:
         return 1 if relay in hub.members else 0
 
-    return Backend(lambda bus: FakeRelay(hub, bus), cut, connections)
+    return Backend(lambda bus: FakeRelay(hub, bus), cut, connections, fake_relay.MAX_PAYLOAD)
 
 
 def _local_backend(database: Path) -> Backend:
@@ -131,7 +137,7 @@ def _local_backend(database: Path) -> Backend:
     def connections(relay: AnyRelay) -> int:
         return len(sockets(relay))
 
-    return Backend(lambda bus: LocalRelay(database, bus), cut, connections)
+    return Backend(lambda bus: LocalRelay(database, bus), cut, connections, local.MAX_PAYLOAD)
 
 
 @pytest.fixture(
@@ -207,6 +213,19 @@ async def test_many_events_arrive_in_order_across_batches(backend: Backend) -> N
     sent = [Event(RUN_CREATED, {"id": i, "pad": "x" * 200}) for i in range(500)]  # > one NOTIFY's 8 kB
     a.publish(*sent)
     assert await _receive(sub, len(sent), timeout=10) == sent
+
+
+async def test_an_event_too_large_for_one_message_arrives_as_resync(backend: Backend) -> None:
+    # Receivers must hear that they missed something (and re-read the database), never nothing.
+    a, b = EventBus(), EventBus()
+    await backend.start(a)
+    await backend.start(b)
+    on_b = b.subscribe()
+    huge = Event(TASK_UPDATED, {"id": 2, "pad": "x" * (backend.max_payload + 1)})
+    a.publish(Event(TASK_UPDATED, {"id": 1}), huge, huge, Event(TASK_UPDATED, {"id": 3}))
+    got = await _receive(on_b, 3)
+    assert got == [Event(TASK_UPDATED, {"id": 1}), Event(RESYNC), Event(TASK_UPDATED, {"id": 3})]
+    assert await _quiet(on_b) == []
 
 
 async def test_a_cut_connection_comes_back_and_says_resync(backend: Backend) -> None:

@@ -9,6 +9,9 @@ import uuid
 from tasksched.events import wire
 from tasksched.events.bus import RESYNC, Event, EventBus
 
+# What one message may carry (as Redis's relay allows).
+MAX_PAYLOAD = 64 * 1024
+
 
 class FakeHub:
     def __init__(self) -> None:
@@ -47,7 +50,7 @@ class FakeRelay:
         if self not in self._hub.members:
             return
         loop = asyncio.get_running_loop()
-        for payload in wire.encode(self._origin, events, 64 * 1024):
+        for payload in wire.encode(self._origin, events, MAX_PAYLOAD, oversized=Event(RESYNC)):
             for member in list(self._hub.members):
                 loop.call_soon(member._receive, payload)
 

@@ -6,7 +6,7 @@ this connection must go to PostgreSQL directly (``TASKSCHED_LISTEN_URL``). When 
 drops (a database restart) or stops answering its liveness ping (a silently dead network path), it
 reconnects with backoff and publishes a ``resync`` event so loops re-read the database:
 notifications sent meanwhile are lost, and the slow safety polls of the scheduler and workers
-cover that gap too.
+cover that gap too. An event too large for one notification goes as a ``resync`` in its place.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ class PgRelay:
             return
         try:
             async with self._lock:
-                for payload in wire.encode(self._origin, events, MAX_PAYLOAD):
+                for payload in wire.encode(self._origin, events, MAX_PAYLOAD, oversized=Event(RESYNC)):
                     await conn.execute("SELECT pg_notify($1, $2)", self._channel, payload)
         except _ERRORS as exc:
             log.warning("event relay could not send", error=str(exc))

@@ -10,7 +10,8 @@ or runs: those are in the database), the scheduler and workers fall back to thei
 and the relay retries with backoff; when it is back, subscribers get ``resync`` and re-read the
 database. A subscription that stops answering its liveness ping within a few seconds (a frozen
 server, a dead network path) counts as lost too. A process whose Redis is down at start starts
-anyway and connects when it can.
+anyway and connects when it can. An event too large for one message goes as a ``resync`` in its
+place.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ class RedisRelay:
         if client is None or self._lost.is_set():
             return  # lost meanwhile: receivers resynchronise when the relay is back
         try:
-            for payload in wire.encode(self._origin, events, MAX_PAYLOAD):
+            for payload in wire.encode(self._origin, events, MAX_PAYLOAD, oversized=Event(RESYNC)):
                 await client.publish(self._channel, payload)
         except _ERRORS as exc:
             if not self._lost.is_set():
