@@ -656,7 +656,17 @@ async def test_run_now_answers_202_with_a_queued_manual_run(api: httpx.AsyncClie
     assert run["trigger"] == "manual"
     assert run["attempt"] == 1
     assert run["started_at"] is None
-    assert (await api.get(f"/api/runs/{run['id']}")).json()["status"] == "queued"
+    assert run["max_attempts"] == 3  # the default retry policy: "attempt 1 of 3", as its own page says
+    shown = (await api.get(f"/api/runs/{run['id']}")).json()
+    assert shown["status"] == "queued"
+    assert shown["max_attempts"] == run["max_attempts"]
+
+
+async def test_run_now_answers_with_the_tasks_own_attempts(api: httpx.AsyncClient) -> None:
+    task = await create_task(api, retry={"max_attempts": 5, "backoff_seconds": 1})
+    response = await api.post(f"/api/tasks/{task['id']}/run")
+    assert response.status_code == 202, response.text
+    assert response.json()["max_attempts"] == 5
 
 
 async def test_run_now_twice_queues_two_runs(frozen_api: httpx.AsyncClient) -> None:

@@ -120,8 +120,8 @@ class Run(BaseModel):
     max_attempts: int | None = Field(
         default=None,
         description='Attempts in all that the task\'s retry policy allows now (for "attempt 2 of 3");'
-        " the runs lists, one run, a cancel and a retry's new attempts give it; null elsewhere"
-        " (run now and batches answer from one statement, which reads no retry policy).",
+        " the runs lists, one run, run now, a cancel and a retry's new attempts give it; null where"
+        " the task is gone.",
     )
 
 

@@ -241,7 +241,10 @@ class RunService:
                 tx, task_id, scheduled_for=slot, now=now, run_input=given, action_type=kind
             )
             if row is not None:
-                return run_from_row(row)
+                retry = row.pop("task_retry")
+                return run_from_row(
+                    {**row, "max_attempts": RetryPolicy.model_validate(retry).max_attempts if retry else None}
+                )
             # Nothing inserted: find out why (off the common path).
             task = await task_store.get(tx, task_id)
             if task is None:
@@ -255,17 +258,19 @@ class RunService:
     async def _repeat(self, task_id: int, key: str, digest: str) -> Enqueued:
         async with self.ctx.db.read() as tx:
             found = (await run_store.keyed_runs(tx, [(task_id, key)])).get((task_id, key))
-        if found is None or found["run"] is None:  # pragma: no cover - a key goes with its run
-            raise Conflict(
-                f"the run of Idempotency-Key {key!r} is being deleted; try again", field="Idempotency-Key"
-            )
+            if found is None or found["run"] is None:  # pragma: no cover - a key goes with its run
+                raise Conflict(
+                    f"the run of Idempotency-Key {key!r} is being deleted; try again", field="Idempotency-Key"
+                )
+            # The same answer as the first call's, attempts included.
+            [run] = await _with_max_attempts(tx, [run_from_row(found["run"])])
         if found["input_digest"] != digest:
             raise Conflict(
                 f"Idempotency-Key {key!r} was sent before with another input (it queued run "
                 f"{found['run_id']}); use a new key for another run",
                 field="Idempotency-Key",
             )
-        return Enqueued(run=run_from_row(found["run"]), created=False)
+        return Enqueued(run=run, created=False)
 
     async def enqueue_many(self, items: Sequence[BatchItem], *, actor: Actor) -> tuple[BatchEntry, ...]:
         """Queue manual runs of one or many tasks at once: every item is checked first (a bad one

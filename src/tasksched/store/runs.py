@@ -81,7 +81,21 @@ def _manual_insert(dialect: str, *, with_input: bool, with_type: bool) -> Any:
     if with_type:
         where.append(tasks.c.action["type"].as_string() == sa.bindparam("action_type", type_=sa.String))
     select = sa.select(*(v.label(k) for k, v in values.items())).where(*where)
-    return insert_ignoring_conflicts_for(dialect, runs).from_select(list(values), select).returning(*runs.c)
+    # The task's retry policy comes back too (a primary-key lookup inside the same statement), so
+    # that the answer says "attempt 1 of N" like every other view of a run.
+    # SQLAlchemy neither correlates a subquery in RETURNING with the inserted table nor qualifies
+    # columns there on SQLite, so both sides are spelled out.
+    task = tasks.alias("t")
+    retry = (
+        sa.select(task.c.retry)
+        .where(sa.literal_column("t.id") == sa.literal_column("runs.task_id"))
+        .scalar_subquery()
+    )
+    return (
+        insert_ignoring_conflicts_for(dialect, runs)
+        .from_select(list(values), select)
+        .returning(*runs.c, retry.label("task_retry"))
+    )
 
 
 async def insert_manual(
@@ -94,7 +108,7 @@ async def insert_manual(
     action_type: str | None,
 ) -> RunRow | None:
     """Queue a manual run of a task in one statement: INSERT … SELECT from the task's row …
-    RETURNING every column. None when nothing was inserted: the task does not exist, its action
+    RETURNING every column, and the task's retry policy as ``task_retry``. None when nothing was inserted: the task does not exist, its action
     is not ``action_type`` (when given), or the slot is taken (the caller tells which)."""
     params: dict[str, Any] = {"task_id": task_id, "scheduled_for": scheduled_for, "now": now}
     if run_input is not None:
