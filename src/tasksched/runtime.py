@@ -226,6 +226,14 @@ def _serve_process_metrics(settings: Settings) -> None:
     log.info("serving metrics", port=settings.metrics_port)
 
 
+def _discard_metrics() -> None:
+    """A process without the API and without a metrics port: nothing can read its counters, so
+    it keeps none and never imports prometheus_client (issue 10, point 5: a worker's start-up)."""
+    from tasksched.observability import metrics
+
+    metrics.discard()
+
+
 def _http_part(ctx: Context, sock: socket.socket) -> _Part:
     import uvicorn
 
@@ -351,6 +359,8 @@ async def run_process(
             stop_relay = await start_relay(ctx)
             if sock is None and settings.metrics_port is not None:
                 _serve_process_metrics(settings)
+            elif sock is None:
+                _discard_metrics()
             try:
                 parts = []
                 if roles.scheduler:
@@ -460,6 +470,8 @@ async def _worker_child(settings: Settings, *, burst: bool) -> WorkerStats:
         stop_relay = await start_relay(ctx)
         if settings.metrics_port is not None:
             _serve_process_metrics(settings)
+        else:
+            _discard_metrics()
         try:
             parts = [_worker_part(ctx, burst=burst)]
             results = await _run_parts(parts)
