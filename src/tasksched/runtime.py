@@ -330,6 +330,15 @@ async def _run_parts(parts: list[_Part]) -> dict[str, Any]:
     return {name: task.result() for name, task in tasks.items() if not task.cancelled()}
 
 
+# How long after a process's parts start its start-up objects are frozen out of the collector.
+FREEZE_AFTER_SECONDS = 1.0
+
+
+def _freeze_heap() -> None:
+    gc.collect()
+    gc.freeze()
+
+
 async def run_process(
     settings: Settings, roles: Roles, *, announce_key: Callable[[str], None] | None = None
 ) -> WorkerStats | None:
@@ -373,11 +382,16 @@ async def run_process(
                     parts.append(_notifier_part(ctx))
                 if sock is not None:
                     parts.append(_http_part(ctx, sock))
-                # Everything built so far lives as long as the process: keep it out of the
-                # collector's way, so that full collections under load stay short.
-                gc.collect()
-                gc.freeze()
-                results = await _run_parts(parts)
+                # Everything built at start lives as long as the process: keep it out of the
+                # collector's way, so that full collections under load stay short. Shortly after
+                # the parts start, not before: the full collection that precedes the freeze takes
+                # ~50 ms, which a worker would otherwise spend before its first claim (issue 10,
+                # point 5). Never run by a process that ends sooner (a burst worker).
+                freezing = asyncio.get_running_loop().call_later(FREEZE_AFTER_SECONDS, _freeze_heap)
+                try:
+                    results = await _run_parts(parts)
+                finally:
+                    freezing.cancel()
             finally:
                 if stop_relay is not None:
                     stop_relay()
