@@ -10,6 +10,12 @@ from ``/proc/PID/smaps_rollup`` (and RSS) and the CPU time it used so far from `
 ``-n`` repetitions, and every run. ``--checkout`` (repeatable) runs the worker from another checkout's
 ``src`` too, alternating with this one's run by run, so that a before/after comparison shares one
 sitting (the machine's load drifts).
+
+``--cached-bytecode`` measures a worker as an installed tasksched starts: with the environment's
+``PYTHONDONTWRITEBYTECODE`` (set on this machine) every start compiles tasksched's own modules from
+source, which an installed package (its ``.pyc`` written by pip) never does. It gives the workers a
+private bytecode cache (``PYTHONPYCACHEPREFIX``, a temporary folder: nothing is written into the
+checkouts) and runs one uncounted warm-up worker per checkout first.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -61,7 +69,7 @@ async def queue_one(url: str, task_id: int | None) -> int:
         await ctx.close()
 
 
-def spawn_once(url: str, checkout: Path = ROOT) -> dict[str, float]:
+def spawn_once(url: str, checkout: Path = ROOT, pycache: Path | None = None) -> dict[str, float]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(checkout / "src"), str(ROOT)]),
@@ -71,6 +79,9 @@ def spawn_once(url: str, checkout: Path = ROOT) -> dict[str, float]:
         "TASKSCHED_LOG_LEVEL": "info",
     }
     env.pop("TASKSCHED_REDIS_URL", None)
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tasksched.cli", "worker"],
@@ -102,15 +113,19 @@ def spawn_once(url: str, checkout: Path = ROOT) -> dict[str, float]:
 
 
 async def measure(
-    backend: str, repetitions: int, checkouts: list[Path]
+    backend: str, repetitions: int, checkouts: list[Path], pycache: Path | None = None
 ) -> dict[Path, list[dict[str, float]]]:
     results: dict[Path, list[dict[str, float]]] = {checkout: [] for checkout in checkouts}
     async with fresh_database(backend) as url:
         task_id = None
+        if pycache is not None:  # fills the bytecode cache: not counted
+            for checkout in checkouts:
+                task_id = await queue_one(url, task_id)
+                spawn_once(url, checkout, pycache)
         for _ in range(repetitions):
             for checkout in checkouts:
                 task_id = await queue_one(url, task_id)
-                results[checkout].append(spawn_once(url, checkout))
+                results[checkout].append(spawn_once(url, checkout, pycache))
     return results
 
 
@@ -121,12 +136,18 @@ def main() -> None:
     parser.add_argument(
         "--checkout", type=Path, action="append", default=[], help="another checkout to compare"
     )
+    parser.add_argument(
+        "--cached-bytecode",
+        action="store_true",
+        help="workers read compiled bytecode from a private cache, as an installed tasksched does",
+    )
     args = parser.parse_args()
+    pycache = Path(tempfile.mkdtemp(prefix="tasksched-pycache-")) if args.cached_bytecode else None
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     checkouts = [ROOT, *(c.resolve() for c in args.checkout)]
     print(f"load average before: {os.getloadavg()}")
     for backend in backends:
-        by_checkout: dict[Path, list[dict[str, Any]]] = run(measure(backend, args.n, checkouts))
+        by_checkout: dict[Path, list[dict[str, Any]]] = run(measure(backend, args.n, checkouts, pycache))
         for checkout, results in by_checkout.items():
             median = {key: statistics.median(r[key] for r in results) for key in results[0]}
             print(
@@ -136,6 +157,8 @@ def main() -> None:
                 + json.dumps([round(r["seconds"] * 1000) for r in results])
             )
     print(f"load average after: {os.getloadavg()}")
+    if pycache is not None:
+        shutil.rmtree(pycache, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -226,6 +226,14 @@ def _serve_process_metrics(settings: Settings) -> None:
     log.info("serving metrics", port=settings.metrics_port)
 
 
+def _discard_metrics() -> None:
+    """A process without the API and without a metrics port: nothing can read its counters, so
+    it keeps none and never imports prometheus_client (issue 10, point 5: a worker's start-up)."""
+    from tasksched.observability import metrics
+
+    metrics.discard()
+
+
 def _http_part(ctx: Context, sock: socket.socket) -> _Part:
     import uvicorn
 
@@ -322,6 +330,15 @@ async def _run_parts(parts: list[_Part]) -> dict[str, Any]:
     return {name: task.result() for name, task in tasks.items() if not task.cancelled()}
 
 
+# How long after a process's parts start its start-up objects are frozen out of the collector.
+FREEZE_AFTER_SECONDS = 1.0
+
+
+def _freeze_heap() -> None:
+    gc.collect()
+    gc.freeze()
+
+
 async def run_process(
     settings: Settings, roles: Roles, *, announce_key: Callable[[str], None] | None = None
 ) -> WorkerStats | None:
@@ -351,6 +368,8 @@ async def run_process(
             stop_relay = await start_relay(ctx)
             if sock is None and settings.metrics_port is not None:
                 _serve_process_metrics(settings)
+            elif sock is None:
+                _discard_metrics()
             try:
                 parts = []
                 if roles.scheduler:
@@ -363,11 +382,16 @@ async def run_process(
                     parts.append(_notifier_part(ctx))
                 if sock is not None:
                     parts.append(_http_part(ctx, sock))
-                # Everything built so far lives as long as the process: keep it out of the
-                # collector's way, so that full collections under load stay short.
-                gc.collect()
-                gc.freeze()
-                results = await _run_parts(parts)
+                # Everything built at start lives as long as the process: keep it out of the
+                # collector's way, so that full collections under load stay short. Shortly after
+                # the parts start, not before: the full collection that precedes the freeze takes
+                # ~50 ms, which a worker would otherwise spend before its first claim (issue 10,
+                # point 5). Never run by a process that ends sooner (a burst worker).
+                freezing = asyncio.get_running_loop().call_later(FREEZE_AFTER_SECONDS, _freeze_heap)
+                try:
+                    results = await _run_parts(parts)
+                finally:
+                    freezing.cancel()
             finally:
                 if stop_relay is not None:
                     stop_relay()
@@ -460,6 +484,8 @@ async def _worker_child(settings: Settings, *, burst: bool) -> WorkerStats:
         stop_relay = await start_relay(ctx)
         if settings.metrics_port is not None:
             _serve_process_metrics(settings)
+        else:
+            _discard_metrics()
         try:
             parts = [_worker_part(ctx, burst=burst)]
             results = await _run_parts(parts)

@@ -309,6 +309,14 @@ NOT_IN_A_WORKER = (
     "httpcore",
     "certifi",
     "limits",
+    # Loaded on first use only (3 December): counters nothing can read (no API, no --metrics-port),
+    # the secrets' cipher (no TASKSCHED_SECRET_KEY), the task models and the dashboard's queries.
+    "prometheus_client",
+    "cryptography",
+    "tasksched.domain.tasks",
+    "tasksched.domain.schedules",
+    "tasksched.services.stats",
+    "tasksched.store.mapping",
 )
 
 
@@ -328,6 +336,8 @@ def worker_modules(tmp_path: Path, url: str, *args: str) -> tuple[dict[str, obje
     """Run ``tasksched worker --burst ARGS`` on ``url``: its figures, and every module it imported."""
     out = tmp_path / "modules.json"
     env = {**os.environ, "PYTHONPATH": PYTHONPATH, "TASKSCHED_DATABASE_URL": url}
+    for name in ("TASKSCHED_SECRET_KEY", "TASKSCHED_SECRET_KEY_OLD", "TASKSCHED_METRICS_PORT"):
+        env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "-c", _MODULES_AT_EXIT, str(out), "worker", "--burst", *args],
         capture_output=True, text=True, env=env, check=True, timeout=60,

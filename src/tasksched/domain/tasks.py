@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -14,6 +14,8 @@ from tasksched.domain.base import StrictModel
 from tasksched.domain.notifications import NotifyRules
 from tasksched.domain.runs import RetryPolicy, RunStatus
 from tasksched.domain.schedules import Schedule
+from tasksched.domain.task_sort import SORT_FIELDS as SORT_FIELDS  # re-exported
+from tasksched.domain.task_sort import TaskSort as TaskSort
 
 TAG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
 _TAG = re.compile(TAG_PATTERN)
@@ -38,13 +40,6 @@ class MisfirePolicy(StrEnum):
 
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
-
-TaskSort = Literal[
-    "name", "-name", "next_run_at", "-next_run_at", "created_at", "-created_at",
-    "updated_at", "-updated_at", "priority", "-priority", "id", "-id", "last_run_at", "-last_run_at",
-]  # fmt: skip
-"""How a list of tasks can be ordered: by a field, ascending, or descending with ``-``."""
-SORT_FIELDS: tuple[str, ...] = tuple(key for key in get_args(TaskSort) if not key.startswith("-"))
 
 
 class Retention(StrictModel):

@@ -9,17 +9,13 @@ from typing import Any
 from tasksched.domain.runs import RetryPolicy, RunStatus
 from tasksched.errors import InvalidInput, NotFound
 from tasksched.services.context import Context
+from tasksched.services.workers import online_cutoff as online_cutoff  # re-exported
 from tasksched.store import dashboard as dashboard_store
 from tasksched.store import monitoring as monitoring_store
 from tasksched.store import runs as run_store
 from tasksched.store import tasks as task_store
 from tasksched.store import workers as worker_store
 from tasksched.store.mapping import run_from_row
-
-
-def online_cutoff(now: datetime, lease_seconds: float) -> datetime:
-    """A worker heartbeats every second; one whole lease without a beat and it counts as offline."""
-    return now - timedelta(seconds=lease_seconds)
 
 
 class Bucket(StrEnum):

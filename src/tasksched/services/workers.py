@@ -5,15 +5,21 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tasksched.services.context import Context
-from tasksched.services.stats import online_cutoff
 from tasksched.store import workers as worker_store
 
 # The Workers page shows workers seen in the last day; older rows are history.
 _HISTORY = timedelta(days=1)
+
+
+# Here, not in stats.py (which re-exports it): a worker registers through this module and need not
+# load the dashboard's queries and their models (issue 10, point 5).
+def online_cutoff(now: datetime, lease_seconds: float) -> datetime:
+    """A worker heartbeats every second; one whole lease without a beat and it counts as offline."""
+    return now - timedelta(seconds=lease_seconds)
 
 
 class WorkerService:

@@ -23,12 +23,16 @@ import base64
 import functools
 import hashlib
 from collections.abc import Sequence
-from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING, Any
 
 from tasksched.domain.secrets import mask_action, secret_field
 from tasksched.errors import TaskschedError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
+# cryptography is imported where a key is used: a process without TASKSCHED_SECRET_KEY never loads
+# it (a worker starts without it, issue 10 point 5).
 
 PREFIX = "tasksched:sealed:1:"
 
@@ -42,6 +46,8 @@ class SecretKeyError(TaskschedError):
 
 def new_key() -> str:
     """A fresh key for ``TASKSCHED_SECRET_KEY``."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode("ascii")
 
 
@@ -53,7 +59,9 @@ class Keyring:
     """The first key seals; every key unseals the values sealed with it."""
 
     def __init__(self, keys: Sequence[str] = ()) -> None:
-        self._fernets = {key_id(key): Fernet(key.encode("ascii")) for key in keys}
+        if keys:
+            from cryptography.fernet import Fernet
+        self._fernets: dict[str, Fernet] = {key_id(key): Fernet(key.encode("ascii")) for key in keys}
         self.current: str | None = key_id(keys[0]) if keys else None
         # Workers read the same stored values over and over (every claim of a task's runs), and a
         # decryption costs tens of microseconds; each sealed value is unique (a fresh IV), so a
@@ -79,6 +87,8 @@ class Keyring:
         return self._decrypt(stored, sealed_with)
 
     def _decrypt_uncached(self, stored: str, sealed_with: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         token = stored[len(PREFIX) + len(sealed_with) + 1 :]
         try:
             return self._fernets[sealed_with].decrypt(token.encode("ascii")).decode("utf-8")

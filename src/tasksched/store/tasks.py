@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from tasksched.domain.tasks import SORT_FIELDS, TaskSort
+from tasksched.domain.task_sort import SORT_FIELDS, TaskSort
 from tasksched.errors import Conflict
 from tasksched.store import Tx, crypto
 from tasksched.store.dialect import lock_rows, update_by_key
