@@ -108,22 +108,31 @@ class _Discarded:
         pass
 
 
+_DISCARDED = _Discarded()
+
+
 def discard() -> None:
     """This process exports no metrics: count nothing, and never import prometheus_client.
 
     Called before anything is counted; metrics already built (a test process) are kept."""
     global _discarded
-    _discarded = _built is None
+    if _built is None:
+        _discarded = True
+        # Plain module attributes from now on: counting skips ``__getattr__`` (see _metric).
+        globals().update(dict.fromkeys(_NAMES - {"REGISTRY"}, _DISCARDED))
 
 
 def _metric(name: str) -> Any:
     global _built
     if _discarded and name != "REGISTRY":
-        return _Discarded()
+        return _DISCARDED
     if _built is None:
         with _lock:  # built once, whichever thread counts first
             if _built is None:
                 _built = _build()
+                # Module attributes once built: ``__getattr__`` runs only for a missing name, so
+                # every later ``metrics.API_REQUESTS`` (each request, each run) is a plain lookup.
+                globals().update({"REGISTRY": _built["REGISTRY"]} if _discarded else _built)
     return _built[name]
 
 
