@@ -108,8 +108,7 @@ def test_two_instances_behind_nginx_survive_a_kill(cluster: Cluster) -> None:
         # Changes through either instance (POSTs alternate between them) reach both streams.
         tasks = [cluster.create_task(f"through-nginx-{i}") for i in range(4)]
         for stream in streams:
-            for task in tasks:
-                stream.wait_for("task.created", {"task_id": task["id"]})
+            stream.wait_for_all("task.created", "task_id", [task["id"] for task in tasks])
         created_on = cluster.proxy.answered_by("POST", "/api/tasks")
         assert sorted(set(created_on)) == sorted(f"127.0.0.1:{p}" for p in cluster.ports), created_on
 

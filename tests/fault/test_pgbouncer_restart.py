@@ -65,6 +65,10 @@ def test_pgbouncer_restart_under_load(tmp_path: Path) -> None:
             ):
                 procs += [scheduler, worker]
                 wait_for(lambda: "worker started" in worker.log(), 30, message="the worker started")
+                # Each process opens its LISTEN connection as it starts; the worker may be up
+                # before the scheduler is (it imports less), so wait for all three, not only it.
+                wait_for(lambda: asyncio.run(_server_connections(direct))[1] == 3, 30,
+                         message="a direct LISTEN connection from each process")  # fmt: skip
                 load = Load(base, KEY)
                 load.start()
                 samples = []

@@ -89,6 +89,15 @@ class SseClient:
             if all(data.get(k) == v for k, v in match.items()):
                 return data
 
+    def wait_for_all(self, kind: str, key: str, values: list[Any], timeout: float = 10.0) -> None:
+        """Events of ``kind`` whose ``key`` takes each of ``values``, in any order: events from
+        other instances come through the relay and may arrive after a later local one."""
+        deadline = time.monotonic() + timeout
+        missing = set(values)
+        while missing:
+            data = self.next_event(kind, max(0.01, deadline - time.monotonic()))
+            missing.discard(data.get(key))
+
     def first_event(self, timeout: float = 10.0) -> tuple[str, dict[str, Any]]:
         return self.events.get(timeout=timeout)
 

@@ -223,11 +223,13 @@ export function TimelineCanvas({ spans, mode, from, to, onOpen, onPickTask, onZo
             role="img"
             aria-label={`Timeline of ${spans.id.length} runs in ${layout.rows.length} ${mode === "task" ? "task rows" : "lanes"}; hover a bar for details, click it to open the run.`}
             style={{ position: "sticky", top: 0, width, height: viewH, display: "block", cursor: hovered !== null ? "pointer" : "default" }}
-            onMouseMove={(event) => {
+            // Pointer events, not mouse events: Chromium gives their coordinates in fractions of a
+            // pixel, and zoomed out to a day a pixel is two minutes, the width of a whole run.
+            onPointerMove={(event) => {
               const spot = locate(event);
               setHover(spot && spot.index !== null ? { index: spot.index, x: spot.x, y: spot.y } : null);
             }}
-            onMouseLeave={() => setHover(null)}
+            onPointerLeave={() => setHover(null)}
             onClick={(event) => {
               const spot = locate(event);
               if (!spot) return;
