@@ -76,10 +76,12 @@ class Call:
             given["kwargs"] = dict(self.kwargs)
         return given
 
-    def check(self) -> None:
-        """Refuse, before anything is stored, arguments a run cannot carry (they are stored as JSON)."""
+    def encoded(self) -> str:
+        """The run's input as JSON, refusing arguments a run cannot carry (they are stored as JSON).
+        Done for every call before anything is stored, and what the REST API is sent, so a call is
+        serialised once."""
         try:
-            json.dumps(self.run_input(), allow_nan=False)
+            return json.dumps(self.run_input(), allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError) as exc:
             raise ProducerError(f"a deferred call's arguments must be JSON values: {exc}") from None
 
@@ -101,8 +103,12 @@ class _TaskGone(Exception):
 
 class _Backend(Protocol):
     async def task_id(self, name: str) -> int: ...
-    async def enqueue(self, task_id: int, calls: Sequence[Call]) -> list[Deferred]: ...
+    # ``inputs``: each call's ``encoded()`` input, in order.
+    async def enqueue(self, task_id: int, calls: Sequence[Call], inputs: Sequence[str]) -> list[Deferred]: ...
     async def close(self) -> None: ...
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 class _RestBackend:
@@ -147,22 +153,23 @@ class _RestBackend:
         created = await self._call("POST", "/api/tasks", json=_task_spec(name))
         return int(created["id"])
 
-    async def enqueue(self, task_id: int, calls: Sequence[Call]) -> list[Deferred]:
+    async def enqueue(self, task_id: int, calls: Sequence[Call], inputs: Sequence[str]) -> list[Deferred]:
+        # The bodies are put together from the inputs already encoded, not serialised again.
         if len(calls) == 1:
             call = calls[0]
-            headers = {"Idempotency-Key": call.idempotency_key} if call.idempotency_key else {}
+            headers = {**_JSON, "Idempotency-Key": call.idempotency_key} if call.idempotency_key else _JSON
+            body = f'{{"input":{inputs[0]}}}'
             status, run = await self._request(
-                "POST", f"/api/tasks/{task_id}/run", json={"input": call.run_input()}, headers=headers
+                "POST", f"/api/tasks/{task_id}/run", content=body.encode(), headers=headers
             )
             # 202: queued now; 200: a repeat of the idempotency key, answered with the key's first run.
             return [Deferred(int(run["id"]), task_id, created=status == 202)]
         items = []
-        for call in calls:
-            item: dict[str, Any] = {"task_id": task_id, "input": call.run_input()}
-            if call.idempotency_key:
-                item["idempotency_key"] = call.idempotency_key
-            items.append(item)
-        result = await self._call("POST", "/api/runs:batch", json={"runs": items})
+        for call, encoded in zip(calls, inputs, strict=True):
+            key = f',"idempotency_key":{json.dumps(call.idempotency_key)}' if call.idempotency_key else ""
+            items.append(f'{{"task_id":{task_id},"input":{encoded}{key}}}')
+        body = f'{{"runs":[{",".join(items)}]}}'
+        result = await self._call("POST", "/api/runs:batch", content=body.encode(), headers=_JSON)
         return [Deferred(int(r["run_id"]), task_id, bool(r["created"])) for r in result["runs"]]
 
     async def close(self) -> None:
@@ -207,7 +214,7 @@ class _DatabaseBackend:
             return created.id
         raise ProducerError(f"cannot find or create the task {name!r}")  # pragma: no cover - racing deletes
 
-    async def enqueue(self, task_id: int, calls: Sequence[Call]) -> list[Deferred]:
+    async def enqueue(self, task_id: int, calls: Sequence[Call], inputs: Sequence[str]) -> list[Deferred]:
         from tasksched.errors import InvalidInput, NotFound
         from tasksched.services.runs import RunService
 
@@ -272,28 +279,28 @@ class _Producer:
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     async def defer(self, name: str, calls: Sequence[Call]) -> list[Deferred]:
-        for call in calls:
-            call.check()
+        inputs = [call.encoded() for call in calls]  # every call checked before any is stored
         try:
             done: list[Deferred] = []
             for start in range(0, len(calls), BATCH):
-                done.extend(await self._enqueue(name, calls[start : start + BATCH]))
+                end = start + BATCH
+                done.extend(await self._enqueue(name, calls[start:end], inputs[start:end]))
             return done
         except ProducerError:
             raise
         except TaskschedError as exc:  # the services' refusals (a bad input, a reused key, …), as one type
             raise ProducerError(f"{type(exc).__name__}: {exc}") from exc
 
-    async def _enqueue(self, name: str, calls: Sequence[Call]) -> list[Deferred]:
+    async def _enqueue(self, name: str, calls: Sequence[Call], inputs: Sequence[str]) -> list[Deferred]:
         cached = self._task_ids.get(name)
         if cached is not None:
             try:
-                return await self._backend.enqueue(cached, calls)
+                return await self._backend.enqueue(cached, calls, inputs)
             except _TaskGone:  # deleted since it was looked up: nothing was queued, so look again
                 del self._task_ids[name]
         task_id = self._task_ids[name] = await self._backend.task_id(name)
         try:
-            return await self._backend.enqueue(task_id, calls)
+            return await self._backend.enqueue(task_id, calls, inputs)
         except _TaskGone:
             raise ProducerError(f"the task {name!r} was deleted while runs were being queued") from None
 

@@ -88,3 +88,28 @@ def test_an_operator_key_queues_runs_but_cannot_create_the_task(
     finally:
         producer.close()
     wait_for(lambda: lines(notes) == ["operator"], timeout=30, message="the operator's run to have run")
+
+
+def test_defer_many_through_the_api_carries_each_calls_key_and_arguments(
+    server: str, admin: httpx.Client, tmp_path: Path
+) -> None:
+    # The batch's body is put together from each call's JSON: keys (printable ASCII) and values with
+    # quotes, backslashes and non-ASCII text arrive as given, and a repeated key finds its first run.
+    notes = tmp_path / "keys.txt"
+    odd = 'quote " back \\ snow ☃'
+    calls = [
+        producer.Call(args=[str(notes), f"{odd} {i}"], idempotency_key=f'say "{i}" \\ twice')
+        for i in range(3)
+    ]
+    producer.configure(server, api_key=KEY)
+    try:
+        first = note.defer_many([*calls, {"path": str(notes), "value": "plain"}])
+        again = note.defer_many(calls)
+    finally:
+        producer.close()
+    assert [d.created for d in first] == [True] * 4
+    assert [(d.run_id, d.created) for d in again] == [(d.run_id, False) for d in first[:3]]
+    run = admin.get(f"/api/runs/{first[0].run_id}").json()
+    assert run["input"] == {"args": [str(notes), f"{odd} 0"]}
+    wait_for(lambda: len(lines(notes)) >= 4, timeout=30, message="the deferred runs to have run")
+    assert sorted(lines(notes)) == sorted([*(f"{odd} {i}" for i in range(3)), "plain"])
