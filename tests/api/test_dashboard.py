@@ -116,6 +116,28 @@ async def test_stats_bars_by_hour_are_the_default_and_cover_a_day(
     assert [b["succeeded"] for b in stats["runs_per_hour"]] == [b["succeeded"] for b in bars]
 
 
+async def test_the_day_and_hour_totals_count_each_window_once(
+    frozen_api: httpx.AsyncClient, frozen_ctx: Context
+) -> None:
+    # The day's totals are added up from the hourly bars (and the status page's hour from its minute
+    # bars): runs at the windows' edges count in one window or the other, never in both or neither.
+    task = await create_task(frozen_api, "totals")
+    await finished_run(frozen_ctx, task, "succeeded", NOW - timedelta(minutes=10))
+    await finished_run(frozen_ctx, task, "failed", NOW - timedelta(minutes=59, seconds=59))
+    await finished_run(frozen_ctx, task, "succeeded", NOW - timedelta(hours=1, seconds=1))
+    await finished_run(frozen_ctx, task, "timed_out", NOW - timedelta(hours=5))
+    await finished_run(frozen_ctx, task, "skipped", NOW - timedelta(hours=23, minutes=59, seconds=59))
+    await finished_run(frozen_ctx, task, "failed", NOW - timedelta(hours=24, seconds=1))  # before the day
+
+    stats = (await frozen_api.get("/api/stats")).json()
+    assert stats["runs_last_hour"] == {"succeeded": 1, "failed": 1}
+    assert stats["runs_last_day"] == {"succeeded": 2, "failed": 1, "timed_out": 1, "skipped": 1}
+    assert stats["success_rate_last_day"] == 0.5  # 2 of 4: skipped runs have no outcome
+    status = (await frozen_api.get("/api/status")).json()
+    assert status["last_hour"] == {"finished": 2, "succeeded": 1, "failed": 1}
+    assert status["last_day"] == {"finished": 5, "succeeded": 2, "failed": 2}
+
+
 async def test_stats_refuse_an_unknown_bucket(api: httpx.AsyncClient) -> None:
     for bad in ("second", "day", "", "MINUTE"):
         assert_problem(await api.get("/api/stats", params={"bucket": bad}), 422)

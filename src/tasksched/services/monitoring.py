@@ -17,7 +17,7 @@ from tasksched.domain.runs import RunStatus
 from tasksched.errors import DatabaseUnavailable
 from tasksched.services.context import Context
 from tasksched.services.heartbeats import STALE_AFTER, list_schedulers
-from tasksched.services.stats import hour_buckets, minute_buckets, online_cutoff
+from tasksched.services.stats import hour_buckets, minute_buckets, online_cutoff, status_totals
 from tasksched.store import backups as backup_store
 from tasksched.store import monitoring as monitoring_store
 from tasksched.store import runs as run_store
@@ -148,10 +148,10 @@ class MonitoringService:
         async with self.ctx.db.read() as tx:
             minutes = await monitoring_store.minute_counts(tx, finished_since=hour_ago)
             hours = await run_store.hourly_counts(tx, finished_since=day_ago)
-            last_hour = await run_store.status_counts(tx, finished_since=hour_ago)
-            last_day = await run_store.status_counts(tx, finished_since=day_ago)
             next_due = await task_store.next_due(tx, 5)
             backups = await backup_store.list_(tx, limit=1)
+        # The same windows as the minute and hour counts: added up, not read again.
+        last_hour, last_day = status_totals(minutes), status_totals(hours)
         return {
             "last_backup": backups[0] if backups else None,
             "database": {"ok": True, "error": None},
