@@ -1,17 +1,22 @@
 """Claim, fire and GET /api/runs latency on a partitioned PostgreSQL run history, against an empty one.
 
     .venv/bin/python -m bench.partitioned_history [--runs 5000000] [--tasks 1000] [--samples 200]
+        [--rounds 4] [--settle 60]
 
 Two throwaway databases on the local PostgreSQL, both migrated (so ``runs`` is partitioned by
 month): one empty, one with ``--runs`` finished runs of history spread over the last 80 days
 (inside the default retention, so nothing is pruned), made server-side with
 ``INSERT … SELECT generate_series`` in chunks and then vacuumed and analysed (the state
-autovacuum keeps a live database in). On each it measures, one at a time:
+autovacuum keeps a live database in). Both are built first; then a checkpoint and ``--settle``
+seconds of quiet, and the two are measured in ``--rounds`` alternating rounds (each round a share of
+the samples on one, then on the other, the order swapped every round), so that whatever changes
+over the sitting (the machine's load, the build's writes being flushed) weighs on both alike. On
+each it measures, one at a time:
 
 - claim: one queued run inserted (not timed), then ``ExecutionService.claim`` of one run;
 - fire: one task made due (not timed), then ``FiringService.fire_due``;
 - ``GET /api/runs?limit=50`` and ``GET /api/runs?task_id=…&limit=50`` through a real
-  ``tasksched api`` process (httpx, one request at a time, a warm-up round first).
+  ``tasksched api`` process per database (httpx, one request at a time, a warm-up round first).
 
 The listed task gets ``LISTED`` runs of its own in *both* databases, spread like the history, so
 that its page is full and its count reaches the cap in the empty one too: otherwise the empty
@@ -24,10 +29,14 @@ Both databases are dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,6 +59,12 @@ CHUNK = 1_000_000
 HISTORY_DAYS = 80
 # The listed task's own runs in both databases: a full page of 50 and the count's cap (1,000 past it).
 LISTED = 1_100
+OPERATIONS = {
+    "claim": "claim (one run)",
+    "fire": "fire (one due task)",
+    "GET all": "GET /api/runs?limit=50",
+    "GET task": "GET /api/runs?task_id=…&limit=50",
+}
 
 
 def _specs(count: int) -> list[TaskSpec]:
@@ -158,77 +173,143 @@ async def _fires(ctx: Context, task_ids: list[int], samples: int) -> list[float]
     return took
 
 
-def _api(url: str, task_id: int, samples: int) -> dict[str, list[float]]:
+@dataclass
+class _Database:
+    """One of the two databases, built and kept until both are measured."""
+
+    label: str
+    url: str
+    ctx: Context
+    task_ids: list[int]
+    summary: str
+    took: dict[str, list[float]] = field(default_factory=lambda: {op: [] for op in OPERATIONS})
+    fired: int = 0  # tasks fired so far (each is fired once)
+
+
+async def _build(label: str, url: str, runs: int, tasks: int) -> _Database:
+    print(f"{label}: {runs:,} runs of history", flush=True)
+    ctx = await open_context(url)
+    specs = _specs(tasks)
+    far = ctx.clock.now() + timedelta(days=3650)
+    task_ids = await bulk_tasks(ctx, specs, [far] * tasks)
+    await KeyService(ctx).create("bench", Role.ADMIN, actor=CLI, key=KEY)
+    made = await _history(ctx, task_ids, runs) if runs else 0.0
+    await _listed_task(ctx, task_ids[1])
+    await _vacuum(url)
+    async with ctx.db.read() as tx:
+        stored = int((await tx.execute(sa.text("SELECT count(*) FROM runs"))).scalar_one())
+        in_default = await partitions.default_rows(tx)
+        parts = int(
+            (
+                await tx.execute(
+                    sa.text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'runs'::regclass")
+                )
+            ).scalar_one()
+        )
+    summary = f"{stored:,} in {parts} partitions, {in_default} in the default (made in {made:.0f} s)"
+    print(f"  runs: {summary}", flush=True)
+    return _Database(label, url, ctx, task_ids, summary)
+
+
+async def _settle(url: str, seconds: float) -> None:
+    """Write out what the build left dirty (a checkpoint), then let the machine go quiet: the
+    first measurement of an earlier version ran while the 50 M build's writes were still being
+    flushed, and its claims (commits) were 39 % slower for it."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+    await asyncio.sleep(seconds)
+
+
+async def _round(db: _Database, client: httpx.Client, samples: int) -> None:
+    db.took["claim"] += await _claims(db.ctx, db.task_ids[0], samples)
+    # Tasks not fired before: a fired one keeps its run queued (nothing executes it), and its overlap
+    # policy would skip the next slot. Nor the task the claims left running.
+    fresh = db.task_ids[2 + db.fired :]
+    assert len(fresh) >= samples, "more samples than tasks (raise --tasks)"
+    db.took["fire"] += await _fires(db.ctx, fresh, samples)
+    db.fired += samples
+    listed = db.task_ids[1]
+    for op, path in (("GET all", "/api/runs?limit=50"), ("GET task", f"/api/runs?task_id={listed}&limit=50")):
+        for _ in range(samples):
+            began = time.perf_counter()
+            client.get(path).raise_for_status()
+            db.took[op].append(time.perf_counter() - began)
+
+
+async def main_async(runs: int, tasks: int, samples: int, rounds: int, settle: float) -> None:
+    async with fresh_database("postgresql") as empty_url, fresh_database("postgresql") as history_url:
+        built = [
+            await _build("empty", empty_url, 0, tasks),
+            await _build("history", history_url, runs, tasks),
+        ]
+        try:
+            await _settle(history_url, settle)
+            with ExitStack() as stack:
+                clients = [stack.enter_context(_api_client(db.url, db.task_ids[1])) for db in built]
+                per_round = max(1, samples // rounds)
+                for r in range(rounds):
+                    # Alternating which goes first, so drift over the sitting falls on both alike.
+                    order = [0, 1] if r % 2 == 0 else [1, 0]
+                    for i in order:
+                        await _round(built[i], clients[i], per_round)
+                    print(
+                        f"  round {r + 1}/{rounds}: "
+                        + "; ".join(
+                            f"{db.label} claim {_median(db.took['claim'][-per_round:])}"
+                            f" GET task {_median(db.took['GET task'][-per_round:])}"
+                            for db in built
+                        )
+                        + f"; load {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+                        flush=True,
+                    )
+        finally:
+            for db in built:
+                await db.ctx.close()
+    empty, history = built
+    print(f"history: {history.summary}")
+    for op in OPERATIONS:
+        a, b = statistics.median(empty.took[op]), statistics.median(history.took[op])
+        print(
+            f"  {OPERATIONS[op]}: empty {_ms(empty.took[op])}; history {_ms(history.took[op])};"
+            f" change {(b / a - 1) * 100:+.0f} %",
+            flush=True,
+        )
+
+
+def _median(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:.2f} ms"
+
+
+@contextmanager
+def _api_client(url: str, listed: int) -> Iterator[httpx.Client]:
+    """A real ``tasksched api`` process on ``url``, and a client of it, warmed up."""
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="tasksched-bench-"))
     env = {"TASKSCHED_DATABASE_URL": url, "TASKSCHED_PORT": str(port), "TASKSCHED_LOG_LEVEL": "warning"}
-    paths = {"all": "/api/runs?limit=50", "one task": f"/api/runs?task_id={task_id}&limit=50"}
-    took: dict[str, list[float]] = {name: [] for name in paths}
     with tasksched(["api"], env, folder / "api.log") as server:
         base = f"http://127.0.0.1:{port}"
         server.wait_ready(base, timeout=60)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as client:
-            for name, path in paths.items():
-                for _ in range(10):  # warm-up
+            for path in ("/api/runs?limit=50", f"/api/runs?task_id={listed}&limit=50"):
+                for _ in range(10):
                     client.get(path).raise_for_status()
-                for _ in range(samples):
-                    began = time.perf_counter()
-                    client.get(path).raise_for_status()
-                    took[name].append(time.perf_counter() - began)
-    return took
-
-
-async def measure(runs: int, tasks: int, samples: int) -> dict[str, str]:
-    async with fresh_database("postgresql") as url:
-        ctx = await open_context(url)
-        try:
-            specs = _specs(tasks)
-            far = ctx.clock.now() + timedelta(days=3650)
-            task_ids = await bulk_tasks(ctx, specs, [far] * tasks)
-            await KeyService(ctx).create("bench", Role.ADMIN, actor=CLI, key=KEY)
-            made = await _history(ctx, task_ids, runs) if runs else 0.0
-            await _listed_task(ctx, task_ids[1])
-            await _vacuum(url)
-            async with ctx.db.read() as tx:
-                stored = int((await tx.execute(sa.text("SELECT count(*) FROM runs"))).scalar_one())
-                in_default = await partitions.default_rows(tx)
-                parts = int(
-                    (
-                        await tx.execute(
-                            sa.text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'runs'::regclass")
-                        )
-                    ).scalar_one()
-                )
-            claims = await _claims(ctx, task_ids[0], samples)
-            # Not the task the claims left running (its policy would skip the slot).
-            fires = await _fires(ctx, task_ids[2:], samples)
-        finally:
-            await ctx.close()
-        api = _api(url, task_ids[1], samples)
-    return {
-        "runs": f"{stored:,} in {parts} partitions, {in_default} in the default (made in {made:.0f} s)",
-        "claim": _ms(claims),
-        "fire": _ms(fires),
-        "GET /api/runs?limit=50": _ms(api["all"]),
-        "GET /api/runs?task_id=…&limit=50": _ms(api["one task"]),
-        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
-
-
-async def main_async(runs: int, tasks: int, samples: int) -> None:
-    for label, count in (("empty", 0), ("history", runs)):
-        print(f"{label}: {count:,} runs of history", flush=True)
-        for key, value in (await measure(count, tasks, samples)).items():
-            print(f"  {key}: {value}", flush=True)
+            yield client
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5_000_000)
     parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--samples", type=int, default=200, help="per operation and database, in all")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the samples are split into")
+    parser.add_argument("--settle", type=float, default=60.0, help="seconds of quiet after the build")
     args = parser.parse_args()
-    run(main_async(args.runs, args.tasks, args.samples))
+    run(main_async(args.runs, args.tasks, args.samples, args.rounds, args.settle))
 
 
 if __name__ == "__main__":
