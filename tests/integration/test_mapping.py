@@ -165,6 +165,33 @@ async def test_a_page_trails_run_events_briefly_while_it_is_refreshed(
     assert [d["name"] for d in page.items] == ["later"]
 
 
+async def test_a_page_too_old_to_trail_is_answered_by_the_refresh_already_running(
+    frozen_ctx: Context, clock: FrozenClock, make_task: Any
+) -> None:
+    """Run events keep arriving while a refresh runs: a caller that finds the page too old to trail
+    shares that refresh (begun after the last task change) instead of waiting for a second one."""
+    service = TaskService(frozen_ctx)
+    loads: list[TaskQuery] = []
+    load_page = service._load_page
+
+    async def counted(query: TaskQuery, version: int) -> Any:
+        loads.append(query)
+        return await load_page(query, version)
+
+    service._load_page = counted  # type: ignore[method-assign]
+    task = await make_task(name="before")
+    first = await service.list(TaskQuery())
+    await rename_elsewhere(frozen_ctx, task.id, "after")  # stands for what the runs changed
+    frozen_ctx.bus.deliver_local([Event(RUN_UPDATED, {"run_id": 1, "task_id": task.id})])
+    clock.advance(RUN_LAG_SECONDS - 0.1)
+    assert await service.list(TaskQuery()) is first  # trailing, and the refresh has begun
+    frozen_ctx.bus.deliver_local([Event(RUN_UPDATED, {"run_id": 2, "task_id": task.id})])
+    clock.advance(0.2)  # the page is now too old to trail; the refresh has not ended
+    page = await service.list(TaskQuery())
+    assert [d["name"] for d in page.items] == ["after"]
+    assert len(loads) == 2  # the first page and the one refresh, which the late caller shared
+
+
 async def test_a_page_never_trails_a_task_event(frozen_ctx: Context, make_task: Any) -> None:
     service = TaskService(frozen_ctx)
     task = await make_task(name="before")

@@ -170,13 +170,18 @@ class TaskService:
                 self._loading.start(query, self._version, lambda v: self._load_into_cache(query, v))
             return page
         # Only runs changed since a page loaded moments ago: served, and one refresh runs meanwhile.
-        trailing = self._pages.trailing(query, self.ctx.bus.task_version, RUN_LAG_SECONDS)
+        tasks_seen = self.ctx.bus.task_version
+        trailing = self._pages.trailing(query, tasks_seen, RUN_LAG_SECONDS)
         if trailing is not None:
             self._loading.start(query, self._version, lambda v: self._load_into_cache(query, v))
             return trailing
-        # Callers share one query per page at a time, each answered by one begun after it asked.
+        # Callers share one query per page at a time. A load already running serves a caller when it
+        # began after the last task change the caller saw: its page is loaded after the caller asked,
+        # trailing runs no more than a trailing page does. Requiring one begun after the caller's
+        # last *run* event meant, under a stream of them, waiting for the running load to end and
+        # then for a whole second one (p99 0.5 to 0.75 s in a 100,000-slot stampede).
         return await self._loading.join(
-            query, version, self._version, lambda v: self._load_into_cache(query, v)
+            query, tasks_seen, self._version, lambda v: self._load_into_cache(query, v)
         )
 
     def _version(self) -> int:
