@@ -391,7 +391,12 @@ async def claim(
     horizon = prefetch_until or now
     candidates = (
         sa.select(runs.c.id)
-        .where(runs.c.status == "queued", runs.c.available_at <= horizon)
+        # The status is written into the statement, not bound: PostgreSQL can then keep one generic
+        # plan for the claim instead of planning it on every call (0.6 to 1 ms on a partitioned
+        # history, more than running it); a generic plan with a bound status would not know it picks
+        # the few queued runs (and scanned a partition: 0.45 s a claim with 3 M runs).
+        .where(runs.c.status == sa.literal("queued", sa.String, literal_execute=True))
+        .where(runs.c.available_at <= horizon)
         .order_by(runs.c.priority.desc(), runs.c.available_at, runs.c.id)
         .limit(limit)
     )
