@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tasksched.store import Tx
 from tasksched.store import runs as run_store
@@ -18,6 +19,22 @@ from tasksched.store.tables import runs
 from tests.store.rows import T0, add_runs, add_task, at, make_run_values
 
 LEASE = at(30)
+
+
+@contextlib.contextmanager
+def statements_sent(engine: AsyncEngine, verb: str) -> Iterator[list[tuple[str, Any]]]:
+    """The (statement, parameters) of each statement beginning with ``verb`` sent meanwhile."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith(verb):
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 @contextlib.asynccontextmanager
@@ -206,19 +223,9 @@ async def test_the_claims_generic_plan_knows_it_looks_for_queued_runs_on_postgre
     async with db.write() as tx:
         task = await add_task(tx)
         await add_runs(tx, task, {})
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("UPDATE"):
-            seen.append((statement, parameters))
-
-    engine = db.write_engine.sync_engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(db.write_engine, "UPDATE") as seen:
         async with rolled_back(db) as tx:
             await run_store.claim(tx, worker="w", queues=["default"], limit=1, now=T0, lease_until=LEASE)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     ((statement, parameters),) = seen
     async with rolled_back(db) as tx:
         await tx.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
@@ -585,21 +592,11 @@ async def test_dashboard_counts_read_one_range_of_the_finished_index_on_sqlite(
         pytest.skip("SQLite's planner; PostgreSQL plans by its statistics")
     from tasksched.store import dashboard as dashboard_store
 
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    engine = db.read_engine.sync_engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(db.read_engine, "SELECT") as seen:
         async with db.read() as tx:
             await run_store.status_counts(tx, finished_since=at(-86400))
             await run_store.hourly_counts(tx, finished_since=at(-86400))
             await dashboard_store.failing_tasks(tx, since=at(-86400), limit=10)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     async with db.read() as tx:
         for statement, parameters in seen[:3]:
             plan = " ".join(
