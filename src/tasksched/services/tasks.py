@@ -178,8 +178,9 @@ class TaskService:
         # Callers share one query per page at a time. A load already running serves a caller when it
         # began after the last task change the caller saw: its page is loaded after the caller asked,
         # trailing runs no more than a trailing page does. Requiring one begun after the caller's
-        # last *run* event meant, under a stream of them, waiting for the running load to end and
-        # then for a whole second one (p99 0.5 to 0.75 s in a 100,000-slot stampede).
+        # last *run* event would, under a stream of them, wait for the running load to end and then
+        # for a whole second one. (It was not what kept the stampede's p99 at 0.5-0.8 s: that was
+        # waiting for a core, bench/RESULTS.md.)
         return await self._loading.join(
             query, tasks_seen, self._version, lambda v: self._load_into_cache(query, v)
         )
